@@ -1,0 +1,36 @@
+# kiln developer entry points. `make test` installs missing packages, builds the release preset, checks
+# formatting and runs the test suite; `make demo` builds and runs the Fashion-MNIST demo.
+# The real build lives in CMake (see CMakePresets.json); this file only sequences it.
+
+JOBS ?= $(shell nproc)
+
+.DEFAULT_GOAL := build
+.PHONY: deps build test demo bench test-asan format clean
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j$(JOBS)
+
+test: build
+	scripts/check-format.sh
+	ctest --preset release
+
+demo: build
+	build/release/examples/fashion_mnist_demo
+
+bench: build
+	bench/run.sh
+
+test-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j$(JOBS)
+	ctest --preset asan
+
+format:  # same file set as scripts/check-format.sh: tracked, plus untracked files git does not ignore
+	git ls-files -z --cached --others --exclude-standard -- '*.h' '*.cpp' '*.cu' '*.cuh' | xargs -0 -r clang-format -i
+
+clean:
+	rm -rf build

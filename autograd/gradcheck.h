@@ -1,0 +1,34 @@
+// kiln/autograd/gradcheck.h: compares analytical gradients with central finite differences.
+// Use f64 inputs. gradcheck checks first derivatives of every output element with respect to every
+// input that requires grad; gradgradcheck checks the derivatives of a vector-Jacobian product, i.e.
+// that backward itself is differentiable (second-order gradients). Depends on engine.h.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kiln/tensor/tensor.h"
+
+namespace kiln::autograd {
+
+struct GradcheckOptions {
+  double eps = 1e-6;
+  double atol = 1e-5;
+  double rtol = 1e-3;
+};
+
+struct GradcheckResult {
+  bool ok = true;
+  std::string message;  // the first mismatch: input, element, analytical vs numerical
+  explicit operator bool() const { return ok; }
+};
+
+using Function = std::function<Tensor(const std::vector<Tensor>&)>;
+
+GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs,
+                          GradcheckOptions options = {});
+GradcheckResult gradgradcheck(const Function& f, const std::vector<Tensor>& inputs,
+                              GradcheckOptions options = {});
+
+}  // namespace kiln::autograd

@@ -1,0 +1,122 @@
+// Shared op helpers: device/dtype checks, scalar operands, broadcasting and its reverse.
+#include "kiln/autograd/ops/common.h"
+
+#include <algorithm>
+
+namespace kiln::autograd::detail {
+
+void check_defined(const char* op, const Tensor& x, const char* what) {
+  KILN_CHECK(x.defined(), op, ": ", what, " is an undefined tensor");
+}
+
+void check_same_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!first) first = t;
+    KILN_CHECK(t->device() == first->device(), op, ": expected all tensors on one device, got ",
+               first->device(), " (shape ", shape_str(first->shape()), ") and ", t->device(), " (shape ",
+               shape_str(t->shape()), "); move them with .to(device)");
+  }
+}
+
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  KILN_CHECK(a.dtype() == b.dtype(), op, ": dtype mismatch, ", a.dtype(), " ", shape_str(a.shape()), " vs ",
+             b.dtype(), " ", shape_str(b.shape()), " (convert one with .to(dtype))");
+}
+
+void check_floating(const char* op, const Tensor& x) {
+  KILN_CHECK(is_floating(x.dtype()), op, ": needs a floating tensor, got ", x.dtype(), " ",
+             shape_str(x.shape()));
+}
+
+Tensor scalar_like(double value, const Tensor& like) {
+  return full({}, value, {.dtype = like.dtype(), .device = like.device()});
+}
+
+Tensor broadcast_view(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x.detach();
+  Shape strides(shape.size(), 0);
+  int64_t lead = static_cast<int64_t>(shape.size()) - x.dim();
+  KILN_ASSERT(lead >= 0, "broadcast_view to fewer dims");
+  for (int64_t i = 0; i < x.dim(); ++i) {
+    KILN_ASSERT(x.shape()[i] == shape[lead + i] || x.shape()[i] == 1, "broadcast_view: bad shape");
+    strides[lead + i] = x.shape()[i] == 1 ? 0 : x.strides()[i];
+  }
+  return as_strided(x, shape, strides, x.offset());
+}
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.shape() == shape) return g;
+  Shape dims;
+  int64_t lead = g.dim() - static_cast<int64_t>(shape.size());
+  for (int64_t i = 0; i < g.dim(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) dims.push_back(i);
+  Tensor s = dims.empty() ? g : sum(g, dims, /*keepdim=*/true);
+  return s.shape() == shape ? s : reshape(s, shape);
+}
+
+Tensor run_unary(UnaryKernel k, const Tensor& x, double alpha) {
+  const Backend& be = backend(x.device());
+  KILN_CHECK(be.supports('u', static_cast<int>(k), x.dtype()), kernel_name(k), ": not supported for dtype ",
+             x.dtype(), " on ", x.device(), " (input shape ", shape_str(x.shape()), ")");
+  Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
+  if (out.numel() > 0) be.unary(k, x, out, alpha);
+  return out;
+}
+
+Tensor run_binary(BinaryKernel k, const Tensor& a, const Tensor& b, const char* op) {
+  check_defined(op, a, "first operand");
+  check_defined(op, b, "second operand");
+  check_same_device(op, {&a, &b});
+  check_same_dtype(op, a, b);
+  const Backend& be = backend(a.device());
+  KILN_CHECK(be.supports('b', static_cast<int>(k), a.dtype()), op, ": not supported for dtype ", a.dtype(),
+             " on ", a.device());
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  Tensor out = empty(shape, {.dtype = writes_bool(k) ? DType::boolean : a.dtype(), .device = a.device()});
+  if (out.numel() > 0) be.binary(k, broadcast_view(a, shape), broadcast_view(b, shape), out);
+  return out;
+}
+
+Shape reduction_dims(const Shape& dims, int64_t ndim, const char* op) {
+  Shape out;
+  if (dims.empty()) {
+    for (int64_t i = 0; i < ndim; ++i) out.push_back(i);
+    return out;
+  }
+  for (int64_t d : dims) out.push_back(wrap_dim(d, ndim, op));
+  std::sort(out.begin(), out.end());
+  KILN_CHECK(std::adjacent_find(out.begin(), out.end()) == out.end(), op, ": dim repeated in ",
+             shape_str(dims));
+  if (ndim == 0) out.clear();
+  return out;
+}
+
+Shape reduced_shape(const Shape& shape, const Shape& dims, bool keepdim) {
+  Shape out;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    bool reduced = std::find(dims.begin(), dims.end(), i) != dims.end();
+    if (!reduced)
+      out.push_back(shape[i]);
+    else if (keepdim)
+      out.push_back(1);
+  }
+  return out;
+}
+
+Tensor restore_reduced_dims(const Tensor& t, const Shape& input_shape, const Shape& dims, bool keepdim) {
+  if (keepdim) return t;
+  return reshape(t, reduced_shape(input_shape, dims, true));
+}
+
+void check_index_range(const char* op, const Tensor& index, int64_t size) {
+  KILN_CHECK(index.dtype() == DType::i64, op, ": index must be i64, got ", index.dtype());
+  if (index.numel() == 0) return;
+  NoGradGuard no_grad;
+  int64_t lo = amin(index).item<int64_t>(), hi = amax(index).item<int64_t>();
+  KILN_CHECK(lo >= 0 && hi < size, op, ": index ", (lo < 0 ? lo : hi),
+             " is out of range for a dimension of size ", size, " (valid: 0 to ", size - 1, ")");
+}
+
+}  // namespace kiln::autograd::detail

@@ -1,0 +1,40 @@
+// kiln/autograd/ops/common.h: helpers shared by the op implementations (checks, output allocation,
+// un-broadcasting, kernel calls). Private to autograd/.
+#pragma once
+
+#include "kiln/autograd/node.h"
+#include "kiln/autograd/ops.h"
+#include "kiln/tensor/backend.h"
+
+namespace kiln::autograd::detail {
+
+// Same device for every defined tensor; the message names the op and each device.
+void check_same_device(const char* op, std::initializer_list<const Tensor*> ts);
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+void check_floating(const char* op, const Tensor& x);
+void check_defined(const char* op, const Tensor& x, const char* what = "input");
+
+// A 0-d tensor holding `value` in like's dtype and device (for scalar operands).
+Tensor scalar_like(double value, const Tensor& like);
+
+// Sums a broadcast gradient back down to `shape` (the one place un-broadcasting happens).
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// Broadcast view of x to `shape` with zero strides; never copies, never records.
+Tensor broadcast_view(const Tensor& x, const Shape& shape);
+
+// Kernel calls that allocate their output (no recording).
+Tensor run_unary(UnaryKernel k, const Tensor& x, double alpha = 0.0);
+Tensor run_binary(BinaryKernel k, const Tensor& a, const Tensor& b, const char* op);
+
+// Normalized, sorted, de-duplicated reduction dims (empty = all).
+Shape reduction_dims(const Shape& dims, int64_t ndim, const char* op);
+// The shape after reducing `dims`, keeping them as size 1 or dropping them.
+Shape reduced_shape(const Shape& shape, const Shape& dims, bool keepdim);
+// Re-inserts reduced dims (size 1) into a reduced tensor, so it broadcasts against the input.
+Tensor restore_reduced_dims(const Tensor& t, const Shape& input_shape, const Shape& dims, bool keepdim);
+
+// Index values must lie in [0, size): a kiln::Error naming the op and the bad value otherwise.
+void check_index_range(const char* op, const Tensor& index, int64_t size);
+
+}  // namespace kiln::autograd::detail

@@ -1,0 +1,11 @@
+// kiln/kiln.h: everything, for user programs. `#include <kiln/kiln.h>` and `using namespace kiln;`.
+#pragma once
+
+#include "kiln/autograd/engine.h"
+#include "kiln/autograd/gradcheck.h"
+#include "kiln/autograd/node.h"
+#include "kiln/autograd/ops.h"
+#include "kiln/data/idx.h"
+#include "kiln/tensor/random.h"
+#include "kiln/tensor/tensor.h"
+#include "kiln/tensor/threads.h"

@@ -1,0 +1,23 @@
+// kiln/kernels/cpu/cpu_kernels.h: the CPU implementations behind the kernel table (tensor/backend.h).
+// Each function here has the contract of the table entry of the same name.
+#pragma once
+
+#include "kiln/tensor/backend.h"
+
+namespace kiln::cpu {
+
+void unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
+bool unary_supports(UnaryKernel k, DType t);
+void binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out);
+bool binary_supports(BinaryKernel k, DType t);
+void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+void reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices);
+void gemm(const GemmArgs& args);
+void copy(const Tensor& src, const Tensor& dst);
+void fill(const Tensor& dst, double value);
+void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
+void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
+void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+
+}  // namespace kiln::cpu

@@ -1,0 +1,51 @@
+// Fills the CPU row of the kernel table at static-initialization time (kiln::kiln links this library
+// whole, so the initializer is never dropped).
+#include "kiln/kernels/cpu/cpu_kernels.h"
+
+namespace kiln::cpu {
+namespace {
+
+bool supports(char family, int code, DType t) {
+  bool floating = t == DType::f32 || t == DType::f64;
+  switch (family) {
+    case 'u':
+      return unary_supports(static_cast<UnaryKernel>(code), t);
+    case 'b':
+      return binary_supports(static_cast<BinaryKernel>(code), t);
+    case 'g':
+      return floating;
+    case 'r': {
+      auto k = static_cast<RandomKernel>(code);
+      if (k == RandomKernel::randint) return t != DType::boolean && t != DType::f16 && t != DType::bf16;
+      return floating;
+    }
+    case 'd':
+      return t != DType::f16 && t != DType::bf16;  // reductions
+    default:
+      return t != DType::f16 && t != DType::bf16;  // copy, fill, where, index kernels
+  }
+}
+
+const Backend kCpuBackend = {
+    .name = "cpu",
+    .unary = unary,
+    .binary = binary,
+    .where = where,
+    .reduce = reduce,
+    .gemm = gemm,
+    .copy = copy,
+    .fill = fill,
+    .index_select = index_select,
+    .gather = gather,
+    .scatter_add = scatter_add,
+    .random = random,
+    .supports = supports,
+};
+
+const bool registered = [] {
+  register_backend(DeviceType::cpu, &kCpuBackend);
+  return true;
+}();
+
+}  // namespace
+}  // namespace kiln::cpu

@@ -1,0 +1,184 @@
+// CPU elementwise unary kernels. Each op is a functor with a scalar form and, where Eigen vectorizes it,
+// an array form used on contiguous rows of f32/f64.
+#include <Eigen/Core>
+#include <cmath>
+
+#include "kiln/kernels/cpu/cpu_kernels.h"
+#include "kiln/kernels/cpu/loops.h"
+
+namespace kiln::cpu {
+namespace {
+
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+struct NoArray {};
+
+#define KILN_SCALAR(expr)   \
+  template <class T>        \
+  T operator()(T x) const { \
+    return expr;            \
+  }
+#define KILN_ARRAY(expr)         \
+  template <class A>             \
+  auto array(const A& a) const { \
+    return expr;                 \
+  }
+
+struct Neg {
+  KILN_SCALAR(static_cast<T>(-x)) KILN_ARRAY(-a)
+};
+struct Abs {
+  KILN_SCALAR(static_cast<T>(x < 0 ? -x : x)) KILN_ARRAY(a.abs())
+};
+struct Sign {
+  KILN_SCALAR(static_cast<T>((T(0) < x) - (x < T(0))))
+};
+struct Exp {
+  KILN_SCALAR(std::exp(x)) KILN_ARRAY(a.exp())
+};
+struct Log {
+  KILN_SCALAR(std::log(x)) KILN_ARRAY(a.log())
+};
+struct Log1p {
+  KILN_SCALAR(std::log1p(x)) KILN_ARRAY(a.log1p())
+};
+struct Sqrt {
+  KILN_SCALAR(std::sqrt(x)) KILN_ARRAY(a.sqrt())
+};
+struct Rsqrt {
+  KILN_SCALAR(T(1) / std::sqrt(x)) KILN_ARRAY(a.rsqrt())
+};
+struct Square {
+  KILN_SCALAR(static_cast<T>(x* x)) KILN_ARRAY(a.square())
+};
+struct Sin {
+  KILN_SCALAR(std::sin(x)) KILN_ARRAY(a.sin())
+};
+struct Cos {
+  KILN_SCALAR(std::cos(x)) KILN_ARRAY(a.cos())
+};
+struct Tanh {
+  KILN_SCALAR(std::tanh(x)) KILN_ARRAY(a.tanh())
+};
+// 1 / (1 + e^-x): exp overflows to inf for very negative x, giving exactly 0, as it should.
+struct Sigmoid {
+  KILN_SCALAR(T(1) / (T(1) + std::exp(-x)))
+};
+struct Relu {
+  KILN_SCALAR(x > T(0) ? x : T(0)) KILN_ARRAY(a.max(typename A::Scalar(0)))
+};
+struct Gelu {
+  KILN_SCALAR(T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))))
+};
+struct Silu {
+  KILN_SCALAR(x / (T(1) + std::exp(-x)))
+};
+// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow at any x.
+struct Softplus {
+  KILN_SCALAR((x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::abs(x))))
+};
+struct Erf {
+  KILN_SCALAR(std::erf(x))
+};
+struct Reciprocal {
+  KILN_SCALAR(T(1) / x) KILN_ARRAY(a.inverse())
+};
+struct LogicalNot {
+  KILN_SCALAR(static_cast<T>(!x))
+};
+
+template <class F, class T>
+concept HasArray = requires(F f, ConstArrayMap<T> a) {
+  f.array(a);
+};
+
+template <class T, class F>
+void run(const F& f, const Tensor& in, const Tensor& out) {
+  for_each_row<2>(out.shape(), make_operands<2>({&out, &in}), [&](auto p, auto s, int64_t n) {
+    T* o = reinterpret_cast<T*>(p[0]);
+    const T* a = reinterpret_cast<const T*>(p[1]);
+    if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
+      if constexpr (std::is_floating_point_v<T> && HasArray<F, T>) {
+        ArrayMap<T>(o, n) = f.array(ConstArrayMap<T>(a, n));
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
+      }
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = f(*reinterpret_cast<const T*>(p[1] + i * s[1]));
+    }
+  });
+}
+
+template <class T>
+void leaky_relu(const Tensor& in, const Tensor& out, double slope) {
+  const T sl = static_cast<T>(slope);
+  run<T>([sl](T x) { return x > T(0) ? x : x * sl; }, in, out);
+}
+
+template <class T>
+void dispatch(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
+  switch (k) {
+#define KILN_CASE(kernel, F) \
+  case UnaryKernel::kernel:  \
+    return run<T>(F{}, in, out);
+    KILN_CASE(neg, Neg)
+    KILN_CASE(abs, Abs) KILN_CASE(sign, Sign) KILN_CASE(square, Square) KILN_CASE(relu, Relu) default : break;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (k) {
+      KILN_CASE(exp, Exp)
+      KILN_CASE(log, Log) KILN_CASE(log1p, Log1p) KILN_CASE(sqrt, Sqrt) KILN_CASE(rsqrt, Rsqrt)
+          KILN_CASE(sin, Sin) KILN_CASE(cos, Cos) KILN_CASE(tanh, Tanh) KILN_CASE(sigmoid, Sigmoid)
+              KILN_CASE(gelu, Gelu) KILN_CASE(silu, Silu) KILN_CASE(softplus, Softplus) KILN_CASE(erf, Erf)
+                  KILN_CASE(reciprocal, Reciprocal) case UnaryKernel::leaky_relu
+          : return leaky_relu<T>(in, out, alpha);
+      default:
+        break;
+    }
+  }
+  if constexpr (std::is_same_v<T, bool>) {
+    if (k == UnaryKernel::logical_not) return run<T>(LogicalNot{}, in, out);
+  }
+#undef KILN_CASE
+  KILN_ASSERT(false, "unary kernel ", kernel_name(k), " has no CPU implementation for ", dtype_of<T>);
+}
+
+}  // namespace
+
+bool unary_supports(UnaryKernel k, DType t) {
+  switch (k) {
+    case UnaryKernel::neg:
+    case UnaryKernel::abs:
+    case UnaryKernel::sign:
+    case UnaryKernel::square:
+    case UnaryKernel::relu:
+      return t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32;
+    case UnaryKernel::logical_not:
+      return t == DType::boolean;
+    default:
+      return t == DType::f32 || t == DType::f64;
+  }
+}
+
+void unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
+  switch (out.dtype()) {
+    case DType::f32:
+      return dispatch<float>(k, in, out, alpha);
+    case DType::f64:
+      return dispatch<double>(k, in, out, alpha);
+    case DType::i64:
+      return dispatch<int64_t>(k, in, out, alpha);
+    case DType::i32:
+      return dispatch<int32_t>(k, in, out, alpha);
+    case DType::boolean:
+      return dispatch<bool>(k, in, out, alpha);
+    default:
+      KILN_ASSERT(false, "unary kernel ", kernel_name(k), " called for ", out.dtype());
+  }
+}
+
+}  // namespace kiln::cpu

@@ -1,0 +1,97 @@
+// kiln/tensor/backend.h: the kernel table. One plain struct of function pointers per device type, filled
+// by kernels/<device>/ at static-initialization time and called by autograd ops and by tensor/ copies.
+// Ops never call a kernel directly, only through backend(device). A backend that lacks a kernel for a
+// dtype says so through supports(); callers check it and throw a kiln::Error naming the op.
+//
+// Kernel contracts: tensors arrive with validated shapes and a common device; outputs are allocated by
+// the caller; inputs may be strided views (stride 0 where broadcast) unless a kernel says "contiguous".
+// Depends on tensor.h.
+#pragma once
+
+#include <cstdint>
+
+#include "kiln/tensor/tensor.h"
+
+namespace kiln {
+
+// Elementwise unary kernels: out = f(in) (same dtype), with one scalar parameter `alpha` where noted.
+#define KILN_UNARY_KERNELS(X)                                                                               \
+  X(neg)                                                                                                    \
+  X(abs) X(sign) X(exp) X(log) X(log1p) X(sqrt) X(rsqrt) X(square) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) \
+      X(leaky_relu) /* alpha = negative slope */ X(gelu) X(silu) X(softplus) X(erf) X(reciprocal)           \
+          X(logical_not)
+enum class UnaryKernel : uint8_t {
+#define KILN_X(name) name,
+  KILN_UNARY_KERNELS(KILN_X)
+#undef KILN_X
+};
+const char* kernel_name(UnaryKernel k);
+
+// Elementwise binary kernels over broadcast views: out = f(a, b). Comparisons and logical ops write bool.
+#define KILN_BINARY_KERNELS(X)                                                                         \
+  X(add)                                                                                               \
+  X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge) X(logical_and) \
+      X(logical_or)
+enum class BinaryKernel : uint8_t {
+#define KILN_X(name) name,
+  KILN_BINARY_KERNELS(KILN_X)
+#undef KILN_X
+};
+const char* kernel_name(BinaryKernel k);
+constexpr bool writes_bool(BinaryKernel k) { return k >= BinaryKernel::eq; }
+
+// Reductions over the middle axis of a contiguous (O, R, I) view: out[o, i] = reduce_r in[o, r, i].
+// argmax/argmin write i64 indices in [0, R); max/min also write indices when `indices` is defined.
+enum class ReduceKernel : uint8_t { sum, max, min, argmax, argmin };
+const char* kernel_name(ReduceKernel k);
+
+enum class RandomKernel : uint8_t { uniform, normal, bernoulli, randint };
+
+// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], row-major, op = transpose when trans_*.
+// A is M x K after op, B is K x N after op; ld* are row strides; batch strides in elements.
+struct GemmArgs {
+  bool trans_a = false, trans_b = false;
+  int64_t m = 0, n = 0, k = 0, batch = 1;
+  double alpha = 1.0, beta = 0.0;
+  const void* a = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const void* b = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  void* c = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  DType dtype = DType::f32;
+};
+
+struct Backend {
+  const char* name;
+  void (*unary)(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
+  void (*binary)(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out);
+  // out = cond ? a : b, all three broadcast to out's shape; cond is bool.
+  void (*where)(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+  // in: contiguous (O, R, I); out: contiguous (O, I); indices: (O, I) i64 or undefined.
+  void (*reduce)(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices);
+  void (*gemm)(const GemmArgs& args);
+  // dst = src converted to dst's dtype; src already broadcast (expanded) to dst's shape. Either side may
+  // be on the CPU while the other is on this backend's device (host <-> device transfers).
+  void (*copy)(const Tensor& src, const Tensor& dst);
+  void (*fill)(const Tensor& dst, double value);
+  // out[..., j, ...] = src[..., index[j], ...] along dim; index 1-D i64 with values checked by the caller.
+  void (*index_select)(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
+  // out[i][j][k] = src[i][index[i][j][k]][k] for dim 1 (and likewise for any dim); out has index's shape.
+  void (*gather)(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
+  // dst[i][index[i][j][k]][k] += src[i][j][k] (dim 1), in place; index and src share a shape.
+  void (*scatter_add)(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+  // Fills contiguous `out` from the counter-based stream (seed, offset): element e uses counter
+  // offset + e / 2 (see tensor/random.h), so the values do not depend on threads or on the device.
+  void (*random)(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+  // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
+  // 'g' gemm, 'r' random, 'o' other).
+  bool (*supports)(char family, int code, DType dtype);
+};
+
+// The table for a device; throws kiln::Error when no backend for it is linked in.
+const Backend& backend(Device device);
+bool has_backend(DeviceType type);
+void register_backend(DeviceType type, const Backend* table);
+
+}  // namespace kiln
