@@ -1,0 +1,300 @@
+// tests/support/op_cases.cpp: the op table (see op_cases.h). Value ranges keep inputs away from the
+// points where an op is not differentiable (0 for abs/relu, ties for max, bounds for clamp), since finite
+// differences are meaningless there; the awkward cases at those points live in the PyTorch fixtures.
+#include "support/op_cases.h"
+
+#include <functional>
+
+namespace kiln::testing {
+namespace {
+
+using In = InputSpec;
+using V = std::vector<Tensor>;
+
+Tensor f64(const Tensor& t) { return cast(t, DType::f64); }
+
+OpCase unary(const std::string& op, std::function<Tensor(const Tensor&)> f, double lo = -2, double hi = 2) {
+  return {op, "", {In::range({3, 4}, lo, hi)}, [f](const V& x) { return f(x[0]); }};
+}
+
+std::vector<OpCase> build() {
+  std::vector<OpCase> c;
+  // ---- elementwise unary ----
+  c.push_back(unary("neg", [](const Tensor& x) { return neg(x); }));
+  c.push_back(unary("abs", [](const Tensor& x) { return abs(x); }));
+  c.push_back(unary("exp", [](const Tensor& x) { return exp(x); }));
+  c.push_back(unary(
+      "log", [](const Tensor& x) { return log(x); }, 0.1, 3));
+  c.push_back(unary(
+      "log1p", [](const Tensor& x) { return log1p(x); }, -0.5, 3));
+  c.push_back(unary(
+      "sqrt", [](const Tensor& x) { return sqrt(x); }, 0.1, 3));
+  c.push_back(unary(
+      "rsqrt", [](const Tensor& x) { return rsqrt(x); }, 0.1, 3));
+  c.push_back(unary("square", [](const Tensor& x) { return square(x); }));
+  c.push_back(unary("sin", [](const Tensor& x) { return sin(x); }));
+  c.push_back(unary("cos", [](const Tensor& x) { return cos(x); }));
+  c.push_back(unary("tanh", [](const Tensor& x) { return tanh(x); }));
+  c.push_back(unary(
+      "sigmoid", [](const Tensor& x) { return sigmoid(x); }, -6, 6));
+  c.push_back(unary("relu", [](const Tensor& x) { return relu(x); }));
+  c.push_back(unary("leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.1); }));
+  c.push_back(unary(
+      "gelu", [](const Tensor& x) { return gelu(x); }, -3, 3));
+  c.push_back(unary(
+      "silu", [](const Tensor& x) { return silu(x); }, -4, 4));
+  c.push_back(unary(
+      "softplus", [](const Tensor& x) { return softplus(x); }, -5, 5));
+  c.push_back(unary("erf", [](const Tensor& x) { return erf(x); }));
+  c.push_back(unary(
+      "reciprocal", [](const Tensor& x) { return reciprocal(x); }, 0.5, 2));
+  OpCase sgn = unary("sign", [](const Tensor& x) { return sign(x); });
+  sgn.gradcheck = sgn.gradgradcheck = false;
+  c.push_back(sgn);
+  c.push_back({"exp", "strided", {In::range({4, 3}, -1, 1)}, [](const V& x) { return exp(x[0].t()); }});
+  c.push_back({"tanh", "large", {In::range({64, 600}, -3, 3)}, [](const V& x) { return tanh(x[0]); }});
+
+  // ---- elementwise binary, broadcasting ----
+  c.push_back({"add", "broadcast", {In::range({3, 1, 4}, -1, 1), In::range({2, 4}, -1, 1)}, [](const V& x) {
+                 return add(x[0], x[1]);
+               }});
+  c.push_back({"add", "alpha", {In::range({3, 4}, -1, 1), In::range({4}, -1, 1)}, [](const V& x) {
+                 return add(x[0], x[1], -2.5);
+               }});
+  c.push_back({"add", "large_bias", {In::range({128, 300}, -1, 1), In::range({300}, -1, 1)}, [](const V& x) {
+                 return x[0] + x[1];
+               }});
+  c.push_back(
+      {"sub", "broadcast", {In::range({2, 3, 1}, -1, 1), In::range({1, 3, 5}, -1, 1)}, [](const V& x) {
+         return sub(x[0], x[1]);
+       }});
+  c.push_back({"mul", "broadcast", {In::range({4, 1}, -1, 1), In::range({1, 5}, -1, 1)}, [](const V& x) {
+                 return mul(x[0], x[1]);
+               }});
+  c.push_back({"mul", "scalar", {In::range({3, 4}, -1, 1)}, [](const V& x) { return 3.0 * x[0] - 1.0; }});
+  c.push_back({"div", "broadcast", {In::range({2, 3}, -1, 1), In::range({3}, 0.5, 2)}, [](const V& x) {
+                 return div(x[0], x[1]);
+               }});
+  c.push_back({"div", "scalar_numerator", {In::range({3}, 0.5, 2)}, [](const V& x) { return 2.0 / x[0]; }});
+  c.push_back({"pow", "tensor", {In::range({2, 3}, 0.5, 2), In::range({3}, -1, 2)}, [](const V& x) {
+                 return pow(x[0], x[1]);
+               }});
+  c.push_back({"pow", "scalar", {In::range({2, 3}, 0.5, 2)}, [](const V& x) { return pow(x[0], 2.5); }});
+  c.push_back({"maximum", "broadcast", {In::range({3, 4}, -1, 1), In::range({4}, -1, 1)}, [](const V& x) {
+                 return maximum(x[0], x[1]);
+               }});
+  c.push_back({"minimum", "broadcast", {In::range({3, 4}, -1, 1), In::range({4}, -1, 1)}, [](const V& x) {
+                 return minimum(x[0], x[1]);
+               }});
+
+  // ---- comparisons and selection ----
+  auto compare = [&](const std::string& op, std::function<Tensor(const Tensor&, const Tensor&)> f) {
+    OpCase k{op,
+             "",
+             {In::fixed({2, 3}, {1, 2, 3, 4, 5, 6}, false), In::fixed({3}, {2, 2, 5}, false)},
+             [f](const V& x) { return f64(f(x[0], x[1])); }};
+    k.gradcheck = k.gradgradcheck = false;
+    c.push_back(k);
+  };
+  compare("eq", [](const Tensor& a, const Tensor& b) { return eq(a, b); });
+  compare("ne", [](const Tensor& a, const Tensor& b) { return ne(a, b); });
+  compare("lt", [](const Tensor& a, const Tensor& b) { return lt(a, b); });
+  compare("le", [](const Tensor& a, const Tensor& b) { return le(a, b); });
+  compare("gt", [](const Tensor& a, const Tensor& b) { return gt(a, b); });
+  compare("ge", [](const Tensor& a, const Tensor& b) { return ge(a, b); });
+  c.push_back({"where",
+               "broadcast",
+               {In::fixed({3, 1}, {-1, 2, 0.5}, false), In::range({1, 4}, -1, 1), In::range({3, 4}, -1, 1)},
+               [](const V& x) { return where(x[0] > 0.0, x[1], x[2]); }});
+  c.push_back(
+      {"clamp", "both", {In::range({4, 5}, -1, 1)}, [](const V& x) { return clamp(x[0], -0.5, 0.5); }});
+  c.push_back(
+      {"clamp", "min_only", {In::range({4, 5}, -1, 1)}, [](const V& x) { return clamp(x[0], 0.1, {}); }});
+
+  // ---- reductions ----
+  c.push_back({"sum", "all", {In::range({3, 4}, -1, 1)}, [](const V& x) { return sum(x[0]); }});
+  c.push_back({"sum", "dims02_keepdim", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
+                 return sum(x[0], {0, 2}, true);
+               }});
+  c.push_back({"sum", "dim1", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) { return sum(x[0], {1}); }});
+  c.push_back({"sum", "strided_negative_dim", {In::range({4, 3}, -1, 1)}, [](const V& x) {
+                 return sum(x[0].t(), {-1});
+               }});
+  c.push_back(
+      {"sum", "large_rows", {In::range({3, 20000}, -1, 1)}, [](const V& x) { return sum(x[0], {1}); }});
+  c.push_back(
+      {"sum", "large_cols", {In::range({700, 300}, -1, 1)}, [](const V& x) { return sum(x[0], {0}); }});
+  c.push_back({"mean", "dims", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) { return mean(x[0], {1, 2}); }});
+  c.push_back({"mean", "all", {In::range({5}, -1, 1)}, [](const V& x) { return mean(x[0]); }});
+  c.push_back({"amax", "dim1", {In::range({3, 5}, -1, 1)}, [](const V& x) { return amax(x[0], {1}); }});
+  c.push_back(
+      {"amax", "all_keepdim", {In::range({3, 5}, -1, 1)}, [](const V& x) { return amax(x[0], {}, true); }});
+  c.push_back({"amin", "dim0", {In::range({3, 5}, -1, 1)}, [](const V& x) { return amin(x[0], {0}); }});
+  c.push_back({"max_dim", "", {In::range({3, 5}, -1, 1)}, [](const V& x) { return max(x[0], 1).values; }});
+  c.push_back({"max_dim", "keepdim", {In::range({3, 5, 2}, -1, 1)}, [](const V& x) {
+                 return max(x[0], 1, true).values;
+               }});
+  c.push_back({"min_dim", "", {In::range({3, 5}, -1, 1)}, [](const V& x) { return min(x[0], 0).values; }});
+  OpCase am{"argmax", "", {In::range({3, 5}, -1, 1)}, [](const V& x) { return f64(argmax(x[0], 1)); }};
+  am.gradcheck = am.gradgradcheck = false;
+  c.push_back(am);
+  OpCase an{
+      "argmin", "keepdim", {In::range({3, 5}, -1, 1)}, [](const V& x) { return f64(argmin(x[0], 0, true)); }};
+  an.gradcheck = an.gradgradcheck = false;
+  c.push_back(an);
+  c.push_back(
+      {"logsumexp", "dim1", {In::range({3, 5}, -3, 3)}, [](const V& x) { return logsumexp(x[0], {1}); }});
+  c.push_back({"var", "dim1_keepdim", {In::range({3, 5}, -1, 1)}, [](const V& x) {
+                 return var(x[0], {1}, 1, true);
+               }});
+  c.push_back(
+      {"var", "all_population", {In::range({3, 5}, -1, 1)}, [](const V& x) { return var(x[0], {}, 0); }});
+  c.push_back({"std", "dims01", {In::range({3, 4, 2}, -1, 1)}, [](const V& x) { return std(x[0], {0, 1}); }});
+  c.push_back({"norm", "p2_dim1", {In::range({3, 5}, -1, 1)}, [](const V& x) { return norm(x[0], 2, {1}); }});
+  c.push_back({"norm", "p3_all", {In::range({3, 5}, 0.2, 1)}, [](const V& x) { return norm(x[0], 3); }});
+
+  // ---- linear algebra ----
+  c.push_back({"matmul", "2d", {In::range({3, 4}, -1, 1), In::range({4, 5}, -1, 1)}, [](const V& x) {
+                 return matmul(x[0], x[1]);
+               }});
+  c.push_back({"matmul", "vec_mat", {In::range({4}, -1, 1), In::range({4, 5}, -1, 1)}, [](const V& x) {
+                 return matmul(x[0], x[1]);
+               }});
+  c.push_back({"matmul", "mat_vec", {In::range({3, 4}, -1, 1), In::range({4}, -1, 1)}, [](const V& x) {
+                 return matmul(x[0], x[1]);
+               }});
+  c.push_back({"matmul", "dot", {In::range({4}, -1, 1), In::range({4}, -1, 1)}, [](const V& x) {
+                 return matmul(x[0], x[1]);
+               }});
+  c.push_back({"matmul",
+               "batch_broadcast",
+               {In::range({2, 1, 3, 4}, -1, 1), In::range({5, 4, 2}, -1, 1)},
+               [](const V& x) { return matmul(x[0], x[1]); }});
+  c.push_back({"matmul",
+               "batch_times_matrix",
+               {In::range({2, 3, 4}, -1, 1), In::range({4, 5}, -1, 1)},
+               [](const V& x) { return matmul(x[0], x[1]); }});
+  c.push_back(
+      {"matmul", "transposed_operands", {In::range({4, 3}, -1, 1), In::range({5, 4}, -1, 1)}, [](const V& x) {
+         return matmul(x[0].t(), x[1].t());
+       }});
+  c.push_back(
+      {"matmul", "mlp_shape", {In::range({32, 78}, -1, 1), In::range({78, 51}, -1, 1)}, [](const V& x) {
+         return matmul(x[0], x[1]);
+       }});
+  c.push_back({"linear",
+               "bias",
+               {In::range({3, 4}, -1, 1), In::range({5, 4}, -1, 1), In::range({5}, -1, 1)},
+               [](const V& x) { return linear(x[0], x[1], x[2]); }});
+  c.push_back(
+      {"linear", "batched_no_bias", {In::range({2, 3, 4}, -1, 1), In::range({5, 4}, -1, 1)}, [](const V& x) {
+         return linear(x[0], x[1]);
+       }});
+
+  // ---- movement ----
+  c.push_back({"reshape", "infer", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
+                 return reshape(x[0], {6, -1});
+               }});
+  c.push_back(
+      {"reshape", "copy", {In::range({3, 4}, -1, 1)}, [](const V& x) { return reshape(x[0].t(), {12}); }});
+  c.push_back({"reshape", "view_flatten", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
+                 return flatten(view(x[0], {6, 4}) * 2.0, 0);
+               }});
+  c.push_back({"permute", "", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
+                 return permute(x[0], {2, 0, 1});
+               }});
+  c.push_back(
+      {"transpose", "", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) { return transpose(x[0], 0, -1); }});
+  c.push_back({"squeeze", "", {In::range({2, 1, 3, 1}, -1, 1)}, [](const V& x) { return squeeze(x[0]); }});
+  c.push_back({"squeeze", "dim", {In::range({2, 1, 3}, -1, 1)}, [](const V& x) { return squeeze(x[0], 1); }});
+  c.push_back({"unsqueeze", "", {In::range({2, 3}, -1, 1)}, [](const V& x) { return unsqueeze(x[0], -1); }});
+  c.push_back({"expand", "", {In::range({3, 1}, -1, 1)}, [](const V& x) { return expand(x[0], {2, 3, 4}); }});
+  c.push_back({"narrow", "", {In::range({5, 3}, -1, 1)}, [](const V& x) { return narrow(x[0], 0, 1, 3); }});
+  c.push_back(
+      {"slice", "step", {In::range({3, 7}, -1, 1)}, [](const V& x) { return slice(x[0], 1, 1, 7, 2); }});
+  c.push_back({"select", "", {In::range({3, 4}, -1, 1)}, [](const V& x) { return select(x[0], 1, -1); }});
+  c.push_back(
+      {"contiguous", "", {In::range({3, 4}, -1, 1)}, [](const V& x) { return contiguous(x[0].t()); }});
+  c.push_back({"clone", "", {In::range({3, 4}, -1, 1)}, [](const V& x) { return clone(x[0]) * 2.0; }});
+  c.push_back({"cast", "through_f32", {In::fixed({4}, {0.5, -1.25, 2.0, 3.75})}, [](const V& x) {
+                 return cast(cast(x[0], DType::f32), DType::f64);
+               }});
+  c.push_back({"cat", "dim0", {In::range({2, 3}, -1, 1), In::range({1, 3}, -1, 1)}, [](const V& x) {
+                 return cat({x[0], x[1]}, 0);
+               }});
+  c.push_back({"cat", "dim1", {In::range({2, 1}, -1, 1), In::range({2, 3}, -1, 1)}, [](const V& x) {
+                 return cat({x[0], x[1]}, 1);
+               }});
+  c.push_back({"stack", "dim1", {In::range({2, 3}, -1, 1), In::range({2, 3}, -1, 1)}, [](const V& x) {
+                 return stack({x[0], x[1]}, 1);
+               }});
+  c.push_back({"split", "sizes", {In::range({5, 2}, -1, 1)}, [](const V& x) {
+                 auto parts = split(x[0], Shape{2, 3}, 0);
+                 return cat({parts[0], parts[1] * 2.0}, 0);
+               }});
+  c.push_back({"split", "even", {In::range({2, 5}, -1, 1)}, [](const V& x) {
+                 auto parts = split(x[0], 2, 1);
+                 return cat({parts[0] * 3.0, parts[1], parts[2] * -1.0}, 1);
+               }});
+  c.push_back({"index_select",
+               "repeated",
+               {In::range({4, 3}, -1, 1), In::index({5}, {3, 0, 3, 1, 3})},
+               [](const V& x) { return index_select(x[0], 0, x[1]); }});
+  c.push_back({"index_select", "dim1", {In::range({2, 4, 3}, -1, 1), In::index({2}, {2, 0})}, [](const V& x) {
+                 return index_select(x[0], 1, x[1]);
+               }});
+  c.push_back(
+      {"gather", "dim1", {In::range({3, 4}, -1, 1), In::index({3, 2}, {0, 3, 1, 1, 2, 0})}, [](const V& x) {
+         return gather(x[0], 1, x[1]);
+       }});
+  c.push_back(
+      {"scatter_add",
+       "dim0",
+       {In::range({3, 2}, -1, 1), In::index({4, 2}, {0, 2, 1, 0, 2, 2, 0, 1}), In::range({4, 2}, -1, 1)},
+       [](const V& x) { return scatter_add(x[0], 0, x[1], x[2]); }});
+  OpCase oh{
+      "one_hot", "", {In::index({2, 2}, {0, 3, 2, 3})}, [](const V& x) { return f64(one_hot(x[0], 4)); }};
+  oh.gradcheck = oh.gradgradcheck = false;
+  c.push_back(oh);
+
+  // ---- normalization ----
+  c.push_back({"softmax", "dim1", {In::range({3, 5}, -3, 3)}, [](const V& x) { return softmax(x[0], 1); }});
+  c.push_back(
+      {"softmax", "dim0_large", {In::range({4, 3}, -40, 40)}, [](const V& x) { return softmax(x[0], 0); }});
+  c.push_back({"log_softmax", "last", {In::range({2, 3, 4}, -3, 3)}, [](const V& x) {
+                 return log_softmax(x[0], -1);
+               }});
+  // The cast case needs a wide finite-difference step (exact, as the function is linear): f32 rounding
+  // would swamp a small one.
+  for (auto& k : c)
+    if (k.op == "cast") k.grad_eps = 1e-2;
+  for (auto& k : c)
+    if (k.variant.starts_with("large")) k.large = true;
+  return c;
+}
+
+}  // namespace
+
+const std::vector<OpCase>& op_cases() {
+  static const std::vector<OpCase> cases = build();
+  return cases;
+}
+
+std::vector<Tensor> make_inputs(const OpCase& c, DType float_dtype, bool requires_grad) {
+  manual_seed(std::hash<std::string>{}(c.name()) & 0xffffffff);
+  std::vector<Tensor> out;
+  for (const InputSpec& in : c.inputs) {
+    Tensor t;
+    if (in.values) {
+      t = from_vector(*in.values, in.shape, in.dtype);
+    } else {
+      t = rand(in.shape, {.dtype = DType::f64}) * (in.high - in.low) + in.low;
+    }
+    if (in.dtype == DType::f64) t = cast(t, float_dtype);
+    if (requires_grad && in.differentiable && is_floating(t.dtype())) t.requires_grad_();
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace kiln::testing

@@ -1,0 +1,97 @@
+// tests/test_ops.cpp: runs the op table (support/op_cases.h) in every mode, and checks that the table
+// covers every op in autograd/op_list.h.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+
+#include "support/op_cases.h"
+
+namespace kiln::testing {
+namespace {
+
+class OpTable : public ::testing::TestWithParam<size_t> {
+ protected:
+  const OpCase& op() const { return op_cases()[GetParam()]; }
+};
+
+TEST(OpTableCoverage, EveryOpInTheListHasACase) {
+  std::set<std::string> covered;
+  for (const auto& c : op_cases()) covered.insert(c.op);
+  std::set<std::string> listed;
+  for (const auto& info : autograd::kOps) {
+    listed.insert(info.name);
+    EXPECT_TRUE(covered.count(info.name))
+        << "op '" << info.name << "' has no case in tests/support/op_cases.cpp";
+  }
+  for (const auto& name : covered) EXPECT_TRUE(listed.count(name)) << "case for unknown op '" << name << "'";
+}
+
+TEST(OpTableCoverage, NondiffOpsAreNotGradchecked) {
+  for (const auto& c : op_cases())
+    for (const auto& info : autograd::kOps)
+      if (c.op == info.name && info.kind == autograd::OpKind::nondiff)
+        EXPECT_FALSE(c.gradcheck) << c.name() << " is listed as nondiff";
+}
+
+TEST_P(OpTable, GradientsMatchFiniteDifferences) {
+  if (!op().gradcheck) GTEST_SKIP() << op().op << " has no gradient";
+  if (op().large) GTEST_SKIP() << "large case: forward checks only";
+  auto inputs = make_inputs(op(), DType::f64, true);
+  auto r = autograd::gradcheck(op().fn, inputs, {.eps = op().grad_eps});
+  EXPECT_TRUE(r.ok) << op().name() << ": " << r.message;
+}
+
+TEST_P(OpTable, SecondOrderGradientsMatchFiniteDifferences) {
+  if (!op().gradcheck || !op().gradgradcheck) GTEST_SKIP() << op().op << " has no second-order check";
+  if (op().large) GTEST_SKIP() << "large case: forward checks only";
+  auto inputs = make_inputs(op(), DType::f64, true);
+  auto r = autograd::gradgradcheck(op().fn, inputs, {.eps = op().grad_eps});
+  EXPECT_TRUE(r.ok) << op().name() << ": " << r.message;
+}
+
+// The f32 kernels (vectorized paths) against the same op computed in f64.
+TEST_P(OpTable, Float32MatchesFloat64Reference) {
+  Tensor ref = op().fn(make_inputs(op(), DType::f64, false));
+  Tensor got = op().fn(make_inputs(op(), DType::f32, false));
+  ASSERT_EQ(got.shape(), ref.shape()) << op().name();
+  auto r = ref.to_vector<double>(), g = got.to_vector<double>();
+  for (size_t i = 0; i < r.size(); ++i)
+    ASSERT_LE(std::abs(g[i] - r[i]), op().f32_atol + op().f32_rtol * std::abs(r[i]))
+        << op().name() << " element " << i << ": f32 " << g[i] << " vs f64 " << r[i];
+}
+
+// Kernels split work by shape, never by thread count: results are bit-identical.
+TEST_P(OpTable, ResultsDoNotDependOnThreadCount) {
+  int before = get_num_threads();
+  set_num_threads(1);
+  auto one = op().fn(make_inputs(op(), DType::f32, false)).to_vector<double>();
+  set_num_threads(2);
+  auto two = op().fn(make_inputs(op(), DType::f32, false)).to_vector<double>();
+  set_num_threads(before);
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t i = 0; i < one.size(); ++i)
+    ASSERT_TRUE(one[i] == two[i] || (std::isnan(one[i]) && std::isnan(two[i])))
+        << op().name() << " element " << i << ": " << one[i] << " with 1 thread, " << two[i] << " with 2";
+}
+
+// Every non-CPU backend against the CPU reference.
+TEST_P(OpTable, CudaMatchesCpu) {
+  if (!has_backend(DeviceType::cuda)) GTEST_SKIP() << "skipped: no CUDA device";
+  Tensor ref = op().fn(make_inputs(op(), DType::f32, false));
+  std::vector<Tensor> inputs;
+  for (const Tensor& t : make_inputs(op(), DType::f32, false)) inputs.push_back(t.to(Device::cuda()));
+  Tensor got = op().fn(inputs).to(Device::cpu());
+  auto r = ref.to_vector<double>(), g = got.to_vector<double>();
+  ASSERT_EQ(r.size(), g.size());
+  for (size_t i = 0; i < r.size(); ++i)
+    ASSERT_LE(std::abs(g[i] - r[i]), op().f32_atol + op().f32_rtol * std::abs(r[i]))
+        << op().name() << " " << i;
+}
+
+std::string case_name(const ::testing::TestParamInfo<size_t>& info) { return op_cases()[info.param].name(); }
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpTable, ::testing::Range<size_t>(0, op_cases().size()), case_name);
+
+}  // namespace
+}  // namespace kiln::testing
