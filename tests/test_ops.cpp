@@ -28,10 +28,13 @@ TEST(OpTableCoverage, EveryOpInTheListHasACase) {
 }
 
 TEST(OpTableCoverage, NondiffOpsAreNotGradchecked) {
-  for (const auto& c : op_cases())
-    for (const auto& info : autograd::kOps)
-      if (c.op == info.name && info.kind == autograd::OpKind::nondiff)
+  for (const auto& c : op_cases()) {
+    for (const auto& info : autograd::kOps) {
+      if (c.op == info.name && info.kind == autograd::OpKind::nondiff) {
         EXPECT_FALSE(c.gradcheck) << c.name() << " is listed as nondiff";
+      }
+    }
+  }
 }
 
 TEST_P(OpTable, GradientsMatchFiniteDifferences) {

@@ -31,10 +31,25 @@ struct Neg {
   KILN_SCALAR(static_cast<T>(-x)) KILN_ARRAY(-a)
 };
 struct Abs {
-  KILN_SCALAR(static_cast<T>(x < 0 ? -x : x)) KILN_ARRAY(a.abs())
+  template <class T>
+  T operator()(T x) const {
+    if constexpr (std::is_unsigned_v<T>) {
+      return x;
+    } else {
+      return x < T(0) ? static_cast<T>(-x) : x;
+    }
+  }
+  KILN_ARRAY(a.abs())
 };
 struct Sign {
-  KILN_SCALAR(static_cast<T>((T(0) < x) - (x < T(0))))
+  template <class T>
+  T operator()(T x) const {
+    if constexpr (std::is_same_v<T, bool>) {
+      return x;
+    } else {
+      return static_cast<T>((T(0) < x) - (x < T(0)));
+    }
+  }
 };
 struct Exp {
   KILN_SCALAR(std::exp(x)) KILN_ARRAY(a.exp())
@@ -65,7 +80,7 @@ struct Tanh {
 };
 // 1 / (1 + e^-x): exp overflows to inf for very negative x, giving exactly 0, as it should.
 struct Sigmoid {
-  KILN_SCALAR(T(1) / (T(1) + std::exp(-x)))
+  KILN_SCALAR(T(1) / (T(1) + std::exp(-x))) KILN_ARRAY(a.logistic())
 };
 struct Relu {
   KILN_SCALAR(x > T(0) ? x : T(0)) KILN_ARRAY(a.max(typename A::Scalar(0)))
@@ -74,7 +89,7 @@ struct Gelu {
   KILN_SCALAR(T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))))
 };
 struct Silu {
-  KILN_SCALAR(x / (T(1) + std::exp(-x)))
+  KILN_SCALAR(x / (T(1) + std::exp(-x))) KILN_ARRAY(a* a.logistic())
 };
 // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow at any x.
 struct Softplus {
@@ -131,9 +146,10 @@ void dispatch(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) 
   if constexpr (std::is_floating_point_v<T>) {
     switch (k) {
       KILN_CASE(exp, Exp)
-      KILN_CASE(log, Log) KILN_CASE(log1p, Log1p) KILN_CASE(sqrt, Sqrt) KILN_CASE(rsqrt, Rsqrt)
-          KILN_CASE(sin, Sin) KILN_CASE(cos, Cos) KILN_CASE(tanh, Tanh) KILN_CASE(sigmoid, Sigmoid)
-              KILN_CASE(gelu, Gelu) KILN_CASE(silu, Silu) KILN_CASE(softplus, Softplus) KILN_CASE(erf, Erf)
+      KILN_CASE(log, Log)
+      KILN_CASE(log1p, Log1p) KILN_CASE(sqrt, Sqrt) KILN_CASE(rsqrt, Rsqrt) KILN_CASE(sin, Sin)
+          KILN_CASE(cos, Cos) KILN_CASE(tanh, Tanh) KILN_CASE(sigmoid, Sigmoid) KILN_CASE(gelu, Gelu)
+              KILN_CASE(silu, Silu) KILN_CASE(softplus, Softplus) KILN_CASE(erf, Erf)
                   KILN_CASE(reciprocal, Reciprocal) case UnaryKernel::leaky_relu
           : return leaky_relu<T>(in, out, alpha);
       default:

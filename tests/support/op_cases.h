@@ -21,9 +21,14 @@ struct InputSpec {
   std::optional<std::vector<double>> values;  // fixed values instead of random ones
   DType dtype = DType::f64;  // f64 inputs also run in f32; other dtypes (indices) stay as given
 
-  static InputSpec range(Shape s, double lo, double hi) { return {std::move(s), lo, hi}; }
+  static InputSpec range(Shape s, double lo, double hi) {
+    InputSpec in;
+    in.shape = std::move(s), in.low = lo, in.high = hi;
+    return in;
+  }
   static InputSpec fixed(Shape s, std::vector<double> v, bool diff = true) {
-    InputSpec in{std::move(s)};
+    InputSpec in;
+    in.shape = std::move(s);
     in.values = std::move(v);
     in.differentiable = diff;
     return in;
