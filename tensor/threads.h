@@ -1,4 +1,4 @@
-// kiln/tensor/threads.h: the CPU thread count used by kernels (OpenMP and Eigen's GEMM).
+// kiln/tensor/threads.h: the CPU thread count used by kernels (OpenMP; kiln splits GEMM over threads itself).
 #pragma once
 
 namespace kiln {

@@ -6,6 +6,7 @@
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/op_list.h"
 #include "kiln/autograd/ops.h"
+#include "kiln/data/fashion_mnist.h"
 #include "kiln/data/idx.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/random.h"

@@ -1,6 +1,6 @@
-// CPU GEMM through Eigen (its AVX-512 GEBP kernels with -march=native). Small batched products are
-// spread over threads by batch; a single large product uses Eigen's own OpenMP parallelism.
-#include <omp.h>
+// CPU GEMM through Eigen (its AVX-512 GEBP kernels with -march=native), parallelized by kiln over fixed
+// panels of C (see gemm_typed).
+#include <algorithm>
 
 #include <Eigen/Core>
 
@@ -40,21 +40,44 @@ void one_gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
   }
 }
 
+// Splits C into column (or row) panels chosen from the shape alone, each computed by single-threaded
+// Eigen. Eigen's own parallel GEMM picks its blocking from the thread count, which changes the summation
+// order and so the bits of the result; fixed panels keep results identical for any thread count, and
+// let a thread that is descheduled on a busy machine delay only its own panels.
+constexpr int64_t kPanelFlops = int64_t{1} << 22;  // below this a panel is not worth a task
+constexpr int64_t kMaxPanels = 16;
+
 template <class T>
 void gemm_typed(const GemmArgs& g) {
   const T* a = static_cast<const T*>(g.a);
   const T* b = static_cast<const T*>(g.b);
   T* c = static_cast<T*>(g.c);
-  const int64_t flops_per = g.m * g.n * g.k;
-  // Many small products: one per thread (Eigen stays serial inside a parallel region).
-  if (g.batch > 1 && flops_per < (1 << 22)) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < g.batch; ++i)
-      one_gemm<T>(g, a + i * g.stride_a, b + i * g.stride_b, c + i * g.stride_c);
-    return;
-  }
-  for (int64_t i = 0; i < g.batch; ++i)
-    one_gemm<T>(g, a + i * g.stride_a, b + i * g.stride_b, c + i * g.stride_c);
+  const int64_t flops = g.m * g.n * g.k;
+  const bool split_columns = g.n >= g.m;
+  const int64_t extent = split_columns ? g.n : g.m;
+  // Panels of a multiple of 16 columns/rows (one AVX-512 f32 vector), at least kPanelFlops each.
+  int64_t panels = std::clamp<int64_t>(flops / kPanelFlops, 1, kMaxPanels);
+  int64_t width = (extent + panels - 1) / panels;
+  width = std::max<int64_t>(16, (width + 15) / 16 * 16);
+  panels = (extent + width - 1) / width;
+  const int64_t tasks = g.batch * panels;
+  auto run = [&](int64_t t) {
+    int64_t i = t / panels, p = t % panels, start = p * width, len = std::min(width, extent - start);
+    GemmArgs sub = g;
+    const T* ai = a + i * g.stride_a;
+    const T* bi = b + i * g.stride_b;
+    T* ci = c + i * g.stride_c + (split_columns ? start : start * g.ldc);
+    if (split_columns) {
+      sub.n = len;  // columns [start, start + len) of op(B)
+      bi += g.trans_b ? start * g.ldb : start;
+    } else {
+      sub.m = len;  // rows [start, start + len) of op(A)
+      ai += g.trans_a ? start : start * g.lda;
+    }
+    one_gemm<T>(sub, ai, bi, ci);
+  };
+#pragma omp parallel for schedule(dynamic, 1) if (tasks > 1)
+  for (int64_t t = 0; t < tasks; ++t) run(t);
 }
 
 }  // namespace
