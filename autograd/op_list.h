@@ -4,32 +4,86 @@
 // The op test table (tests/op_cases.cpp) must have a case for every entry; a coverage test enforces it.
 #pragma once
 
-#define KILN_OPS(X)                                                                                          \
-  /* elementwise unary */                                                                                    \
-  X(neg, 1, primitive)                                                                                       \
-  X(abs, 1, primitive) X(sign, 1, nondiff) X(exp, 1, primitive) X(log, 1, primitive) X(log1p, 1, primitive)  \
-      X(sqrt, 1, primitive) X(rsqrt, 1, primitive) X(square, 1, primitive) X(sin, 1, primitive)              \
-          X(cos, 1, primitive) X(tanh, 1, primitive) X(sigmoid, 1, primitive) X(relu, 1, primitive)          \
-              X(leaky_relu, 1, primitive) X(gelu, 1, primitive) X(silu, 1, primitive)                        \
-                  X(softplus, 1, primitive) X(erf, 1, primitive)                                             \
-                      X(reciprocal, 1, primitive) /* elementwise binary, broadcasting */                     \
-      X(add, 2, primitive) X(sub, 2, primitive) X(mul, 2, primitive) X(div, 2, primitive)                    \
-          X(pow, 2, primitive) X(maximum, 2, primitive)                                                      \
-              X(minimum, 2, primitive) /* comparisons and selection */                                       \
-      X(eq, 2, nondiff) X(ne, 2, nondiff) X(lt, 2, nondiff) X(le, 2, nondiff) X(gt, 2, nondiff)              \
-          X(ge, 2, nondiff) X(where, 3, primitive) X(clamp, 1, composite) /* reductions */                   \
-      X(sum, 1, primitive) X(mean, 1, composite) X(amax, 1, primitive) X(amin, 1, primitive)                 \
-          X(max_dim, 1, primitive) X(min_dim, 1, primitive) X(argmax, 1, nondiff) X(argmin, 1, nondiff)      \
-              X(logsumexp, 1, composite) X(var, 1, composite) X(std, 1, composite)                           \
-                  X(norm, 1, composite)               /* linear algebra */                                   \
-      X(matmul, 2, primitive) X(linear, 3, composite) /* movement */                                         \
-      X(reshape, 1, view) X(permute, 1, view) X(transpose, 1, view) X(squeeze, 1, view)                      \
-          X(unsqueeze, 1, view) X(expand, 1, view) X(narrow, 1, view) X(slice, 1, view) X(select, 1, view)   \
-              X(contiguous, 1, primitive) X(clone, 1, primitive) X(cast, 1, primitive) X(cat, -1, primitive) \
-                  X(stack, -1, composite) X(split, 1, composite) X(index_select, 2, primitive)               \
-                      X(gather, 2, primitive) X(scatter_add, 3, primitive)                                   \
-                          X(one_hot, 1, nondiff) /* normalization */                                         \
-      X(softmax, 1, composite) X(log_softmax, 1, composite)
+// clang-format off (one op per line)
+#define KILN_OPS(X)                      \
+  /* elementwise unary */                \
+  X(neg, 1, primitive)                   \
+  X(abs, 1, primitive)                   \
+  X(sign, 1, nondiff)                    \
+  X(exp, 1, primitive)                   \
+  X(log, 1, primitive)                   \
+  X(log1p, 1, primitive)                 \
+  X(sqrt, 1, primitive)                  \
+  X(rsqrt, 1, primitive)                 \
+  X(square, 1, primitive)                \
+  X(sin, 1, primitive)                   \
+  X(cos, 1, primitive)                   \
+  X(tanh, 1, primitive)                  \
+  X(sigmoid, 1, primitive)               \
+  X(relu, 1, primitive)                  \
+  X(leaky_relu, 1, primitive)            \
+  X(gelu, 1, primitive)                  \
+  X(silu, 1, primitive)                  \
+  X(softplus, 1, primitive)              \
+  X(erf, 1, primitive)                   \
+  X(reciprocal, 1, primitive)            \
+  /* elementwise binary, broadcasting */ \
+  X(add, 2, primitive)                   \
+  X(sub, 2, primitive)                   \
+  X(mul, 2, primitive)                   \
+  X(div, 2, primitive)                   \
+  X(pow, 2, primitive)                   \
+  X(maximum, 2, primitive)               \
+  X(minimum, 2, primitive)               \
+  /* comparisons and selection */        \
+  X(eq, 2, nondiff)                      \
+  X(ne, 2, nondiff)                      \
+  X(lt, 2, nondiff)                      \
+  X(le, 2, nondiff)                      \
+  X(gt, 2, nondiff)                      \
+  X(ge, 2, nondiff)                      \
+  X(where, 3, primitive)                 \
+  X(clamp, 1, composite)                 \
+  /* reductions */                       \
+  X(sum, 1, primitive)                   \
+  X(mean, 1, composite)                  \
+  X(amax, 1, primitive)                  \
+  X(amin, 1, primitive)                  \
+  X(max_dim, 1, primitive)               \
+  X(min_dim, 1, primitive)               \
+  X(argmax, 1, nondiff)                  \
+  X(argmin, 1, nondiff)                  \
+  X(logsumexp, 1, composite)             \
+  X(var, 1, composite)                   \
+  X(std, 1, composite)                   \
+  X(norm, 1, composite)                  \
+  /* linear algebra */                   \
+  X(matmul, 2, primitive)                \
+  X(linear, 3, composite)                \
+  /* movement */                         \
+  X(reshape, 1, view)                    \
+  X(permute, 1, view)                    \
+  X(transpose, 1, view)                  \
+  X(squeeze, 1, view)                    \
+  X(unsqueeze, 1, view)                  \
+  X(expand, 1, view)                     \
+  X(narrow, 1, view)                     \
+  X(slice, 1, view)                      \
+  X(select, 1, view)                     \
+  X(contiguous, 1, primitive)            \
+  X(clone, 1, primitive)                 \
+  X(cast, 1, primitive)                  \
+  X(cat, -1, primitive)                  \
+  X(stack, -1, composite)                \
+  X(split, 1, composite)                 \
+  X(index_select, 2, primitive)          \
+  X(gather, 2, primitive)                \
+  X(scatter_add, 3, primitive)           \
+  X(one_hot, 1, nondiff)                 \
+  /* normalization */                    \
+  X(softmax, 1, composite)               \
+  X(log_softmax, 1, composite)
+// clang-format on
 
 namespace kiln::autograd {
 

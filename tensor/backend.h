@@ -15,11 +15,12 @@
 namespace kiln {
 
 // Elementwise unary kernels: out = f(in) (same dtype), with one scalar parameter `alpha` where noted.
-#define KILN_UNARY_KERNELS(X)                                                                               \
-  X(neg)                                                                                                    \
-  X(abs) X(sign) X(exp) X(log) X(log1p) X(sqrt) X(rsqrt) X(square) X(sin) X(cos) X(tanh) X(sigmoid) X(relu) \
-      X(leaky_relu) /* alpha = negative slope */ X(gelu) X(silu) X(softplus) X(erf) X(reciprocal)           \
-          X(logical_not)
+// clang-format off
+#define KILN_UNARY_KERNELS(X)                                                                   \
+  X(neg) X(abs) X(sign) X(exp) X(log) X(log1p) X(sqrt) X(rsqrt) X(square) X(sin) X(cos) X(tanh) \
+  X(sigmoid) X(relu) X(leaky_relu) /* alpha = negative slope */ X(gelu) X(silu) X(softplus)     \
+  X(erf) X(reciprocal) X(logical_not)
+// clang-format on
 enum class UnaryKernel : uint8_t {
 #define KILN_X(name) name,
   KILN_UNARY_KERNELS(KILN_X)
@@ -28,10 +29,11 @@ enum class UnaryKernel : uint8_t {
 const char* kernel_name(UnaryKernel k);
 
 // Elementwise binary kernels over broadcast views: out = f(a, b). Comparisons and logical ops write bool.
-#define KILN_BINARY_KERNELS(X)                                                                         \
-  X(add)                                                                                               \
-  X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge) X(logical_and) \
-      X(logical_or)
+// clang-format off
+#define KILN_BINARY_KERNELS(X)                                                              \
+  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(minimum) X(eq) X(ne) X(lt) X(le) X(gt)    \
+  X(ge) X(logical_and) X(logical_or)
+// clang-format on
 enum class BinaryKernel : uint8_t {
 #define KILN_X(name) name,
   KILN_BINARY_KERNELS(KILN_X)

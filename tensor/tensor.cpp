@@ -142,10 +142,12 @@ template bool& Tensor::at<bool>(std::initializer_list<int64_t>) const;
 // std::vector<bool> is bit-packed; read bools as uint8_t instead.
 
 Tensor& Tensor::requires_grad_(bool on) {
-  KILN_CHECK(is_leaf(), "requires_grad_(): only leaf tensors can change requires_grad, and this one was computed "
+  KILN_CHECK(is_leaf(),
+             "requires_grad_(): only leaf tensors can change requires_grad, and this one was computed "
              "by an op; call detach() first to get a leaf");
-  KILN_CHECK(!on || is_floating(dtype()), "requires_grad_(): only floating tensors can require gradients, got ",
-             dtype(), " ", shape_str(shape()));
+  KILN_CHECK(!on || is_floating(dtype()),
+             "requires_grad_(): only floating tensors can require gradients, got ", dtype(), " ",
+             shape_str(shape()));
   impl_->requires_grad = on;
   return *this;
 }

@@ -16,6 +16,7 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 struct NoArray {};
 
+// clang-format off (one functor per line)
 #define KILN_SCALAR(expr)   \
   template <class T>        \
   T operator()(T x) const { \
@@ -104,6 +105,7 @@ struct Reciprocal {
 struct LogicalNot {
   KILN_SCALAR(static_cast<T>(!x))
 };
+// clang-format on
 
 template <class F, class T>
 concept HasArray = requires(F f, ConstArrayMap<T> a) {
@@ -136,30 +138,60 @@ void leaky_relu(const Tensor& in, const Tensor& out, double slope) {
 
 template <class T>
 void dispatch(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
+  using K = UnaryKernel;
   switch (k) {
-#define KILN_CASE(kernel, F) \
-  case UnaryKernel::kernel:  \
-    return run<T>(F{}, in, out);
-    KILN_CASE(neg, Neg)
-    KILN_CASE(abs, Abs) KILN_CASE(sign, Sign) KILN_CASE(square, Square) KILN_CASE(relu, Relu) default : break;
+    case K::neg:
+      return run<T>(Neg{}, in, out);
+    case K::abs:
+      return run<T>(Abs{}, in, out);
+    case K::sign:
+      return run<T>(Sign{}, in, out);
+    case K::square:
+      return run<T>(Square{}, in, out);
+    case K::relu:
+      return run<T>(Relu{}, in, out);
+    default:
+      break;
   }
   if constexpr (std::is_floating_point_v<T>) {
     switch (k) {
-      KILN_CASE(exp, Exp)
-      KILN_CASE(log, Log)
-      KILN_CASE(log1p, Log1p) KILN_CASE(sqrt, Sqrt) KILN_CASE(rsqrt, Rsqrt) KILN_CASE(sin, Sin)
-          KILN_CASE(cos, Cos) KILN_CASE(tanh, Tanh) KILN_CASE(sigmoid, Sigmoid) KILN_CASE(gelu, Gelu)
-              KILN_CASE(silu, Silu) KILN_CASE(softplus, Softplus) KILN_CASE(erf, Erf)
-                  KILN_CASE(reciprocal, Reciprocal) case UnaryKernel::leaky_relu
-          : return leaky_relu<T>(in, out, alpha);
+      case K::exp:
+        return run<T>(Exp{}, in, out);
+      case K::log:
+        return run<T>(Log{}, in, out);
+      case K::log1p:
+        return run<T>(Log1p{}, in, out);
+      case K::sqrt:
+        return run<T>(Sqrt{}, in, out);
+      case K::rsqrt:
+        return run<T>(Rsqrt{}, in, out);
+      case K::sin:
+        return run<T>(Sin{}, in, out);
+      case K::cos:
+        return run<T>(Cos{}, in, out);
+      case K::tanh:
+        return run<T>(Tanh{}, in, out);
+      case K::sigmoid:
+        return run<T>(Sigmoid{}, in, out);
+      case K::gelu:
+        return run<T>(Gelu{}, in, out);
+      case K::silu:
+        return run<T>(Silu{}, in, out);
+      case K::softplus:
+        return run<T>(Softplus{}, in, out);
+      case K::erf:
+        return run<T>(Erf{}, in, out);
+      case K::reciprocal:
+        return run<T>(Reciprocal{}, in, out);
+      case K::leaky_relu:
+        return leaky_relu<T>(in, out, alpha);
       default:
         break;
     }
   }
   if constexpr (std::is_same_v<T, bool>) {
-    if (k == UnaryKernel::logical_not) return run<T>(LogicalNot{}, in, out);
+    if (k == K::logical_not) return run<T>(LogicalNot{}, in, out);
   }
-#undef KILN_CASE
   KILN_ASSERT(false, "unary kernel ", kernel_name(k), " has no CPU implementation for ", dtype_of<T>);
 }
 
