@@ -17,7 +17,25 @@ Node::Node(const char* name, std::vector<std::shared_ptr<Node>> inputs, Backward
     : name_(name), sequence_nr_(g_next_sequence++), inputs_(std::move(inputs)), fn_(std::move(fn)) {
   ++g_live_nodes;
 }
-Node::~Node() { --g_live_nodes; }
+// Destroying the last reference to a long chain of nodes would recurse once per node (each owns its
+// inputs) and overflow the stack on deep graphs. Instead, the nodes that would die with this one are
+// collected here and released one at a time.
+Node::~Node() {
+  --g_live_nodes;
+  fn_ = nullptr;  // saved tensors reference our inputs' nodes, which inputs_ keeps alive for now
+  std::vector<std::shared_ptr<Node>> dying = std::move(inputs_);
+  while (!dying.empty()) {
+    std::shared_ptr<Node> node = std::move(dying.back());
+    dying.pop_back();
+    if (node && node.use_count() == 1) {
+      // Its inputs (which its saved tensors also reference) move here first, so that destroying its
+      // closure only drops counts instead of recursing.
+      for (auto& in : node->inputs_) dying.push_back(std::move(in));
+      node->inputs_.clear();
+      node->fn_ = nullptr;
+    }
+  }
+}
 int64_t Node::live_count() { return g_live_nodes.load(); }
 
 std::shared_ptr<Node> Node::make_accumulator(const std::shared_ptr<TensorImpl>& leaf) {
