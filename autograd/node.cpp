@@ -51,10 +51,28 @@ void Node::save_output(const Tensor& output) {
   saved_version_ = output.storage()->version();
 }
 
+void Node::save_input_versions(const std::vector<Tensor>& inputs) {
+  saved_inputs_.clear();
+  for (const Tensor& t : inputs) {
+    if (t.defined())
+      saved_inputs_.push_back({t.storage(), t.storage()->version()});
+    else
+      saved_inputs_.push_back({});
+  }
+}
+
 std::vector<Tensor> Node::apply(const Tensor& grad_output) {
   KILN_CHECK(!released_, "backward through the graph a second time: op '", name_,
              "' already freed what it saved. Pass retain_graph=true to the first backward() if you need to "
              "call backward twice");
+  for (size_t i = 0; i < saved_inputs_.size(); ++i) {
+    auto storage = saved_inputs_[i].storage.lock();
+    KILN_CHECK(!storage || storage->version() == saved_inputs_[i].version, "backward of '", name_,
+               "': its input ", i,
+               " was modified in place after being saved for the gradient (an in-place op such as add_ "
+               "or an optimizer step ran between forward and backward; clone() the tensor first, or "
+               "modify it after backward)");
+  }
   Tensor output;
   if (saved_output_) {
     KILN_CHECK(saved_output_->storage->version() == saved_version_, "backward of '", name_,
@@ -72,6 +90,7 @@ void Node::release() {
   if (is_leaf_node_) return;
   fn_ = nullptr;
   saved_output_.reset();
+  saved_inputs_.clear();
   released_ = true;
 }
 
@@ -101,12 +120,13 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
 }
 
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& result, BackwardFn fn,
-            bool save_output) {
+            bool save_output, bool save_inputs) {
   std::vector<std::shared_ptr<Node>> edges;
   edges.reserve(inputs.size());
   for (const Tensor& t : inputs) edges.push_back(gradient_edge(t));
   auto node = std::make_shared<Node>(name, std::move(edges), std::move(fn));
   if (save_output) node->save_output(result);
+  if (save_inputs) node->save_input_versions(inputs);
   TensorImpl* impl = result.impl();
   impl->grad_fn = std::move(node);
   impl->requires_grad = true;

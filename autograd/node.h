@@ -37,6 +37,9 @@ class Node : public std::enable_shared_from_this<Node> {
 
   // Keeps a history-free alias of the op's output so backward can use it without a reference cycle.
   void save_output(const Tensor& output);
+  // Remembers the storage versions of the inputs the backward closure reads; apply() refuses to run
+  // once one of them was modified in place.
+  void save_input_versions(const std::vector<Tensor>& inputs);
 
   static std::shared_ptr<Node> make_accumulator(const std::shared_ptr<TensorImpl>& leaf);
   static int64_t live_count();  // nodes alive now, for leak tests
@@ -48,6 +51,11 @@ class Node : public std::enable_shared_from_this<Node> {
   BackwardFn fn_;
   std::shared_ptr<TensorImpl> saved_output_;  // without grad_fn: re-attached in apply()
   uint64_t saved_version_ = 0;
+  struct SavedInput {
+    std::weak_ptr<StorageImpl> storage;  // expired or null: nothing to check
+    uint64_t version = 0;
+  };
+  std::vector<SavedInput> saved_inputs_;
   std::weak_ptr<TensorImpl> leaf_;
   bool is_leaf_node_ = false;
   bool released_ = false;
@@ -91,8 +99,9 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 bool needs_grad(const std::vector<Tensor>& inputs);
 // Records `result` as the output of op `name` over `inputs` with `fn` as its backward; marks it as
 // requiring grad. With save_output, fn receives the output (re-attached) as its second argument.
+// With save_inputs, backward fails with a kiln::Error if an input is modified in place before it runs.
 void record(const char* name, const std::vector<Tensor>& inputs, Tensor& result, BackwardFn fn,
-            bool save_output = false);
+            bool save_output = false, bool save_inputs = false);
 // The node through which gradient reaches `t` (its grad_fn, or its leaf accumulator), or null.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);
 

@@ -204,6 +204,9 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void
 template <class T>
 Tensor from_vector(const std::vector<T>& values, std::optional<Shape> shape = std::nullopt,
                    std::optional<DType> dtype = std::nullopt);
+// std::vector<bool> stores bits, so bools get their own definition (a bool tensor by default).
+template <>
+Tensor from_vector(const std::vector<bool>& values, std::optional<Shape> shape, std::optional<DType> dtype);
 // A strided view of t's storage; the caller guarantees it stays in bounds (checked).
 Tensor as_strided(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset);
 

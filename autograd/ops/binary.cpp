@@ -10,16 +10,21 @@ namespace {
 using Grads = std::vector<Tensor>;
 
 // Runs kernel k on (a, b) and records backward(g, a, b, out) -> {grad_a, grad_b} (before un-broadcast).
+// saves_inputs: backward reads a and b (so in-place changes to them before backward are an error).
 template <class F>
-Tensor binary_op(const char* name, BinaryKernel k, const Tensor& a, const Tensor& b, F backward) {
+Tensor binary_op(const char* name, BinaryKernel k, const Tensor& a, const Tensor& b, F backward,
+                 bool saves_inputs = true) {
   Tensor out = run_binary(k, a, b, name);
   if (autograd::needs_grad({&a, &b})) {
-    record(name, {a, b}, out, [a, b, backward](const Tensor& g, const Tensor&) {
-      Grads gr = backward(g, a, b);
-      if (gr[0].defined()) gr[0] = sum_to(gr[0], a.shape());
-      if (gr[1].defined()) gr[1] = sum_to(gr[1], b.shape());
-      return gr;
-    });
+    record(
+        name, {a, b}, out,
+        [a, b, backward](const Tensor& g, const Tensor&) {
+          Grads gr = backward(g, a, b);
+          if (gr[0].defined()) gr[0] = sum_to(gr[0], a.shape());
+          if (gr[1].defined()) gr[1] = sum_to(gr[1], b.shape());
+          return gr;
+        },
+        /*save_output=*/false, saves_inputs);
   }
   return out;
 }
@@ -29,15 +34,21 @@ bool wants(const Tensor& t) { return t.requires_grad(); }
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   const Tensor& rhs = alpha == 1.0 ? b : b * alpha;
-  return binary_op("add", BinaryKernel::add, a, rhs, [](const Tensor& g, const Tensor&, const Tensor&) {
-    return Grads{g, g};
-  });
+  return binary_op(
+      "add", BinaryKernel::add, a, rhs,
+      [](const Tensor& g, const Tensor&, const Tensor&) {
+        return Grads{g, g};
+      },
+      /*saves_inputs=*/false);
 }
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
   const Tensor& rhs = alpha == 1.0 ? b : b * alpha;
-  return binary_op("sub", BinaryKernel::sub, a, rhs, [](const Tensor& g, const Tensor& a, const Tensor& b) {
-    return Grads{g, wants(b) ? neg(g) : Tensor()};
-  });
+  return binary_op(
+      "sub", BinaryKernel::sub, a, rhs,
+      [](const Tensor& g, const Tensor&, const Tensor& b) {
+        return Grads{g, wants(b) ? neg(g) : Tensor()};
+      },
+      /*saves_inputs=*/false);
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
   return binary_op("mul", BinaryKernel::mul, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
@@ -45,11 +56,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
-  if (a.defined() && b.defined() && is_integral(a.dtype()) && b.dtype() == a.dtype()) {
-    NoGradGuard no_grad;
-    KILN_CHECK(!amax(eq(b, scalar_like(0, b))).item<bool>(),
-               "div: integer division by zero (divisor of shape ", shape_str(b.shape()), ")");
-  }
+  check_integer_divisor("div", a, b);
   return binary_op("div", BinaryKernel::div, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
     return Grads{wants(a) ? g / b : Tensor(), wants(b) ? neg(g * a / (b * b)) : Tensor()};
   });

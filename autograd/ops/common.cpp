@@ -110,6 +110,14 @@ Tensor restore_reduced_dims(const Tensor& t, const Shape& input_shape, const Sha
   return reshape(t, reduced_shape(input_shape, dims, true));
 }
 
+void check_integer_divisor(const char* op, const Tensor& dividend, const Tensor& divisor) {
+  if (!dividend.defined() || !divisor.defined() || !is_integral(dividend.dtype())) return;
+  if (divisor.dtype() != dividend.dtype() || divisor.numel() == 0) return;
+  NoGradGuard no_grad;
+  KILN_CHECK(!amax(eq(divisor, scalar_like(0, divisor))).item<bool>(), op,
+             ": integer division by zero (divisor of shape ", shape_str(divisor.shape()), ")");
+}
+
 void check_index_range(const char* op, const Tensor& index, int64_t size) {
   KILN_CHECK(index.dtype() == DType::i64, op, ": index must be i64, got ", index.dtype());
   if (index.numel() == 0) return;

@@ -34,6 +34,9 @@ Shape reduced_shape(const Shape& shape, const Shape& dims, bool keepdim);
 // Re-inserts reduced dims (size 1) into a reduced tensor, so it broadcasts against the input.
 Tensor restore_reduced_dims(const Tensor& t, const Shape& input_shape, const Shape& dims, bool keepdim);
 
+// Integer division by zero would trap: a kiln::Error naming `op` when an integer divisor holds a zero.
+void check_integer_divisor(const char* op, const Tensor& dividend, const Tensor& divisor);
+
 // Index values must lie in [0, size): a kiln::Error naming the op and the bad value otherwise.
 void check_index_range(const char* op, const Tensor& index, int64_t size);
 

@@ -47,7 +47,10 @@ Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   return apply_inplace("sub_", BinaryKernel::sub, *this, other.detach() * alpha);
 }
 Tensor& Tensor::mul_(const Tensor& other) { return apply_inplace("mul_", BinaryKernel::mul, *this, other); }
-Tensor& Tensor::div_(const Tensor& other) { return apply_inplace("div_", BinaryKernel::div, *this, other); }
+Tensor& Tensor::div_(const Tensor& other) {
+  check_integer_divisor("div_", *this, other);
+  return apply_inplace("div_", BinaryKernel::div, *this, other);
+}
 Tensor& Tensor::add_(double value) {
   return apply_inplace("add_", BinaryKernel::add, *this, scalar_like(value, *this));
 }
@@ -55,7 +58,9 @@ Tensor& Tensor::mul_(double value) {
   return apply_inplace("mul_", BinaryKernel::mul, *this, scalar_like(value, *this));
 }
 Tensor& Tensor::div_(double value) {
-  return apply_inplace("div_", BinaryKernel::div, *this, scalar_like(value, *this));
+  Tensor divisor = scalar_like(value, *this);
+  check_integer_divisor("div_", *this, divisor);
+  return apply_inplace("div_", BinaryKernel::div, *this, divisor);
 }
 
 }  // namespace kiln

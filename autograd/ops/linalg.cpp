@@ -106,11 +106,14 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, -1)), -1);
   Tensor out = batched_product(a, b);
   if (autograd::needs_grad({&a, &b})) {
-    record("matmul", {a, b}, out, [a, b](const Tensor& g, const Tensor&) {
-      Tensor ga = a.requires_grad() ? sum_to(matmul(g, transpose(b, -1, -2)), a.shape()) : Tensor();
-      Tensor gb = b.requires_grad() ? sum_to(matmul(transpose(a, -1, -2), g), b.shape()) : Tensor();
-      return Grads{ga, gb};
-    });
+    record(
+        "matmul", {a, b}, out,
+        [a, b](const Tensor& g, const Tensor&) {
+          Tensor ga = a.requires_grad() ? sum_to(matmul(g, transpose(b, -1, -2)), a.shape()) : Tensor();
+          Tensor gb = b.requires_grad() ? sum_to(matmul(transpose(a, -1, -2), g), b.shape()) : Tensor();
+          return Grads{ga, gb};
+        },
+        /*save_output=*/false, /*save_inputs=*/true);
   }
   return out;
 }

@@ -11,7 +11,8 @@ namespace {
 using Grads = std::vector<Tensor>;
 
 // Runs kernel k and records `backward(g, x, y)` where it is needed.
-template <class F>
+// ReadsX: the backward reads x, not only the saved output, so x must not change before backward runs.
+template <bool ReadsX = true, class F>
 Tensor unary_op(const char* name, UnaryKernel k, const Tensor& x, F backward, double alpha = 0.0) {
   check_defined(name, x);
   Tensor y = run_unary(k, x, alpha);
@@ -19,15 +20,15 @@ Tensor unary_op(const char* name, UnaryKernel k, const Tensor& x, F backward, do
     record(
         name, {x}, y,
         [x, backward](const Tensor& g, const Tensor& out) { return Grads{backward(g, x, out)}; },
-        /*save_output=*/true);
+        /*save_output=*/true, /*save_inputs=*/ReadsX);
   }
   return y;
 }
 }  // namespace
 
 Tensor neg(const Tensor& x) {
-  return unary_op("neg", UnaryKernel::neg, x,
-                  [](const Tensor& g, const Tensor&, const Tensor&) { return neg(g); });
+  return unary_op</*ReadsX=*/false>("neg", UnaryKernel::neg, x,
+                                    [](const Tensor& g, const Tensor&, const Tensor&) { return neg(g); });
 }
 Tensor abs(const Tensor& x) {
   return unary_op("abs", UnaryKernel::abs, x,
@@ -38,8 +39,8 @@ Tensor sign(const Tensor& x) {
   return run_unary(UnaryKernel::sign, x);  // zero gradient: not recorded
 }
 Tensor exp(const Tensor& x) {
-  return unary_op("exp", UnaryKernel::exp, x,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
+  return unary_op</*ReadsX=*/false>("exp", UnaryKernel::exp, x,
+                                    [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
 }
 Tensor log(const Tensor& x) {
   return unary_op("log", UnaryKernel::log, x,
@@ -50,13 +51,15 @@ Tensor log1p(const Tensor& x) {
                   [](const Tensor& g, const Tensor& x, const Tensor&) { return g / (x + 1.0); });
 }
 Tensor sqrt(const Tensor& x) {
-  return unary_op("sqrt", UnaryKernel::sqrt, x,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return g / (y * 2.0); });
+  return unary_op</*ReadsX=*/false>(
+      "sqrt", UnaryKernel::sqrt, x,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g / (y * 2.0); });
 }
 Tensor rsqrt(const Tensor& x) {
   // d/dx x^-1/2 = -1/2 x^-3/2 = -1/2 y^3
-  return unary_op("rsqrt", UnaryKernel::rsqrt, x,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (y * y * y) * -0.5; });
+  return unary_op</*ReadsX=*/false>(
+      "rsqrt", UnaryKernel::rsqrt, x,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (y * y * y) * -0.5; });
 }
 Tensor square(const Tensor& x) {
   return unary_op("square", UnaryKernel::square, x,
@@ -71,12 +74,14 @@ Tensor cos(const Tensor& x) {
                   [](const Tensor& g, const Tensor& x, const Tensor&) { return neg(g * sin(x)); });
 }
 Tensor tanh(const Tensor& x) {
-  return unary_op("tanh", UnaryKernel::tanh, x,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - y * y); });
+  return unary_op</*ReadsX=*/false>(
+      "tanh", UnaryKernel::tanh, x,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - y * y); });
 }
 Tensor sigmoid(const Tensor& x) {
-  return unary_op("sigmoid", UnaryKernel::sigmoid, x,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1.0 - y); });
+  return unary_op</*ReadsX=*/false>(
+      "sigmoid", UnaryKernel::sigmoid, x,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1.0 - y); });
 }
 Tensor relu(const Tensor& x) {
   return unary_op("relu", UnaryKernel::relu, x,
@@ -113,8 +118,9 @@ Tensor erf(const Tensor& x) {
   });
 }
 Tensor reciprocal(const Tensor& x) {
-  return unary_op("reciprocal", UnaryKernel::reciprocal, x,
-                  [](const Tensor& g, const Tensor&, const Tensor& y) { return neg(g * y * y); });
+  return unary_op</*ReadsX=*/false>(
+      "reciprocal", UnaryKernel::reciprocal, x,
+      [](const Tensor& g, const Tensor&, const Tensor& y) { return neg(g * y * y); });
 }
 Tensor logical_not(const Tensor& x) {
   check_defined("logical_not", x);

@@ -32,6 +32,16 @@ void run(const F& f, const Tensor& a, const Tensor& b, const Tensor& out) {
   });
 }
 
+// Signed INT_MIN / -1 overflows (x86 traps with SIGFPE): it wraps to INT_MIN, as two's complement negation.
+// Zero divisors never get here (the op rejects them).
+template <class T>
+T div_wrapping(T x, T y) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    if (y == T(-1)) return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(x));
+  }
+  return static_cast<T>(x / y);
+}
+
 // NaN propagates through maximum/minimum, as in PyTorch.
 template <class T>
 T max_nan(T x, T y) {
@@ -60,7 +70,7 @@ void dispatch(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& ou
       return run<T, T>([](T x, T y) { return static_cast<T>(x * y); }, a, b, out);
     // Integer division by zero is rejected by the op before it gets here.
     case BinaryKernel::div:
-      return run<T, T>([](T x, T y) { return static_cast<T>(x / y); }, a, b, out);
+      return run<T, T>([](T x, T y) { return div_wrapping(x, y); }, a, b, out);
     case BinaryKernel::pow:
       if constexpr (std::is_floating_point_v<T>)
         return run<T, T>([](T x, T y) { return std::pow(x, y); }, a, b, out);
