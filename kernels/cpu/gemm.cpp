@@ -46,6 +46,7 @@ void one_gemm(const GemmArgs& g, const T* a, const T* b, T* c) {
 // let a thread that is descheduled on a busy machine delay only its own panels.
 constexpr int64_t kPanelFlops = int64_t{1} << 22;  // below this a panel is not worth a task
 constexpr int64_t kMaxPanels = 16;
+constexpr int64_t kMinPanel = 128;
 
 template <class T>
 void gemm_typed(const GemmArgs& g) {
@@ -56,7 +57,9 @@ void gemm_typed(const GemmArgs& g) {
   const bool split_columns = g.n >= g.m;
   const int64_t extent = split_columns ? g.n : g.m;
   // Panels of a multiple of 16 columns/rows (one AVX-512 f32 vector), at least kPanelFlops each.
+  // Each panel re-packs the shared operand, so panels stay at least kMinPanel wide.
   int64_t panels = std::clamp<int64_t>(flops / kPanelFlops, 1, kMaxPanels);
+  panels = std::max<int64_t>(1, std::min(panels, extent / kMinPanel));
   int64_t width = (extent + panels - 1) / panels;
   width = std::max<int64_t>(16, (width + 15) / 16 * 16);
   panels = (extent + width - 1) / width;
