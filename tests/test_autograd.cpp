@@ -15,31 +15,17 @@
 
 #include <kiln/kiln.h>
 
+#include "support/helpers.h"
+
 using kiln::DType;
 using kiln::NoGradGuard;
 using kiln::Shape;
 using kiln::Tensor;
 using kiln::autograd::GradMode;
 using kiln::autograd::Node;
+using kiln::testing::error_of;
 
 namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const kiln::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected kiln::Error, got another exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected kiln::Error, nothing was thrown";
-  return "";
-}
-
-#define EXPECT_CONTAINS(haystack, needle)                          \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
-      << "expected to find \"" << (needle) << "\" in:\n  " << std::string(haystack)
 
 // A leaf tensor that requires grad.
 Tensor leaf(const std::vector<double>& v, const Shape& shape = {}) {
