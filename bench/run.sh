@@ -5,7 +5,9 @@
 #   - the GEMM benchmark, kiln and OpenBLAS interleaved REPS times (default 5), the order alternating,
 #     2 threads each (THREADS); OpenBLAS runs with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for its
 #     command only, so it picks its best (AVX-512) kernels; the table gives per-shape medians;
-#   - kiln_bench_ops once.
+#   - kiln_bench_ops once;
+#   - kiln_bench_op_table once (every op-table case, forward and forward+backward), when built: its
+#     table goes to op_table.txt only, as it has a line per case.
 # Environment: REPS, THREADS, BUILD_DIR (default build/release), MIN_TIME (seconds per benchmark, 0.5),
 # IDLE_WAIT (up to this many seconds before each repetition waiting for other processes to go idle; 0),
 # RT_PRIORITY (run the benchmarks under `chrt -f RT_PRIORITY`, ahead of other processes: needs root or
@@ -95,6 +97,10 @@ done
 
 echo "bench: elementwise and reductions"
 KILN_BENCH_THREADS=$THREADS "${launch[@]}" "$ops" "${common[@]}" --benchmark_out="$out/ops.json" >"$out/ops.log" 2>&1
+op_table=$BUILD_DIR/bench/kiln_bench_op_table
+if [[ -x "$op_table" ]]; then
+  KILN_BENCH_THREADS=$THREADS "${launch[@]}" "$op_table" --benchmark_min_time=0.05 >"$out/op_table.txt" 2>&1
+fi
 
 python3 - "$out" "$THREADS" "$REPS" <<'EOF'
 import glob, json, os, statistics, sys
