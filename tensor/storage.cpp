@@ -4,26 +4,18 @@
 #include <array>
 #include <cstdlib>
 
+#include "kiln/tensor/cpu_allocator.h"
 #include "kiln/tensor/error.h"
 
 namespace kiln {
 namespace {
 
-// 64-byte alignment: a full AVX-512 vector / cache line.
-void* cpu_allocate(size_t nbytes, int) {
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  KILN_CHECK(p != nullptr, "out of CPU memory allocating ", nbytes, " bytes");
-  return p;
-}
-void cpu_deallocate(void* p, size_t, int) { std::free(p); }
-
 struct Stats {
   std::atomic<int64_t> allocated{0}, peak{0}, live{0};
 };
 std::array<Stats, kNumDeviceTypes> g_stats;
-std::array<Allocator, kNumDeviceTypes> g_allocators = {Allocator{cpu_allocate, cpu_deallocate},
-                                                       Allocator{nullptr, nullptr}};
+std::array<Allocator, kNumDeviceTypes> g_allocators = {
+    Allocator{detail::cpu_allocate, detail::cpu_deallocate}, Allocator{nullptr, nullptr}};
 
 void count(Device d, int64_t bytes, int64_t storages) {
   auto& s = g_stats[static_cast<int>(d.type)];
@@ -58,7 +50,12 @@ StorageImpl::~StorageImpl() {
 
 MemoryStats memory_stats(Device device) {
   const auto& s = g_stats[static_cast<int>(device.type)];
-  return {s.allocated.load(), s.peak.load(), s.live.load()};
+  int64_t cached = device.is_cpu() ? detail::cpu_cached_bytes() : 0;
+  return {s.allocated.load(), s.peak.load(), s.live.load(), cached};
+}
+
+void empty_cache(Device device) {
+  if (device.is_cpu()) detail::cpu_empty_cache();
 }
 
 void register_allocator(DeviceType type, Allocator allocator) {

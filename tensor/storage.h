@@ -39,13 +39,17 @@ class StorageImpl {
 };
 using Storage = std::shared_ptr<StorageImpl>;
 
-// Allocator statistics per device type (bytes currently held by live storages, and the peak).
+// Allocator statistics per device type: bytes held by live storages (and their peak), and bytes of
+// freed blocks the allocator keeps for reuse.
 struct MemoryStats {
   int64_t allocated_bytes = 0;
   int64_t peak_allocated_bytes = 0;
   int64_t live_storages = 0;
+  int64_t cached_bytes = 0;
 };
 MemoryStats memory_stats(Device device = Device::cpu());
+// Returns the cached free blocks of `device` to the system.
+void empty_cache(Device device = Device::cpu());
 
 // One allocator per device type; the CPU one is built in, CUDA registers its own.
 struct Allocator {

@@ -640,3 +640,29 @@ TEST(Memory, StatsTrackAllocationAndRelease) {
 }
 
 }  // namespace
+
+// Large freed blocks are kept and handed out again for the same size (not in sanitizer builds, which
+// bypass the cache so that a use after free is still caught).
+TEST(Memory, LargeBlocksAreReusedAndCanBeReleased) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the CPU block cache is off under AddressSanitizer";
+#endif
+  kiln::empty_cache();
+  const Shape shape{1 << 20};  // 4 MiB of f32
+  void* first = nullptr;
+  {
+    Tensor a = kiln::empty(shape);
+    first = a.data_ptr();
+  }
+  EXPECT_GE(kiln::memory_stats().cached_bytes, int64_t{4} << 20);
+  {
+    Tensor b = kiln::empty(shape);
+    EXPECT_EQ(b.data_ptr(), first);
+    EXPECT_EQ(kiln::memory_stats().cached_bytes, 0);
+  }
+  kiln::empty_cache();
+  EXPECT_EQ(kiln::memory_stats().cached_bytes, 0);
+  // Small blocks are never cached.
+  { Tensor small = kiln::empty({1000}); }
+  EXPECT_EQ(kiln::memory_stats().cached_bytes, 0);
+}
