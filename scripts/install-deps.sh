@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kiln needs to build, test, benchmark and run its demo. Idempotent: only
-# missing packages are installed. With --fixtures it also installs PyTorch and NumPy, which are needed
-# only to regenerate the test fixtures by hand.
+# missing packages are installed. With --fixtures it also installs PyTorch, NumPy, scikit-learn and
+# pandas, which are needed only to regenerate the test fixtures and run the peer comparisons by hand.
 set -euo pipefail
 
 packages=(cmake g++ make libeigen3-dev libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev
-          dataset-fashion-mnist libopenblas-dev clang-format git python3)
+          dataset-fashion-mnist libopenblas-dev clang-format git python3 ccache)
 
 for arg in "$@"; do
   case "$arg" in
-    --fixtures) packages+=(python3-torch python3-numpy) ;;
+    --fixtures) packages+=(python3-torch python3-numpy python3-sklearn python3-pandas) ;;
     -h|--help) echo "usage: $0 [--fixtures]"; exit 0 ;;
     *) echo "install-deps: unknown argument '$arg' (usage: $0 [--fixtures])" >&2; exit 2 ;;
   esac

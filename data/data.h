@@ -1,0 +1,5 @@
+// kiln/data/data.h: everything in data/ (readers, datasets, loaders, transforms).
+#pragma once
+
+#include "kiln/data/fashion_mnist.h"
+#include "kiln/data/idx.h"

@@ -1,0 +1,2 @@
+// kiln/nn/nn.h: everything in nn/ (modules, layers, losses, initializers) for user programs.
+#pragma once
