@@ -12,5 +12,6 @@
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/random.h"
+#include "kiln/tensor/state_dict.h"
 #include "kiln/tensor/tensor.h"
 #include "kiln/tensor/threads.h"
