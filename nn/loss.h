@@ -26,23 +26,22 @@ enum class Reduction { none, mean, sum, batchmean /* kl_div only */ };
 const char* reduction_name(Reduction r);  // "none", "mean", "sum", "batchmean"
 
 struct BCEOptions {
-  Tensor weight;  // broadcastable to the input's shape; undefined = 1
+  Tensor weight{};  // broadcastable to the input's shape; undefined = 1
   Reduction reduction = Reduction::mean;
 };
 struct BCEWithLogitsOptions {
-  Tensor weight;  // broadcastable to the input's shape; undefined = 1
-  Tensor
-      pos_weight;  // weight of positive examples, broadcastable to the input (typically (K)); undefined = 1
+  Tensor weight{};      // broadcastable to the input's shape; undefined = 1
+  Tensor pos_weight{};  // weight of positives, broadcastable to the input (typically (K)); undefined = 1
   Reduction reduction = Reduction::mean;
 };
 struct CrossEntropyOptions {
-  Tensor weight;                // (K) per-class weights; undefined = 1
+  Tensor weight{};              // (K) per-class weights; undefined = 1
   int64_t ignore_index = -100;  // class-index targets equal to it contribute nothing (not to the mean either)
   double label_smoothing = 0.0;  // in [0, 1]: mixes the target with the uniform distribution over K classes
   Reduction reduction = Reduction::mean;
 };
 struct NLLOptions {
-  Tensor weight;  // (K) per-class weights; undefined = 1
+  Tensor weight{};  // (K) per-class weights; undefined = 1
   int64_t ignore_index = -100;
   Reduction reduction = Reduction::mean;
 };

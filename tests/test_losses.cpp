@@ -248,4 +248,324 @@ TEST(LossFixtures, MatchPyTorchInF32) {
   for (const auto& c : fixture_cases()) run_fixture_case(c, DType::f32, 1e-5, 1e-6);
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Gradients against finite differences, first and second order (f64).
+
+Tensor leaf(const kiln::Shape& shape, double scale = 1.0) {
+  Tensor t = (kiln::randn(shape, {.dtype = DType::f64}) * scale).detach();
+  t.requires_grad_();
+  return t;
+}
+Tensor probs_leaf(const kiln::Shape& shape) {  // in (0.05, 0.95), away from BCE's clamp
+  Tensor t = (kiln::rand(shape, {.dtype = DType::f64}) * 0.9 + 0.05).detach();
+  t.requires_grad_();
+  return t;
+}
+Tensor simplex_leaf(const kiln::Shape& shape, int64_t dim) {
+  Tensor t = kiln::softmax(kiln::randn(shape, {.dtype = DType::f64}), dim).detach();
+  t.requires_grad_();
+  return t;
+}
+Tensor labels(const std::vector<int64_t>& v, const kiln::Shape& shape) { return kiln::from_vector(v, shape); }
+Tensor f64(const std::vector<double>& v) { return kiln::from_vector(v); }
+
+TEST(LossGradients, GradcheckAndGradgradcheckEveryLoss) {
+  using kiln::autograd::gradcheck;
+  using kiln::autograd::gradgradcheck;
+  using V = std::vector<Tensor>;
+  kiln::manual_seed(7);
+  Tensor t6 = labels({0, 3, 1, -100, 2, 1}, {6});
+  Tensor t2x2x2 = labels({0, 2, 1, -100, 2, 2, 1, 0}, {2, 2, 2});
+  Tensor w4 = f64({0.5, 1.5, 2.0, 0.8});
+  Tensor w3 = f64({0.3, 1.0, 1.7});
+  struct Case {
+    std::string name;
+    kiln::autograd::Function f;
+    std::vector<Tensor> inputs;
+  };
+  std::vector<Case> cases = {
+      {"mse none",
+       [](const V& v) { return F::mse_loss(v[0], v[1], Reduction::none); },
+       {leaf({3, 4}), leaf({3, 4})}},
+      {"mse mean", [](const V& v) { return F::mse_loss(v[0], v[1]); }, {leaf({3, 4}), leaf({3, 4})}},
+      {"l1 sum",
+       [](const V& v) { return F::l1_loss(v[0], v[1], Reduction::sum); },
+       {leaf({3, 4}), leaf({3, 4})}},
+      {"smooth_l1 beta 0.7",
+       [](const V& v) { return F::smooth_l1_loss(v[0], v[1], Reduction::none, 0.7); },
+       {leaf({3, 4}), leaf({3, 4})}},
+      {"huber delta 0.6",
+       [](const V& v) { return F::huber_loss(v[0], v[1], Reduction::mean, 0.6); },
+       {leaf({3, 4}), leaf({3, 4})}},
+      {"bce weight",
+       [w4](const V& v) { return F::binary_cross_entropy(v[0], v[1], w4, Reduction::none); },
+       {probs_leaf({3, 4}), probs_leaf({3, 4})}},
+      {"bce_with_logits weight pos_weight",
+       [w4](const V& v) {
+         return F::binary_cross_entropy_with_logits(v[0], v[1], {.weight = w4, .pos_weight = w4 * 2.0});
+       },
+       {leaf({3, 4}, 2.0), probs_leaf({3, 4})}},
+      {"cross_entropy fast path",
+       [](const V& v) {
+         return F::cross_entropy(v[0], labels({0, 3, 1, 2, 2, 1}, {6}));
+       },
+       {leaf({6, 4}, 2.0)}},
+      {"cross_entropy weight ignore smoothing",
+       [t6, w4](const V& v) { return F::cross_entropy(v[0], t6, {.weight = w4, .label_smoothing = 0.2}); },
+       {leaf({6, 4}, 2.0)}},
+      {"cross_entropy (N, K, d1, d2) none",
+       [t2x2x2, w3](const V& v) {
+         return F::cross_entropy(v[0], t2x2x2,
+                                 {.weight = w3, .label_smoothing = 0.1, .reduction = Reduction::none});
+       },
+       {leaf({2, 3, 2, 2})}},
+      {"cross_entropy probabilities",
+       [w4](const V& v) { return F::cross_entropy(v[0], v[1], {.weight = w4, .label_smoothing = 0.1}); },
+       {leaf({5, 4}), simplex_leaf({5, 4}, 1)}},
+      {"nll_loss weight ignore sum",
+       [t6, w4](const V& v) { return F::nll_loss(v[0], t6, {.weight = w4, .reduction = Reduction::sum}); },
+       {leaf({6, 4})}},
+      {"kl_div batchmean",
+       [](const V& v) { return F::kl_div(kiln::log_softmax(v[0], 1), v[1], Reduction::batchmean); },
+       {leaf({3, 4}), simplex_leaf({3, 4}, 1)}},
+      {"kl_div log_target",
+       [](const V& v) { return F::kl_div(v[0], v[1], Reduction::none, true); },
+       {leaf({3, 4}), leaf({3, 4})}},
+      {"margin_ranking",
+       [](const V& v) { return F::margin_ranking_loss(v[0], v[1], v[2], 0.3, Reduction::none); },
+       {leaf({6}), leaf({6}), f64({1, -1, 1, -1, 1, -1}).requires_grad_()}},
+      {"cosine_embedding",
+       [](const V& v) {
+         return F::cosine_embedding_loss(v[0], v[1], f64({1, -1, -1, 1}), -0.2, Reduction::none);
+       },
+       {leaf({4, 3}), leaf({4, 3})}},
+  };
+  for (const Case& c : cases) {
+    auto first = gradcheck(c.f, c.inputs);
+    EXPECT_TRUE(first.ok) << c.name << ": " << first.message;
+    auto second = gradgradcheck(c.f, c.inputs);
+    EXPECT_TRUE(second.ok) << c.name << ": " << second.message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Behaviour beyond the fixtures.
+
+TEST(CrossEntropy, EqualsNllOfLogSoftmaxAndTheHandWrittenFastPath) {
+  kiln::manual_seed(11);
+  Tensor x = kiln::randn({8, 5}, {.dtype = DType::f64});
+  Tensor y = kiln::randint(0, 5, {8});
+  double ce = F::cross_entropy(x, y).item<double>();
+  EXPECT_NEAR(ce, F::nll_loss(kiln::log_softmax(x, 1), y).item<double>(), 1e-14);
+  EXPECT_NEAR(ce, -kiln::gather(kiln::log_softmax(x, 1), 1, y.unsqueeze(1)).mean().item<double>(), 1e-14);
+  // Class form constructed as in the README.
+  nn::CrossEntropyLoss smoothed({.label_smoothing = 0.1});
+  EXPECT_GT(smoothed(x, y).item<double>(), 0.0);
+  EXPECT_NE(smoothed(x, y).item<double>(), ce);
+}
+
+TEST(CrossEntropy, AllTargetsIgnoredGivesNanAndZeroGradients) {
+  Tensor x = kiln::randn({3, 4}, {.dtype = DType::f64}).requires_grad_();
+  Tensor y = labels({-100, -100, -100}, {3});
+  Tensor loss = F::cross_entropy(x, y, {.weight = f64({1, 2, 3, 4}), .label_smoothing = 0.1});
+  EXPECT_TRUE(std::isnan(loss.item<double>()));
+  loss.backward();
+  for (double g : x.grad().to_vector<double>()) EXPECT_EQ(g, 0.0);
+  // sum and none stay finite: 0.
+  EXPECT_EQ(F::cross_entropy(x, y, {.reduction = Reduction::sum}).item<double>(), 0.0);
+}
+
+TEST(CrossEntropy, IgnoreIndexMayBeAValidClass) {
+  Tensor x = kiln::randn({4, 3}, {.dtype = DType::f64});
+  Tensor y = labels({0, 1, 2, 1}, {4});
+  Tensor per = F::cross_entropy(x, y, {.ignore_index = 1, .reduction = Reduction::none});
+  std::vector<double> v = per.to_vector<double>();
+  EXPECT_EQ(v[1], 0.0);
+  EXPECT_EQ(v[3], 0.0);
+  EXPECT_GT(v[0], 0.0);
+  double mean = F::cross_entropy(x, y, {.ignore_index = 1}).item<double>();
+  EXPECT_NEAR(mean, (v[0] + v[2]) / 2.0, 1e-14);
+}
+
+TEST(CrossEntropy, F32InF32Out) {
+  Tensor x = kiln::randn({4, 3});
+  Tensor y = labels({0, 1, 2, 1}, {4});
+  EXPECT_EQ(F::cross_entropy(x, y).dtype(), DType::f32);
+  EXPECT_EQ(F::cross_entropy(x, kiln::softmax(x, 1)).dtype(), DType::f32);
+}
+
+TEST(MarginRanking, IntegerTargetsAreCast) {
+  Tensor a = f64({0.3, -1.0, 2.0}), b = f64({0.1, 0.5, 2.5});
+  Tensor yi = labels({1, -1, -1}, {3});
+  EXPECT_DOUBLE_EQ(F::margin_ranking_loss(a, b, yi, 0.1).item<double>(),
+                   F::margin_ranking_loss(a, b, f64({1, -1, -1}), 0.1).item<double>());
+}
+
+TEST(BinaryCrossEntropy, ClampedLogGivesFiniteValuesAndGradientsAtZeroAndOne) {
+  Tensor x = f64({0.0, 1.0, 0.0, 1.0}).requires_grad_();
+  Tensor t = f64({0.0, 1.0, 1.0, 0.0});
+  Tensor loss = F::binary_cross_entropy(x, t, {}, Reduction::none);
+  std::vector<double> v = loss.to_vector<double>();
+  EXPECT_EQ(v[0], 0.0);
+  EXPECT_EQ(v[1], 0.0);
+  EXPECT_EQ(v[2], 100.0);
+  EXPECT_EQ(v[3], 100.0);
+  loss.sum().backward();
+  for (double g : x.grad().to_vector<double>()) EXPECT_TRUE(std::isfinite(g));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bad input: a kiln::Error naming the loss and the offending shapes or values.
+
+TEST(LossErrors, ClassIndexTargets) {
+  Tensor x = kiln::randn({4, 3});
+  EXPECT_CONTAINS(
+      error_of([&] {
+        F::cross_entropy(x, labels({0, 3, 1, 2}, {4}));
+      }),
+      "cross_entropy: target holds class index 3, out of range for K = 3 classes (input [4, 3], target [4]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::nll_loss(x, labels({0, 1, 7, 2}, {4}));
+                  }),
+                  "nll_loss: target holds class index 7");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cross_entropy(x, labels({0, -1, 1, 2}, {4}));
+                  }),
+                  "cross_entropy: target holds the negative class index -1 (input [4, 3], target [4]; "
+                  "ignore_index is -100)");
+  // -100 is fine by default, but not once ignore_index is something else.
+  EXPECT_NO_THROW(F::cross_entropy(x, labels({0, -100, 1, 2}, {4})));
+  EXPECT_CONTAINS(error_of([&] {
+                    F::nll_loss(x, labels({0, -100, 1, 2}, {4}), {.ignore_index = 5});
+                  }),
+                  "negative class index -100");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cross_entropy(x, labels({0, 1, 2, 0}, {4, 1}));
+                  }),
+                  "cross_entropy: input [4, 3] needs a class-index target of shape [4], got [4, 1]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::nll_loss(x, labels({0, 1, 2}, {3}));
+                  }),
+                  "nll_loss: input [4, 3] needs a class-index target of shape [4], got [3]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cross_entropy(x, labels({0, 1, 2, 0}, {4}).to(DType::i32));
+                  }),
+                  "cross_entropy: class-index target must be i64, got i32 [4]");
+  EXPECT_CONTAINS(error_of([&] { F::cross_entropy(x, kiln::randn({4})); }),
+                  "cross_entropy: a class-probability target must have the input's shape [4, 3], got [4]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cross_entropy(x, kiln::randn({4, 3}, {.dtype = DType::f64}));
+                  }),
+                  "cross_entropy: a class-probability target (f64) must have the input's dtype (f32)");
+  EXPECT_CONTAINS(error_of([&] { F::cross_entropy(kiln::randn({}), labels({0}, {})); }),
+                  "cross_entropy: input must be (N, K), (N, K, d1, ...) or (K) logits, got []");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cross_entropy(x.to(DType::i64), labels({0, 1, 2, 0}, {4}));
+                  }),
+                  "cross_entropy: input must be floating (f32 or f64), got i64 [4, 3]");
+  EXPECT_CONTAINS(error_of([&] { F::nll_loss(x, Tensor()); }), "nll_loss: target is undefined");
+}
+
+TEST(LossErrors, ClassWeightsAndOptions) {
+  Tensor x = kiln::randn({4, 3});
+  Tensor y = labels({0, 1, 2, 0}, {4});
+  EXPECT_CONTAINS(error_of([&] { F::cross_entropy(x, y, {.weight = kiln::ones({4})}); }),
+                  "cross_entropy: weight must be (K) = [3] for input [4, 3], got [4]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::nll_loss(x, y, {.weight = kiln::ones({1, 3})});
+                  }),
+                  "nll_loss: weight must be (K) = [3] for input [4, 3], got [1, 3]");
+  EXPECT_CONTAINS(
+      error_of([&] { F::cross_entropy(x, y, {.weight = kiln::ones({3}, {.dtype = DType::f64})}); }),
+      "cross_entropy: weight (f64) must have the input's dtype (f32)");
+  EXPECT_CONTAINS(error_of([&] { F::cross_entropy(x, y, {.label_smoothing = 1.5}); }),
+                  "cross_entropy: label_smoothing must be in [0, 1], got 1.5");
+  EXPECT_CONTAINS(error_of([&] { F::cross_entropy(x, y, {.reduction = Reduction::batchmean}); }),
+                  "cross_entropy: reduction batchmean is only for kl_div");
+  EXPECT_CONTAINS(error_of([&] { F::nll_loss(x, y, {.reduction = Reduction::batchmean}); }),
+                  "nll_loss: reduction batchmean is only for kl_div");
+}
+
+TEST(LossErrors, ElementwiseLosses) {
+  Tensor a = kiln::randn({4, 3}), b = kiln::randn({4, 1});
+  EXPECT_CONTAINS(error_of([&] { F::mse_loss(a, b); }),
+                  "mse_loss: input [4, 3] and target [4, 1] must have the same shape");
+  EXPECT_CONTAINS(error_of([&] { F::l1_loss(a, a.to(DType::f64)); }),
+                  "l1_loss: input (f32) and target (f64) must have the same dtype");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::mse_loss(a, labels({1, 2, 3}, {3}));
+                  }),
+                  "mse_loss: target must be floating (f32 or f64), got i64 [3]");
+  EXPECT_CONTAINS(error_of([&] { F::mse_loss(a, a, Reduction::batchmean); }),
+                  "mse_loss: reduction batchmean is only for kl_div");
+  EXPECT_CONTAINS(error_of([&] { F::smooth_l1_loss(a, a, Reduction::mean, -0.5); }),
+                  "smooth_l1_loss: beta must be >= 0, got -0.5");
+  EXPECT_CONTAINS(error_of([&] { F::huber_loss(a, a, Reduction::mean, 0.0); }),
+                  "huber_loss: delta must be > 0, got 0");
+  EXPECT_CONTAINS(error_of([&] { F::kl_div(a, b, Reduction::batchmean); }),
+                  "kl_div: input [4, 3] and target [4, 1] must have the same shape");
+  EXPECT_CONTAINS(error_of([&] { F::huber_loss(a, Tensor()); }), "huber_loss: target is undefined");
+}
+
+TEST(LossErrors, BinaryCrossEntropy) {
+  Tensor p = f64({0.2, 1.5, 0.7, -0.1});
+  Tensor t = f64({0, 1, 1, 0});
+  EXPECT_CONTAINS(
+      error_of([&] { F::binary_cross_entropy(p, t); }),
+      "binary_cross_entropy: input must hold probabilities in [0, 1], but 2 of its 4 elements do not "
+      "(first: 1.5 at flat index 1, input [4]); for logits use binary_cross_entropy_with_logits");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::binary_cross_entropy(f64({0.5, std::nan("")}), f64({0, 1}));
+                  }),
+                  "first: nan at flat index 1");
+  Tensor q = f64({0.2, 0.5, 0.7, 0.1});
+  EXPECT_CONTAINS(error_of([&] {
+                    F::binary_cross_entropy(q, f64({0, 1, 1}));
+                  }),
+                  "binary_cross_entropy: input [4] and target [3] must have the same shape");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::binary_cross_entropy(q, t, f64({1, 2}));
+                  }),
+                  "binary_cross_entropy: weight [2] does not broadcast to the input's shape [4]");
+  Tensor x = kiln::randn({2, 3}), y = kiln::rand({2, 3});
+  EXPECT_CONTAINS(
+      error_of([&] { F::binary_cross_entropy_with_logits(x, y, {.pos_weight = kiln::ones({2})}); }),
+      "binary_cross_entropy_with_logits: pos_weight [2] does not broadcast to the input's shape [2, 3]");
+  EXPECT_CONTAINS(
+      error_of([&] {
+        F::binary_cross_entropy_with_logits(x, y, {.weight = kiln::ones({1, 2, 3})});
+      }),
+      "binary_cross_entropy_with_logits: weight [1, 2, 3] does not broadcast to the input's shape [2, 3]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::binary_cross_entropy_with_logits(x, y,
+                                                        {.weight = kiln::ones({3}, {.dtype = DType::f64})});
+                  }),
+                  "binary_cross_entropy_with_logits: weight (f64) must have the input's dtype (f32)");
+}
+
+TEST(LossErrors, EmbeddingAndRankingLosses) {
+  Tensor a = kiln::randn({4, 3}), b = kiln::randn({4, 3});
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cosine_embedding_loss(a, b, kiln::ones({4, 1}));
+                  }),
+                  "cosine_embedding_loss: inputs [4, 3] need a target of shape [4], got [4, 1]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cosine_embedding_loss(a, kiln::randn({4, 2}), kiln::ones({4}));
+                  }),
+                  "cosine_embedding_loss: input1 [4, 3] and input2 [4, 2] must have the same shape");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::cosine_embedding_loss(kiln::randn({2, 2, 2}), kiln::randn({2, 2, 2}), kiln::ones({2}));
+                  }),
+                  "cosine_embedding_loss: inputs must be (N, D) or (D), got [2, 2, 2]");
+  EXPECT_CONTAINS(error_of([&] { F::cosine_embedding_loss(a, b, kiln::ones({4}) > 0.0); }),
+                  "cosine_embedding_loss: target must hold 1 or -1 (a numeric dtype), got bool");
+  Tensor s = kiln::randn({5});
+  EXPECT_CONTAINS(error_of([&] { F::margin_ranking_loss(s, s, kiln::ones({4})); }),
+                  "margin_ranking_loss: inputs [5] need a target of the same shape, got [4]");
+  EXPECT_CONTAINS(error_of([&] {
+                    F::margin_ranking_loss(s, kiln::randn({5, 1}), kiln::ones({5}));
+                  }),
+                  "margin_ranking_loss: input1 [5] and input2 [5, 1] must have the same shape");
+}
+
 }  // namespace
