@@ -67,8 +67,12 @@ namespace functional {
 using nn::BCEOptions;
 using nn::BCEWithLogitsOptions;
 using nn::CrossEntropyOptions;
+using nn::HuberOptions;
+using nn::KLDivOptions;
+using nn::MarginOptions;
 using nn::NLLOptions;
 using nn::Reduction;
+using nn::SmoothL1Options;
 
 // ---- regression (loss_regression.cpp) ----
 // (input - target)^2.
