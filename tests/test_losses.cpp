@@ -435,6 +435,13 @@ TEST(CrossEntropy, IgnoreIndexMayBeAValidClass) {
   EXPECT_GT(v[0], 0.0);
   double mean = F::cross_entropy(x, y, {.ignore_index = 1}).item<double>();
   EXPECT_NEAR(mean, (v[0] + v[2]) / 2.0, 1e-14);
+  // A -inf logit at the class an ignored entry is gathered from stays out of the loss (no 0 * -inf).
+  Tensor masked = kiln::from_vector<double>({-INFINITY, 1.0, 2.0, -INFINITY, 0.5, 0.1}, kiln::Shape{2, 3});
+  masked.requires_grad_();
+  Tensor l = F::cross_entropy(masked, labels({-100, 2}, {2}), {.weight = f64({1, 1, 1})});
+  EXPECT_TRUE(std::isfinite(l.item<double>()));
+  l.backward();
+  for (double g : masked.grad().to_vector<double>()) EXPECT_TRUE(std::isfinite(g));
 }
 
 TEST(CrossEntropy, F32InF32Out) {
