@@ -67,8 +67,12 @@ namespace functional {
 using nn::BCEOptions;
 using nn::BCEWithLogitsOptions;
 using nn::CrossEntropyOptions;
+using nn::HuberOptions;
+using nn::KLDivOptions;
+using nn::MarginOptions;
 using nn::NLLOptions;
 using nn::Reduction;
+using nn::SmoothL1Options;
 
 // ---- regression (loss_regression.cpp) ----
 // (input - target)^2.
@@ -93,6 +97,8 @@ Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const T
 // ---- classification (loss_classification.cpp, loss_cross_entropy.cpp) ----
 // input: probabilities in [0, 1] (checked); target of the same shape in [0, 1]. Each log is clamped at
 // -100, so input 0 or 1 gives a finite loss (and a zero, not NaN, gradient through the clamped log).
+// Gradients match PyTorch's inside (0, 1); at exactly 0 or 1 PyTorch uses (x - t) / max(x (1 - x), 1e-12)
+// (e.g. -1e12 at x = 0, t = 1) where kiln gives the clamped log's derivative (0 there).
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = {},
                             Reduction reduction = Reduction::mean);
 // input: logits; target of the same shape in [0, 1]. (1 - t) x + (1 + (pw - 1) t) softplus(-x), times weight.

@@ -65,6 +65,8 @@ void check_broadcast_weight(const char* op, const Tensor& weight, const Tensor& 
   check_floating(op, weight, what);
   KILN_CHECK(weight.dtype() == input.dtype(), op, ": ", what, " (", weight.dtype(),
              ") must have the input's dtype (", input.dtype(), ")");
+  KILN_CHECK(weight.device() == input.device(), op, ": input is on ", input.device(), " but ", what, " on ",
+             weight.device());
   bool fits = weight.dim() <= input.dim();
   for (int64_t i = 1; fits && i <= weight.dim(); ++i) {
     int64_t w = weight.shape()[weight.dim() - i], x = input.shape()[input.dim() - i];

@@ -112,13 +112,17 @@ NLLParts nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight
     if (reduction == Reduction::sum) return {neg(sum(picked)), {}};
     return {neg(mean(picked)), {}};
   }
+  // Ignored entries are selected away rather than multiplied by 0, so a -inf log-probability picked at a
+  // placeholder class cannot turn into NaN.
   Tensor w = weight.defined() ? reshape(index_select(weight, 0, reshape(safe_target, {-1})), target.shape())
-                              : ones(target.shape(), {.dtype = logp.dtype(), .device = logp.device()});
-  if (ignored > 0) w = where(ignore_mask, 0.0, w);
-  Tensor loss = neg(picked * w);
+                              : Tensor();
+  Tensor loss = w.defined() ? neg(picked * w) : neg(picked);
+  if (ignored > 0) loss = where(ignore_mask, 0.0, loss);
   if (reduction == Reduction::none) return {loss, {}};
   if (reduction == Reduction::sum) return {sum(loss), {}};
-  Tensor denom = sum(w);
+  Tensor denom = !w.defined()  ? scalar_as(static_cast<double>(target.numel() - ignored), logp)
+                 : ignored > 0 ? sum(where(ignore_mask, 0.0, w))
+                               : sum(w);
   return {divide_by_weight(sum(loss), denom), denom};
 }
 

@@ -10,6 +10,8 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -364,6 +366,36 @@ TEST(CrossEntropy, EqualsNllOfLogSoftmaxAndTheHandWrittenFastPath) {
   EXPECT_NE(smoothed(x, y).item<double>(), ce);
 }
 
+// The recorded ops of a graph, by name (accumulators excluded), walked from `out`.
+std::multiset<std::string> graph_ops(const Tensor& out) {
+  std::multiset<std::string> names;
+  std::vector<std::shared_ptr<kiln::autograd::Node>> stack{out.grad_fn()};
+  std::set<const kiln::autograd::Node*> seen;
+  while (!stack.empty()) {
+    auto n = stack.back();
+    stack.pop_back();
+    if (!n || !seen.insert(n.get()).second) continue;
+    if (!n->is_accumulator()) names.insert(n->name());
+    for (const auto& in : n->inputs()) stack.push_back(in);
+  }
+  return names;
+}
+
+// The hot path (index targets, no weight, nothing ignored, no smoothing) records what the hand-written
+// -gather(log_softmax(x), y).mean() records, plus one squeeze: no mask, no one-hot, no weight products.
+TEST(CrossEntropy, FastPathRecordsOnlyLogSoftmaxGatherAndMean) {
+  Tensor x = kiln::randn({16, 10}).requires_grad_();
+  Tensor y = kiln::randint(0, 10, {16});
+  auto fast = graph_ops(F::cross_entropy(x, y));
+  auto manual = graph_ops(-kiln::gather(kiln::log_softmax(x, 1), 1, y.unsqueeze(1)).mean());
+  fast.erase(fast.find("squeeze"));
+  EXPECT_EQ(fast, manual);
+  EXPECT_EQ(fast.count("where") + fast.count("mul") + fast.count("index_select"), 0u);
+  // The weighted, ignoring path does build the masked weights (so the comparison above can fail).
+  auto weighted = graph_ops(F::cross_entropy(x, y, {.weight = kiln::ones({10})}));
+  EXPECT_GT(weighted.count("mul"), 0u);
+}
+
 TEST(CrossEntropy, AllTargetsIgnoredGivesNanAndZeroGradients) {
   Tensor x = kiln::randn({3, 4}, {.dtype = DType::f64}).requires_grad_();
   Tensor y = labels({-100, -100, -100}, {3});
@@ -373,6 +405,24 @@ TEST(CrossEntropy, AllTargetsIgnoredGivesNanAndZeroGradients) {
   for (double g : x.grad().to_vector<double>()) EXPECT_EQ(g, 0.0);
   // sum and none stay finite: 0.
   EXPECT_EQ(F::cross_entropy(x, y, {.reduction = Reduction::sum}).item<double>(), 0.0);
+}
+
+// An empty batch, as PyTorch: mean is NaN, sum 0, none empty; backward works.
+TEST(CrossEntropy, EmptyBatch) {
+  Tensor x = kiln::randn({0, 3}).requires_grad_();
+  Tensor y = kiln::zeros({0}, {.dtype = DType::i64});
+  for (double ls : {0.0, 0.1}) {
+    EXPECT_TRUE(std::isnan(F::cross_entropy(x, y, {.label_smoothing = ls}).item<double>())) << ls;
+    EXPECT_EQ(F::cross_entropy(x, y, {.label_smoothing = ls, .reduction = Reduction::sum}).item<double>(),
+              0.0);
+    EXPECT_EQ(F::cross_entropy(x, y, {.label_smoothing = ls, .reduction = Reduction::none}).shape(),
+              kiln::Shape{0});
+  }
+  EXPECT_TRUE(std::isnan(F::nll_loss(x, y, {.weight = kiln::ones({3})}).item<double>()));
+  EXPECT_TRUE(std::isnan(F::cross_entropy(x, kiln::zeros({0, 3})).item<double>()));
+  EXPECT_TRUE(std::isnan(F::mse_loss(kiln::zeros({0}), kiln::zeros({0})).item<double>()));
+  F::cross_entropy(x, y, {.reduction = Reduction::sum}).backward();
+  EXPECT_EQ(x.grad().shape(), (kiln::Shape{0, 3}));
 }
 
 TEST(CrossEntropy, IgnoreIndexMayBeAValidClass) {
@@ -385,6 +435,13 @@ TEST(CrossEntropy, IgnoreIndexMayBeAValidClass) {
   EXPECT_GT(v[0], 0.0);
   double mean = F::cross_entropy(x, y, {.ignore_index = 1}).item<double>();
   EXPECT_NEAR(mean, (v[0] + v[2]) / 2.0, 1e-14);
+  // A -inf logit at the class an ignored entry is gathered from stays out of the loss (no 0 * -inf).
+  Tensor masked = kiln::from_vector<double>({-INFINITY, 1.0, 2.0, -INFINITY, 0.5, 0.1}, kiln::Shape{2, 3});
+  masked.requires_grad_();
+  Tensor l = F::cross_entropy(masked, labels({-100, 2}, {2}), {.weight = f64({1, 1, 1})});
+  EXPECT_TRUE(std::isfinite(l.item<double>()));
+  l.backward();
+  for (double g : masked.grad().to_vector<double>()) EXPECT_TRUE(std::isfinite(g));
 }
 
 TEST(CrossEntropy, F32InF32Out) {
