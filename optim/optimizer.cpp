@@ -78,8 +78,8 @@ Optimizer::Optimizer(std::string name, GroupOptions defaults, Validator validate
 }
 
 void Optimizer::add_param_group(const ParamGroup& group) {
-  KILN_CHECK(!group.params.empty(), name_, ": parameter group ", groups_.size(),
-             " is empty (optimizer got an empty parameter list)");
+  KILN_CHECK(!group.params.empty(), name_, ": optimizer got an empty parameter list (parameter group ",
+             groups_.size(), " has no parameters)");
   std::set<const TensorImpl*> seen;
   for (const auto& g : groups_)
     for (const auto& p : g.params) seen.insert(p.impl());
@@ -171,9 +171,8 @@ Tensor Optimizer::find(const ParamState& s, const std::string& name) {
 Tensor Optimizer::checked_grad(const Tensor& param, std::size_t index) const {
   Tensor g = param.grad();
   if (!g.defined()) return g;
-  KILN_CHECK(g.shape() == param.shape() && g.dtype() == param.dtype(), name_,
-             ".step: the gradient of parameter ", index, " has shape ", shape_str(g.shape()), " and dtype ",
-             g.dtype(), " but the parameter has ", shape_str(param.shape()), " and ", param.dtype());
+  // set_grad() refuses a gradient of another shape or dtype, so this is an internal invariant.
+  KILN_ASSERT(g.shape() == param.shape() && g.dtype() == param.dtype(), name_, ": parameter ", index);
   return g.is_contiguous() ? g : g.contiguous();
 }
 
