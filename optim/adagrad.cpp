@@ -28,18 +28,26 @@ struct AdagradUpdate {
   double clr, eps, wd;
   bool maximize;
   template <class T>
-  void run(int64_t n, T* p, const T* g, T* sum) const {
-    const T neg_clr = static_cast<T>(-clr), e = static_cast<T>(eps), decay = static_cast<T>(wd);
-    const bool has_wd = wd != 0.0;
-    detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T gi = maximize ? -g[i] : g[i];
-        if (has_wd) gi = gi + decay * p[i];
-        T s = sum[i] + T(1) * gi * gi;
-        sum[i] = s;
-        p[i] = p[i] + neg_clr * gi / (std::sqrt(s) + e);
-      }
-    });
+  void run(int64_t n, T* p_, const T* g_, T* sum_) const {
+    const T neg_clr_ = static_cast<T>(-clr), e_ = static_cast<T>(eps), decay_ = static_cast<T>(wd);
+    const T sign_ = maximize ? T(-1) : T(1);  // exact
+    detail::with_flags(
+        [&](auto has_wd) {
+          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
+            T* KILN_RESTRICT p = p_;
+            const T* KILN_RESTRICT g = g_;
+            T* KILN_RESTRICT sum = sum_;
+            const T neg_clr = neg_clr_, e = e_, decay = decay_, sign = sign_;
+            for (int64_t i = begin; i < end; ++i) {
+              T gi = sign * g[i];
+              if constexpr (decltype(has_wd)::value) gi = gi + decay * p[i];
+              T s = sum[i] + T(1) * gi * gi;
+              sum[i] = s;
+              p[i] = p[i] + neg_clr * gi / (std::sqrt(s) + e);
+            }
+          });
+        },
+        wd != 0.0);
   }
 };
 

@@ -35,34 +35,46 @@ struct AdamUpdate {
   bool amsgrad, maximize, decoupled;
   int64_t step;
   template <class T>
-  void run(int64_t n, T* p, const T* g, T* m, T* v, T* vmax) const {
+  void run(int64_t n, T* p_, const T* g_, T* m_, T* v_, T* vmax_) const {
     const double bias1 = 1.0 - std::pow(beta1, static_cast<double>(step));
     const double bias2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-    const T neg_step = static_cast<T>(-(lr / bias1)), bias2_sqrt = static_cast<T>(std::sqrt(bias2));
-    const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
-    const T one_b1 = static_cast<T>(1.0 - beta1), one_b2 = static_cast<T>(1.0 - beta2);
-    const T e = static_cast<T>(eps), l2 = static_cast<T>(wd), shrink = static_cast<T>(1.0 - lr * wd);
-    const bool coupled_wd = !decoupled && wd != 0.0;
-    detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T gi = maximize ? -g[i] : g[i];
-        T pi = p[i];
-        if (coupled_wd) gi = gi + l2 * pi;
-        if (decoupled) pi = pi * shrink;
-        T mi = m[i] * b1 + one_b1 * gi;
-        T vi = v[i] * b2 + one_b2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        T second = vi;
-        if (amsgrad) {
-          T prev = vmax[i];
-          second = (prev != prev || prev > vi) ? prev : vi;  // torch.maximum: NaN wins
-          vmax[i] = second;
-        }
-        T denom = std::sqrt(second) / bias2_sqrt + e;
-        p[i] = pi + neg_step * mi / denom;
-      }
-    });
+    const T neg_step_ = static_cast<T>(-(lr / bias1)), bias2_sqrt_ = static_cast<T>(std::sqrt(bias2));
+    const T b1_ = static_cast<T>(beta1), b2_ = static_cast<T>(beta2);
+    const T one_b1_ = static_cast<T>(1.0 - beta1), one_b2_ = static_cast<T>(1.0 - beta2);
+    const T e_ = static_cast<T>(eps), l2_ = static_cast<T>(wd), shrink = static_cast<T>(1.0 - lr * wd);
+    // Maximizing negates the gradient (exact); the shrink factor is exactly 1 without decoupled decay.
+    const T sign_ = maximize ? T(-1) : T(1), keep_ = decoupled ? shrink : T(1);
+    detail::with_flags(
+        [&](auto coupled_wd, auto ams) {
+          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
+            T* KILN_RESTRICT p = p_;
+            const T* KILN_RESTRICT g = g_;
+            T* KILN_RESTRICT m = m_;
+            T* KILN_RESTRICT v = v_;
+            T* KILN_RESTRICT vmax = vmax_;
+            const T sign = sign_, keep = keep_, l2 = l2_, b1 = b1_, b2 = b2_, one_b1 = one_b1_,
+                    one_b2 = one_b2_;
+            const T e = e_, bias2_sqrt = bias2_sqrt_, neg_step = neg_step_;
+            for (int64_t i = begin; i < end; ++i) {
+              T gi = sign * g[i];
+              T pi = p[i] * keep;
+              if constexpr (decltype(coupled_wd)::value) gi = gi + l2 * p[i];
+              T mi = m[i] * b1 + one_b1 * gi;
+              T vi = v[i] * b2 + one_b2 * gi * gi;
+              m[i] = mi;
+              v[i] = vi;
+              T second = vi;
+              if constexpr (decltype(ams)::value) {
+                T prev = vmax[i];
+                second = (prev != prev || prev > vi) ? prev : vi;  // torch.maximum: NaN wins
+                vmax[i] = second;
+              }
+              T denom = std::sqrt(second) / bias2_sqrt + e;
+              p[i] = pi + neg_step * mi / denom;
+            }
+          });
+        },
+        !decoupled && wd != 0.0, amsgrad);
   }
 };
 

@@ -28,25 +28,34 @@ void validate_nadam(const GroupOptions& o) {
 struct NAdamUpdate {
   double beta1, beta2, eps, wd, bias2, grad_scale, avg_scale;  // grad_scale, avg_scale: the two step sizes
   template <class T>
-  void run(int64_t n, T* p, const T* g, T* m, T* v) const {
-    const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
-    const T one_b1 = static_cast<T>(1.0 - beta1), one_b2 = static_cast<T>(1.0 - beta2);
-    const T e = static_cast<T>(eps), decay = static_cast<T>(wd), bc2 = static_cast<T>(bias2);
-    const T sg = static_cast<T>(grad_scale), sm = static_cast<T>(avg_scale);
-    const bool has_wd = wd != 0.0;
-    detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T gi = g[i];
-        if (has_wd) gi = gi + decay * p[i];
-        T mi = m[i] * b1 + one_b1 * gi;
-        T vi = v[i] * b2 + one_b2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        T denom = std::sqrt(vi / bc2) + e;
-        T pi = p[i] + sg * gi / denom;
-        p[i] = pi + sm * mi / denom;
-      }
-    });
+  void run(int64_t n, T* p_, const T* g_, T* m_, T* v_) const {
+    const T b1_ = static_cast<T>(beta1), b2_ = static_cast<T>(beta2);
+    const T one_b1_ = static_cast<T>(1.0 - beta1), one_b2_ = static_cast<T>(1.0 - beta2);
+    const T e_ = static_cast<T>(eps), decay_ = static_cast<T>(wd), bc2_ = static_cast<T>(bias2);
+    const T sg_ = static_cast<T>(grad_scale), sm_ = static_cast<T>(avg_scale);
+    detail::with_flags(
+        [&](auto has_wd) {
+          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
+            T* KILN_RESTRICT p = p_;
+            const T* KILN_RESTRICT g = g_;
+            T* KILN_RESTRICT m = m_;
+            T* KILN_RESTRICT v = v_;
+            const T b1 = b1_, b2 = b2_, one_b1 = one_b1_, one_b2 = one_b2_, e = e_, decay = decay_,
+                    bc2 = bc2_, sg = sg_, sm = sm_;
+            for (int64_t i = begin; i < end; ++i) {
+              T gi = g[i];
+              if constexpr (decltype(has_wd)::value) gi = gi + decay * p[i];
+              T mi = m[i] * b1 + one_b1 * gi;
+              T vi = v[i] * b2 + one_b2 * gi * gi;
+              m[i] = mi;
+              v[i] = vi;
+              T denom = std::sqrt(vi / bc2) + e;
+              T pi = p[i] + sg * gi / denom;
+              p[i] = pi + sm * mi / denom;
+            }
+          });
+        },
+        wd != 0.0);
   }
 };
 

@@ -22,25 +22,39 @@ struct RAdamUpdate {
   double lr, beta1, beta2, eps, wd, bias1, bias2_sqrt, rect;
   bool rectified;  // rho_t > 5: the adaptive step; otherwise the un-adapted momentum step
   template <class T>
-  void run(int64_t n, T* p, const T* g, T* m, T* v) const {
-    const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
-    const T one_b1 = static_cast<T>(1.0 - beta1), one_b2 = static_cast<T>(1.0 - beta2);
-    const T e = static_cast<T>(eps), decay = static_cast<T>(wd), bc1 = static_cast<T>(bias1);
-    const T l = static_cast<T>(lr), bc2_sqrt = static_cast<T>(bias2_sqrt), r = static_cast<T>(rect);
-    const bool has_wd = wd != 0.0;
-    detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T gi = g[i];
-        if (has_wd) gi = gi + decay * p[i];
-        T mi = m[i] * b1 + one_b1 * gi;
-        T vi = v[i] * b2 + one_b2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        T corrected = mi / bc1;
-        T update = rectified ? corrected * l * (bc2_sqrt / (std::sqrt(vi) + e)) * r : corrected * l;
-        p[i] = p[i] + T(-1) * update;
-      }
-    });
+  void run(int64_t n, T* p_, const T* g_, T* m_, T* v_) const {
+    const T b1_ = static_cast<T>(beta1), b2_ = static_cast<T>(beta2);
+    const T one_b1_ = static_cast<T>(1.0 - beta1), one_b2_ = static_cast<T>(1.0 - beta2);
+    const T e_ = static_cast<T>(eps), decay_ = static_cast<T>(wd), bc1_ = static_cast<T>(bias1);
+    const T l_ = static_cast<T>(lr), bc2_sqrt_ = static_cast<T>(bias2_sqrt), r_ = static_cast<T>(rect);
+    detail::with_flags(
+        [&](auto has_wd, auto rectify) {
+          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
+            T* KILN_RESTRICT p = p_;
+            const T* KILN_RESTRICT g = g_;
+            T* KILN_RESTRICT m = m_;
+            T* KILN_RESTRICT v = v_;
+            const T b1 = b1_, b2 = b2_, one_b1 = one_b1_, one_b2 = one_b2_, e = e_, decay = decay_,
+                    bc1 = bc1_, l = l_, bc2_sqrt = bc2_sqrt_, r = r_;
+            for (int64_t i = begin; i < end; ++i) {
+              T gi = g[i];
+              if constexpr (decltype(has_wd)::value) gi = gi + decay * p[i];
+              T mi = m[i] * b1 + one_b1 * gi;
+              T vi = v[i] * b2 + one_b2 * gi * gi;
+              m[i] = mi;
+              v[i] = vi;
+              T corrected = mi / bc1;
+              T update;
+              if constexpr (decltype(rectify)::value) {
+                update = corrected * l * (bc2_sqrt / (std::sqrt(vi) + e)) * r;
+              } else {
+                update = corrected * l;
+              }
+              p[i] = p[i] + T(-1) * update;
+            }
+          });
+        },
+        wd != 0.0, rectified);
   }
 };
 

@@ -29,34 +29,45 @@ struct RMSpropUpdate {
   double lr, alpha, eps, wd, momentum;
   bool centered, maximize;
   template <class T>
-  void run(int64_t n, T* p, const T* g, T* sq, T* ga, T* buf) const {
-    const T a = static_cast<T>(alpha), one_a = static_cast<T>(1.0 - alpha), e = static_cast<T>(eps);
-    const T decay = static_cast<T>(wd), mom = static_cast<T>(momentum), neg_lr = static_cast<T>(-lr);
-    const bool has_wd = wd != 0.0, has_mom = momentum > 0.0;
-    detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T gi = maximize ? -g[i] : g[i];
-        if (has_wd) gi = gi + decay * p[i];
-        T s = sq[i] * a + one_a * gi * gi;
-        sq[i] = s;
-        T avg;
-        if (centered) {
-          T m = ga[i] * a + one_a * gi;
-          ga[i] = m;
-          avg = std::sqrt(s + T(-1) * m * m);
-        } else {
-          avg = std::sqrt(s);
-        }
-        avg = avg + e;
-        if (has_mom) {
-          T b = buf[i] * mom + gi / avg;
-          buf[i] = b;
-          p[i] = p[i] + neg_lr * b;
-        } else {
-          p[i] = p[i] + neg_lr * gi / avg;
-        }
-      }
-    });
+  void run(int64_t n, T* p_, const T* g_, T* sq_, T* ga_, T* buf_) const {
+    const T a_ = static_cast<T>(alpha), one_a_ = static_cast<T>(1.0 - alpha), e_ = static_cast<T>(eps);
+    const T decay_ = static_cast<T>(wd), mom_ = static_cast<T>(momentum), neg_lr_ = static_cast<T>(-lr);
+    const T sign_ = maximize ? T(-1) : T(1);  // exact
+    detail::with_flags(
+        [&](auto has_wd, auto is_centered, auto has_mom) {
+          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
+            T* KILN_RESTRICT p = p_;
+            const T* KILN_RESTRICT g = g_;
+            T* KILN_RESTRICT sq = sq_;
+            T* KILN_RESTRICT ga = ga_;
+            T* KILN_RESTRICT buf = buf_;
+            const T a = a_, one_a = one_a_, e = e_, decay = decay_, mom = mom_, neg_lr = neg_lr_,
+                    sign = sign_;
+            for (int64_t i = begin; i < end; ++i) {
+              T gi = sign * g[i];
+              if constexpr (decltype(has_wd)::value) gi = gi + decay * p[i];
+              T s = sq[i] * a + one_a * gi * gi;
+              sq[i] = s;
+              T avg;
+              if constexpr (decltype(is_centered)::value) {
+                T m = ga[i] * a + one_a * gi;
+                ga[i] = m;
+                avg = std::sqrt(s + T(-1) * m * m);
+              } else {
+                avg = std::sqrt(s);
+              }
+              avg = avg + e;
+              if constexpr (decltype(has_mom)::value) {
+                T b = buf[i] * mom + gi / avg;
+                buf[i] = b;
+                p[i] = p[i] + neg_lr * b;
+              } else {
+                p[i] = p[i] + neg_lr * gi / avg;
+              }
+            }
+          });
+        },
+        wd != 0.0, centered, momentum > 0.0);
   }
 };
 

@@ -36,22 +36,39 @@ struct SGDUpdate {
   double lr, momentum, dampening, wd;
   bool nesterov, maximize, first;
   template <class T>
-  void run(int64_t n, T* p, const T* g, T* buf) const {
-    const T neg_lr = static_cast<T>(-lr), mom = static_cast<T>(momentum);
-    const T keep = static_cast<T>(1.0 - dampening), decay = static_cast<T>(wd);
-    const bool has_wd = wd != 0.0, has_mom = momentum != 0.0;
-    detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        T d = maximize ? -g[i] : g[i];
-        if (has_wd) d = d + decay * p[i];
-        if (has_mom) {
-          T b = first ? d : buf[i] * mom + keep * d;
-          buf[i] = b;
-          d = nesterov ? d + mom * b : b;
-        }
-        p[i] = p[i] + neg_lr * d;
-      }
-    });
+  void run(int64_t n, T* p_, const T* g_, T* buf_) const {
+    const T neg_lr_ = static_cast<T>(-lr), mom_ = static_cast<T>(momentum);
+    const T keep_ = static_cast<T>(1.0 - dampening), decay_ = static_cast<T>(wd);
+    const T sign_ = maximize ? T(-1) : T(1);  // exact
+    detail::with_flags(
+        [&](auto has_wd, auto has_mom, auto first_step, auto nest) {
+          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
+            T* KILN_RESTRICT p = p_;
+            const T* KILN_RESTRICT g = g_;
+            T* KILN_RESTRICT buf = buf_;
+            const T neg_lr = neg_lr_, mom = mom_, keep = keep_, decay = decay_, sign = sign_;
+            for (int64_t i = begin; i < end; ++i) {
+              T d = sign * g[i];
+              if constexpr (decltype(has_wd)::value) d = d + decay * p[i];
+              if constexpr (decltype(has_mom)::value) {
+                T b;
+                if constexpr (decltype(first_step)::value) {
+                  b = d;
+                } else {
+                  b = buf[i] * mom + keep * d;
+                }
+                buf[i] = b;
+                if constexpr (decltype(nest)::value) {
+                  d = d + mom * b;
+                } else {
+                  d = b;
+                }
+              }
+              p[i] = p[i] + neg_lr * d;
+            }
+          });
+        },
+        wd != 0.0, momentum != 0.0, first, nesterov);
   }
 };
 

@@ -9,10 +9,15 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "kiln/optim/optimizer.h"
 #include "kiln/tensor/error.h"
 #include "kiln/tensor/tensor.h"
+
+// Pointers that do not alias within one loop (each element is read before it is written, so even a
+// gradient that shares storage with its parameter would be updated correctly).
+#define KILN_RESTRICT __restrict__
 
 namespace kiln::optim::detail {
 
@@ -30,6 +35,21 @@ void parallel_range(int64_t n, const Body& body) {
     int64_t chunk = (n + threads - 1) / threads;
     int64_t begin = std::min(n, t * chunk), end = std::min(n, begin + chunk);
     if (begin < end) body(begin, end);
+  }
+}
+
+// Calls f(std::bool_constant<flags>...) so that update loops branch at compile time: a branch on a runtime
+// flag inside a loop keeps the compiler from vectorizing it. Read a flag as decltype(flag)::value.
+template <class F>
+void with_flags(F&& f) {
+  f();
+}
+template <class F, class... Rest>
+void with_flags(F&& f, bool flag, Rest... rest) {
+  if (flag) {
+    with_flags([&](auto... more) { f(std::true_type{}, more...); }, rest...);
+  } else {
+    with_flags([&](auto... more) { f(std::false_type{}, more...); }, rest...);
   }
 }
 
