@@ -134,11 +134,15 @@ std::vector<Tensor> Optimizer::all_params() const {
 
 double Optimizer::option(std::size_t group, const std::string& name) const {
   KILN_CHECK(group < groups_.size(), name_, ": no parameter group ", group, " (it has ", groups_.size(), ")");
+  KILN_CHECK(defaults_.has(name), name_, " has no option '", name, "' (", name_,
+             " options: ", names_of(defaults_.items()), ")");
   return groups_[group].options.get(name);
 }
 
 void Optimizer::set_option(std::size_t group, const std::string& name, double value, bool validate) {
   KILN_CHECK(group < groups_.size(), name_, ": no parameter group ", group, " (it has ", groups_.size(), ")");
+  KILN_CHECK(defaults_.has(name), name_, " has no option '", name, "' (", name_,
+             " options: ", names_of(defaults_.items()), ")");
   if (!validate) return groups_[group].options.set(name, value);
   GroupOptions updated = groups_[group].options;
   updated.set(name, value);

@@ -264,6 +264,57 @@ TEST(Optim, StepBumpsTheStorageVersion) {
   EXPECT_GT(w.storage()->version(), before);
 }
 
+// Every element is updated independently, so the thread count cannot change a bit.
+TEST(Optim, ResultsDoNotDependOnTheThreadCount) {
+  kiln::testing::ThreadCountRestorer restore;
+  auto run = [](int threads) {
+    kiln::set_num_threads(threads);
+    kiln::manual_seed(3);
+    Tensor w = kiln::randn({300, 400}).requires_grad_();  // above the loops' parallel grain
+    optim::AdamW opt({w}, {.lr = 0.05, .amsgrad = true});
+    for (int s = 0; s < 3; ++s) {
+      opt.zero_grad();
+      (w * w * w).sum().backward();
+      opt.step();
+    }
+    return w.to_vector<double>();
+  };
+  EXPECT_EQ(run(1), run(2));
+}
+
+// step() needs no NoGradGuard from the caller and records nothing.
+TEST(Optim, StepOutsideNoGradRecordsNothing) {
+  Tensor w = kiln::ones({3}, {.requires_grad = true});
+  optim::Adam opt({w}, {.lr = 0.1});
+  (w * 2.0).sum().backward();
+  opt.step();
+  EXPECT_TRUE(w.is_leaf());
+  EXPECT_TRUE(w.requires_grad());
+  EXPECT_TRUE(kiln::autograd::GradMode::is_enabled());
+}
+
+// A group added after training started gets fresh state numbered after the existing parameters.
+TEST(Optim, AddParamGroupAfterSteps) {
+  for (const auto& [name, make_opt] : all_optimizers()) {
+    SCOPED_TRACE(name);
+    Tensor a = kiln::ones({2}, {.dtype = kiln::DType::f64, .requires_grad = true});
+    Tensor b = kiln::ones({3}, {.dtype = kiln::DType::f64, .requires_grad = true});
+    auto opt = make_opt({a});
+    (a * a).sum().backward();
+    opt->step();
+    opt->add_param_group({{b}, {{"lr", 0.0}}});
+    opt->zero_grad();
+    ((a * a).sum() + (b * b).sum()).backward();
+    opt->step();
+    EXPECT_EQ(b.to_vector<double>(), (std::vector<double>{1, 1, 1}));  // lr 0 leaves it in place
+    kiln::StateDict d = opt->state_dict();
+    EXPECT_EQ(d.at("param_groups.1.params").to_vector<int64_t>(), std::vector<int64_t>{1});
+    if (name != "SGD") {
+      EXPECT_EQ(d.at("state.1.step").item<int64_t>(), 1);
+    }
+  }
+}
+
 // ---- errors ----
 
 Tensor param(kiln::Shape shape = {2}) { return kiln::zeros(shape, {.requires_grad = true}); }
@@ -346,9 +397,13 @@ TEST(Optim, ParameterErrors) {
   EXPECT_CONTAINS(error_of([&] { opt.set_option(1, "lr", 0.1); }), "Adam: no parameter group 1");
   EXPECT_CONTAINS(
       error_of([&] { opt.option(0, "momentum"); }),
-      "optimizer has no option 'momentum' (its options: lr, beta1, beta2, eps, weight_decay, amsgrad, "
+      "Adam has no option 'momentum' (Adam options: lr, beta1, beta2, eps, weight_decay, amsgrad, "
       "maximize)");
-  EXPECT_CONTAINS(error_of([&] { opt.set_option(0, "betas", 0.5); }), "optimizer has no option 'betas'");
+  EXPECT_CONTAINS(error_of([&] { opt.set_option(0, "betas", 0.5); }), "Adam has no option 'betas'");
+  EXPECT_CONTAINS(error_of([&] { opt.set_option(0, "betas", 0.5, false); }), "Adam has no option 'betas'");
+  optim::GroupOptions bare({{"lr", 0.1}});
+  EXPECT_CONTAINS(error_of([&] { bare.get("eps"); }), "optimizer has no option 'eps' (its options: lr)");
+  EXPECT_CONTAINS(error_of([&] { bare.set("eps", 1.0); }), "optimizer has no option 'eps'");
   EXPECT_CONTAINS(error_of([&] { opt.set_option(0, "eps", -1.0); }), "Adam: invalid eps -1");
   EXPECT_EQ(opt.option(0, "eps"), 1e-8);  // a refused value leaves the option as it was
   EXPECT_CONTAINS(error_of([&] { opt.initial_lr(0); }), "Adam: parameter group 0 has no initial_lr");
