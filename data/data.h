@@ -1,5 +1,7 @@
 // kiln/data/data.h: everything in data/ (readers, datasets, loaders, transforms).
 #pragma once
 
+#include "kiln/data/csv.h"
 #include "kiln/data/fashion_mnist.h"
 #include "kiln/data/idx.h"
+#include "kiln/data/table.h"
