@@ -2,6 +2,11 @@
 #pragma once
 
 #include "kiln/data/csv.h"
+#include "kiln/data/dataset.h"
 #include "kiln/data/fashion_mnist.h"
 #include "kiln/data/idx.h"
+#include "kiln/data/loader.h"
+#include "kiln/data/rng.h"
+#include "kiln/data/sampler.h"
 #include "kiln/data/table.h"
+#include "kiln/data/transforms.h"
