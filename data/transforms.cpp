@@ -183,9 +183,9 @@ Tensor RandomHorizontalFlip::operator()(const Tensor& x, uint64_t seed) const {
   return out;
 }
 
-RandomCrop::RandomCrop(int64_t height, int64_t width, int64_t padding, double fill)
-    : height_(height), width_(width), padding_(padding), fill_(fill) {
-  KILN_CHECK(height > 0 && width > 0 && padding >= 0, "RandomCrop: size (", height, ", ", width,
+RandomCrop::RandomCrop(std::array<int64_t, 2> size, int64_t padding, double fill)
+    : height_(size[0]), width_(size[1]), padding_(padding), fill_(fill) {
+  KILN_CHECK(height_ > 0 && width_ > 0 && padding >= 0, "RandomCrop: size (", height_, ", ", width_,
              ") must be positive and padding ", padding, " >= 0");
 }
 

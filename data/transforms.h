@@ -6,6 +6,7 @@
 // dataset.h (Standardize::fit over a dataset).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -67,8 +68,10 @@ class RandomHorizontalFlip {
 // a (height, width) window at a uniformly random position (torchvision's RandomCrop).
 class RandomCrop {
  public:
-  RandomCrop(int64_t height, int64_t width, int64_t padding = 0, double fill = 0.0);
-  explicit RandomCrop(int64_t size, int64_t padding = 0) : RandomCrop(size, size, padding) {}
+  // RandomCrop({height, width}, padding, fill); a square crop takes one size.
+  RandomCrop(std::array<int64_t, 2> size, int64_t padding = 0, double fill = 0.0);
+  explicit RandomCrop(int64_t size, int64_t padding = 0, double fill = 0.0)
+      : RandomCrop({size, size}, padding, fill) {}
   Tensor operator()(const Tensor& x, uint64_t seed) const;
 
  private:
