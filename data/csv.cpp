@@ -112,6 +112,7 @@ class Parser {
       if (!na.empty()) na_first_[static_cast<unsigned char>(na[0])] = true;
       if (na.empty()) na_empty_ = true;
     }
+    stops_[static_cast<unsigned char>(o.delimiter)] = stops_['\n'] = stops_['\r'] = true;
     KILN_CHECK(o.delimiter != o.quote && o.delimiter != '\n' && o.delimiter != '\r', "read_csv: '", name,
                "': the delimiter must differ from the quote character and from line breaks");
   }
@@ -200,7 +201,7 @@ class Parser {
              "' after a closing quote (expected the delimiter or the end of the record)");
       }
       const char* s = p;
-      while (s < end && *s != d && *s != '\n' && *s != '\r') ++s;
+      while (s < end && !stops_[static_cast<unsigned char>(*s)]) ++s;
       if (s == end && !eof) return nullptr;
       fields_.push_back({p, s, lines, false, false});
       if (s == end) return s;
@@ -342,6 +343,7 @@ class Parser {
   std::set<std::string, std::less<>> na_;
   size_t max_na_len_ = 0;
   std::array<bool, 256> na_first_{};
+  std::array<bool, 256> stops_{};  // bytes that end an unquoted field
   bool na_empty_ = false;
   bool bom_checked_ = false;
   bool have_width_ = false;
