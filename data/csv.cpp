@@ -263,13 +263,14 @@ class Parser {
       used.insert(nm);
       builders_[j].col.name = nm;
     }
-    for (const auto& [col, type] : opt_.dtypes) {
+    for (const auto& entry : opt_.dtypes) {
+      const std::string& col = entry.first;  // not a structured binding: clang 14 cannot capture those
       auto it = std::find_if(builders_.begin(), builders_.end(),
                              [&](const Builder& b) { return b.col.name == col; });
       KILN_CHECK(it != builders_.end(), "read_csv: '", name_, "' line ", line_, ": dtypes names column '",
                  col, "', which is not in the file");
       it->forced = true;
-      it->fix_type(type);
+      it->fix_type(entry.second);
     }
     for (size_t j : as_string_)
       if (!builders_[j].forced) builders_[j].fix_type(ColumnType::String);
