@@ -171,12 +171,17 @@ Header read_header(Source& src, const std::string& path) {
 
   Shape shape;
   uint64_t data_bytes = type->bytes;
+  // The same product with zero dims counted as 1: a zero dim makes the data empty, but the other dims
+  // still enter the tensor's strides, which must not overflow either (found by fuzz_idx).
+  uint64_t span_bytes = type->bytes;
   bool overflow = false;
   for (int i = 0; i < ndim; ++i) {
     shape.push_back(load_be32(dims + 4 * i));
     // 2^48 bytes is far beyond any real file, and keeps every later size computation in range.
     overflow |= __builtin_mul_overflow(data_bytes, static_cast<uint64_t>(shape.back()), &data_bytes) ||
                 data_bytes > (uint64_t{1} << 48);
+    overflow |= __builtin_mul_overflow(span_bytes, std::max<uint64_t>(shape.back(), 1), &span_bytes) ||
+                span_bytes > (uint64_t{1} << 48);
   }
   KILN_CHECK(!overflow, "read_idx: '", path, "': dims ", shape_str(shape), " of ", type->name,
              " are too large (corrupt header?)");

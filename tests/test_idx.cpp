@@ -319,6 +319,15 @@ TEST_F(IdxTest, HugeDimsFailCleanly) {
   const std::string pg = path("large.gz");
   write_gzip(pg, idx_bytes(0x0E, {100000, 100000}, {1, 2, 3}));
   expect_error([&] { kiln::data::read_idx(pg); }, {pg, "truncated", "got 15"});
+
+  // A zero dim empties the data, but huge other dims would still overflow the strides (found by fuzz_idx).
+  const std::string pz = path("zero_and_huge.idx");
+  write_file(pz, idx_bytes(0x0D, {0, 0x02036302, 0x0363C003, 0x000001C9, 0xC9C90B03}, {}));
+  expect_error([&] { kiln::data::read_idx(pz); }, {pz, "too large"});
+  // Zero dims with small other dims are a valid empty tensor.
+  const std::string pe = path("empty_dims.idx");
+  write_file(pe, idx_bytes(0x0B, {0, 7}, {}));
+  EXPECT_EQ(kiln::data::read_idx(pe).shape(), (kiln::Shape{0, 7}));
 }
 
 TEST_F(IdxTest, TrailingBytes) {

@@ -1,0 +1,91 @@
+// kiln/data/table.h: data::Table, a small column-typed table (what read_csv returns), and its conversion
+// to tensors. Each column has one type (integer, float, boolean or string/categorical) and a mask of
+// missing cells; the table is a value type (copies copy the cells). Depends on tensor/ only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/tensor/tensor.h"
+
+namespace kiln::data {
+
+enum class ColumnType { Int, Float, Bool, String };
+const char* column_type_name(ColumnType t);  // "int", "float", "bool", "string"
+
+// One named column. Exactly one of the value vectors is used (the one of `type`); it has one entry per
+// row, and a missing cell holds a placeholder (0, NaN, false or "") with missing[row] = 1.
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::Float;
+  std::vector<int64_t> ints;
+  std::vector<double> floats;
+  std::vector<uint8_t> bools;
+  std::vector<std::string> strings;
+  std::vector<uint8_t> missing;
+
+  int64_t size() const { return static_cast<int64_t>(missing.size()); }
+  int64_t null_count() const;
+  bool is_numeric() const { return type != ColumnType::String; }
+  // The cell as a double (Int, Float, Bool; NaN where missing). Throws kiln::Error for a string column.
+  double as_double(int64_t row) const;
+};
+
+// A string column as integer codes into its sorted category list (pandas' Categorical): codes (N) i64,
+// -1 where the cell is missing.
+struct Categorical {
+  Tensor codes;
+  std::vector<std::string> categories;
+};
+
+class Table {
+ public:
+  Table() = default;
+  // Throws kiln::Error if the columns differ in length or repeat a name.
+  explicit Table(std::vector<Column> columns);
+
+  int64_t num_rows() const { return columns_.empty() ? 0 : columns_.front().size(); }
+  int64_t num_cols() const { return static_cast<int64_t>(columns_.size()); }
+  std::vector<std::string> column_names() const;
+  bool has_column(const std::string& name) const { return find(name) >= 0; }
+  // Throws kiln::Error listing the table's columns when `name` is not one of them.
+  const Column& column(const std::string& name) const;
+  const Column& column(int64_t index) const;
+  const Column& operator[](const std::string& name) const { return column(name); }
+  const std::vector<Column>& columns() const { return columns_; }
+
+  // New tables (pandas semantics). select keeps the given columns in the given order; drop removes them.
+  Table select(const std::vector<std::string>& names) const;
+  Table drop(const std::vector<std::string>& names) const;
+  // Rows without a missing cell in `subset` (all columns when empty).
+  Table dropna(const std::vector<std::string>& subset = {}) const;
+  // Missing cells of the numeric and boolean columns get `value` (int columns need an integral value,
+  // bool columns 0 or 1); fillna(std::string) fills the string columns. Throws kiln::Error otherwise.
+  Table fillna(double value) const;
+  Table fillna(const std::string& value) const;
+  Table fillna(const std::string& column, double value) const;
+  Table take(const std::vector<int64_t>& rows) const;  // rows in the given order
+
+  // The columns as one (N, D) tensor of `dtype` (f32, f64, i64 or i32), columns in the given order (all
+  // columns when empty). String columns become their categorical codes. Throws kiln::Error naming the
+  // column and the first row with a missing value (dropna()/fillna() first).
+  Tensor to_tensor(const std::vector<std::string>& names = {}, DType dtype = DType::f32) const;
+  // One column as an (N) tensor; dtype i64 for int, bool and string (codes) columns, f32 for float ones
+  // unless given.
+  Tensor column_tensor(const std::string& name, std::optional<DType> dtype = std::nullopt) const;
+  // Features X (N, D) f32 from `features` (all columns but the target when empty) and target y (N) from
+  // `target` as column_tensor gives it: classification labels come out i64, regression targets f32.
+  std::pair<Tensor, Tensor> to_xy(const std::vector<std::string>& features, const std::string& target) const;
+  // A string column as codes into its sorted distinct values (so classic/ can one-hot it). Throws
+  // kiln::Error for a numeric column.
+  Categorical categorical(const std::string& name) const;
+
+ private:
+  int64_t find(const std::string& name) const;
+  std::vector<Column> columns_;
+};
+
+}  // namespace kiln::data

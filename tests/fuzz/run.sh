@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# tests/fuzz/run.sh [BUILD_DIR]: builds the libFuzzer targets for the CSV and IDX readers with clang
+# (-fsanitize=fuzzer,address,undefined) from the kiln_tensor and kiln_data sources alone, then runs each for
+# a bounded time from the committed seed corpus (tests/fuzz/corpus/*). ctest runs it as `fuzz_parsers`
+# (about 24 s in all); by hand, `FUZZ_SECONDS=600 tests/fuzz/run.sh` fuzzes 600 s per target.
+# Exit 77 (ctest's SKIP_RETURN_CODE) when clang++ or its libFuzzer runtime is missing.
+# Environment: FUZZ_SECONDS (per target; default 12), CXX_FUZZ (default clang++), FUZZ_JOBS (default 1).
+# New interesting inputs are kept in BUILD_DIR/corpus-*, never in the committed corpus; crashes are written
+# to BUILD_DIR/crash-* and fail the run.
+set -euo pipefail
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${1:-$src/build/fuzz}
+seconds=${FUZZ_SECONDS:-12}
+cxx=${CXX_FUZZ:-clang++}
+
+if ! command -v "$cxx" >/dev/null 2>&1; then
+  echo "fuzz: skipped ($cxx not found; install clang to fuzz the CSV and IDX readers)"
+  exit 77
+fi
+mkdir -p "$build"
+probe=$build/probe.cpp
+echo 'extern "C" int LLVMFuzzerTestOneInput(const unsigned char*, unsigned long) { return 0; }' >"$probe"
+if ! "$cxx" -fsanitize=fuzzer "$probe" -o "$build/probe" >/dev/null 2>&1; then
+  echo "fuzz: skipped ($cxx has no libFuzzer runtime; on Debian install libclang-rt-dev or clang's full package)"
+  exit 77
+fi
+
+# A private include root that holds only tensor/ and data/, as the library build does.
+mkdir -p "$build/include/kiln"
+ln -sfn "$src/tensor" "$build/include/kiln/tensor"
+ln -sfn "$src/data" "$build/include/kiln/data"
+# ccache (when installed) makes a fresh build dir cheap after the first build in any checkout.
+launcher=()
+if command -v ccache >/dev/null 2>&1; then launcher=(env CCACHE_BASEDIR="$src" ccache); fi
+flags=(-std=c++20 -O1 -gline-tables-only -fno-omit-frame-pointer -fopenmp -fsanitize=fuzzer-no-link,address,undefined
+       -fno-sanitize-recover=undefined -I"$build/include")
+
+# Rebuild the objects when any source or header is newer than the last build.
+stamp=$build/.built
+sources=("$src"/tensor/*.cpp "$src"/data/csv.cpp "$src"/data/table.cpp "$src"/data/idx.cpp)
+if [[ ! -f $stamp ]] || [[ -n $(find "$src/tensor" "$src/data" "$src/tests/fuzz" -newer "$stamp" -type f \
+                                    -name '*.[ch]*' | head -1) ]]; then
+  echo "fuzz: compiling ${#sources[@]} library sources with $cxx"
+  mkdir -p "$build/obj"
+  rm -f "$build"/obj/*.o
+  pids=()
+  for s in "${sources[@]}"; do
+    o=$build/obj/$(basename "$(dirname "$s")")_$(basename "${s%.cpp}").o
+    "${launcher[@]}" "$cxx" "${flags[@]}" -c "$s" -o "$o" &
+    pids+=($!)
+    if (( ${#pids[@]} >= 2 )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+  done
+  for p in "${pids[@]}"; do wait "$p"; done
+  for target in fuzz_csv fuzz_idx; do
+    "$cxx" "${flags[@]}" -fsanitize=fuzzer "$src/tests/fuzz/$target.cpp" "$build"/obj/*.o -lz -o "$build/$target"
+  done
+  touch "$stamp"
+fi
+
+status=0
+for target in fuzz_csv fuzz_idx; do
+  corpus=$build/corpus-${target#fuzz_}
+  mkdir -p "$corpus"
+  echo "fuzz: $target for ${seconds} s"
+  if ! (cd "$build" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+        "./$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+        -print_final_stats=1 -dict="$src/tests/fuzz/$target.dict" \
+        "$corpus" "$src/tests/fuzz/corpus/${target#fuzz_}" >"$build/$target.log" 2>&1); then
+    echo "fuzz: $target FAILED; the end of $build/$target.log:"
+    tail -40 "$build/$target.log"
+    status=1
+  else
+    grep -E "stat::number_of_executed_units|stat::new_units_added" "$build/$target.log" | sed "s/^/fuzz: $target /"
+  fi
+done
+exit $status
