@@ -88,6 +88,19 @@ Tensor batched_product(const Tensor& a, const Tensor& b) {
 }
 }  // namespace
 
+// The gradient of a shared (K, N) matrix b in a @ b, with a (..., M, K) and g (..., M, N): the batch rows
+// are folded into one GEMM, and the result has b's own memory layout. That matters for linear(), whose
+// weight enters as a transposed view: computing (g^T a)^T hands the optimizer a contiguous (N, K) gradient
+// instead of a transposed one that the engine would then copy element by element.
+Tensor matrix_grad(const Tensor& a, const Tensor& b, const Tensor& g) {
+  const int64_t K = b.size(0), N = b.size(1);
+  Tensor a2 = a.dim() == 2 ? a : reshape(a, {-1, K});
+  Tensor g2 = g.dim() == 2 ? g : reshape(g, {-1, N});
+  const bool column_major = b.stride(0) == 1 && b.stride(1) != 1;
+  if (column_major) return transpose(matmul(transpose(g2, 0, 1), a2), 0, 1);
+  return matmul(transpose(a2, 0, 1), g2);
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_defined("matmul", a, "first operand");
   check_defined("matmul", b, "second operand");
@@ -110,7 +123,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
         "matmul", {a, b}, out,
         [a, b](const Tensor& g, const Tensor&) {
           Tensor ga = a.requires_grad() ? sum_to(matmul(g, transpose(b, -1, -2)), a.shape()) : Tensor();
-          Tensor gb = b.requires_grad() ? sum_to(matmul(transpose(a, -1, -2), g), b.shape()) : Tensor();
+          Tensor gb;
+          if (b.requires_grad())
+            gb = b.dim() == 2 ? matrix_grad(a, b, g) : sum_to(matmul(transpose(a, -1, -2), g), b.shape());
           return Grads{ga, gb};
         },
         /*save_output=*/false, /*save_inputs=*/true);
