@@ -257,7 +257,10 @@ TEST(Table, Errors) {
   EXPECT_CONTAINS(error_of([&] { t.fillna("a", 0.5); }), "column 'a' holds integers; the fill value 0.5");
   EXPECT_CONTAINS(error_of([&] { t.fillna("s", 1); }), "column 's' holds strings");
   EXPECT_CONTAINS(error_of([&] { t.categorical("a"); }), "column 'a' holds int values, not strings");
-  EXPECT_CONTAINS(error_of([&] { t.to_tensor({"s"}, DType::u8); }), "cannot convert to u8");
+  EXPECT_CONTAINS(error_of([&] { t.to_tensor({"a"}, DType::u8); }), "cannot convert to u8");
+  Table bad = parse_csv("price\n1.5\n2.0\n3.O\n");  // a typo makes the column text
+  EXPECT_CONTAINS(error_of([&] { bad.to_tensor(); }),
+                  "Table::to_tensor: column 'price' holds strings, not numbers (row 2: '3.O')");
   EXPECT_CONTAINS(error_of([&] { t.column(5); }), "column index 5 out of range for 2 columns");
   std::vector<kiln::data::Column> cols(2);
   cols[0].name = cols[1].name = "x";
