@@ -82,7 +82,21 @@
   X(one_hot, 1, nondiff)                 \
   /* normalization */                    \
   X(softmax, 1, composite)               \
-  X(log_softmax, 1, composite)
+  X(log_softmax, 1, composite)           \
+  X(batch_norm, 5, composite)            \
+  X(layer_norm, 3, composite)            \
+  X(group_norm, 3, composite)            \
+  /* neural-network ops */               \
+  X(conv2d, 3, primitive)                \
+  X(conv1d, 3, composite)                \
+  X(conv_transpose2d, 3, primitive)      \
+  X(max_pool2d, 1, primitive)            \
+  X(avg_pool2d, 1, composite)            \
+  X(adaptive_avg_pool2d, 1, composite)   \
+  X(pad, 1, composite)                   \
+  X(dropout, 1, composite)               \
+  X(dropout2d, 1, composite)             \
+  X(embedding, 2, composite)
 // clang-format on
 
 namespace kiln::autograd {

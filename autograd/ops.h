@@ -5,6 +5,7 @@
 // Dims may be negative (counted from the end). Depends on tensor.h.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "kiln/tensor/tensor.h"
@@ -140,5 +141,63 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes);
 // ---- normalization ----
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- neural-network ops (autograd/ops/conv.cpp, pool.cpp, norm.cpp, nn_misc.cpp) ----
+// Shapes: N batch, C channels, H/W (or L) spatial. Pairs are {height, width}. Every shape or argument
+// error (rank, channels not divisible by groups, kernel larger than the padded input, negative padding,
+// ...) is a kiln::Error naming the op and the shapes. Floating dtypes only; operands share dtype and device.
+using Int2 = std::array<int64_t, 2>;
+// x (N, C_in, H, W), weight (C_out, C_in / groups, kH, kW), bias (C_out) or undefined
+// -> (N, C_out, H_out, W_out), H_out = (H + 2 padding - dilation (kH - 1) - 1) / stride + 1.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Int2 stride = {1, 1},
+              Int2 padding = {0, 0}, Int2 dilation = {1, 1}, int64_t groups = 1);
+// x (N, C_in, L), weight (C_out, C_in / groups, K), bias (C_out) or undefined -> (N, C_out, L_out).
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, int64_t stride = 1,
+              int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
+// The adjoint of conv2d (PyTorch semantics): x (N, C_in, H, W), weight (C_in, C_out / groups, kH, kW)
+// -> (N, C_out, H_out, W_out), H_out = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1;
+// output_padding must be smaller than stride or dilation.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Int2 stride = {1, 1},
+                        Int2 padding = {0, 0}, Int2 output_padding = {0, 0}, int64_t groups = 1,
+                        Int2 dilation = {1, 1});
+// x (N, C, H, W) -> (N, C, H_out, W_out). stride {0, 0} means stride = kernel (PyTorch's default);
+// padding at most half the kernel. ceil_mode rounds the output size up (a window must still start
+// inside the input or its left padding). The gradient goes to the position of each window's maximum.
+Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride = {0, 0}, Int2 padding = {0, 0},
+                  Int2 dilation = {1, 1}, bool ceil_mode = false);
+// As max_pool2d, averaging; count_include_pad counts zero padding in the divisor (not the ceil_mode
+// overhang past the padding), as PyTorch does.
+Tensor avg_pool2d(const Tensor& x, Int2 kernel, Int2 stride = {0, 0}, Int2 padding = {0, 0},
+                  bool ceil_mode = false, bool count_include_pad = true);
+// x (N, C, H, W) -> (N, C, out_h, out_w); output cell i averages input rows floor(i H / out_h) to
+// ceil((i + 1) H / out_h) - 1 (likewise for columns), so any sizes work.
+Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size);
+// Constant padding in F.pad order: pairs for the last dim first (left, right, top, bottom, ...), at most
+// one pair per dim; sizes must be >= 0.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
+// Inverted dropout: zeroes each element with probability p and scales the rest by 1 / (1 - p); the
+// identity when !training or p == 0. p must lie in [0, 1). The mask comes from kiln's default generator
+// (kiln::manual_seed makes it reproducible).
+Tensor dropout(const Tensor& x, double p, bool training);
+// As dropout, zeroing whole channels of (N, C, H, W) or (N, C, L).
+Tensor dropout2d(const Tensor& x, double p, bool training);
+// x (N, C), (N, C, L) or (N, C, H, W); statistics per channel C. training: batch statistics (biased
+// variance for normalizing), and running_mean / running_var (C), when defined, are updated in place
+// without gradient: running = (1 - momentum) running + momentum batch_stat, with the unbiased variance.
+// !training: normalizes with the running statistics (both required). weight / bias (C) are optional.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+// Normalizes over the trailing dims given by normalized_shape (which must match x's last dims);
+// weight / bias, when defined, have normalized_shape.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, double eps = 1e-5);
+// x (N, C, ...) with C divisible by num_groups; statistics per (sample, group); weight / bias (C).
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+// weight (num_embeddings, D), indices i64 of any shape -> indices.shape + (D). Rows looked up at
+// padding_idx (in [0, num_embeddings), or -1 for none) get no gradient. Out-of-range indices are a
+// kiln::Error naming the index and num_embeddings.
+Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx = -1);
 
 }  // namespace kiln

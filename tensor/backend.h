@@ -64,6 +64,21 @@ struct GemmArgs {
   DType dtype = DType::f32;
 };
 
+// Geometry of a 2-D convolution: x (N, C_in, H, W), weight (C_out, C_in / groups, kH, kW),
+// out (N, C_out, H_out, W_out), where H_out = (H + 2 pad_h - dil_h (kH - 1) - 1) / stride_h + 1 (the caller
+// may pass a larger H than that formula inverts to, as conv_transpose2d's output_padding does).
+struct Conv2dArgs {
+  int64_t n = 0, c_in = 0, h = 0, w = 0, c_out = 0, kh = 0, kw = 0, h_out = 0, w_out = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1, groups = 1;
+};
+
+// Geometry of a 2-D max pool over the planes of x (N, C, H, W) -> out (N, C, H_out, W_out); padding is
+// -infinity. The caller computes H_out/W_out (ceil_mode lives there).
+struct Pool2dArgs {
+  int64_t n = 0, c = 0, h = 0, w = 0, kh = 0, kw = 0, h_out = 0, w_out = 0;
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
+};
+
 struct Backend {
   const char* name;
   void (*unary)(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
@@ -86,8 +101,23 @@ struct Backend {
   // Fills contiguous `out` from the counter-based stream (seed, offset): element e uses counter
   // offset + e / 2 (see tensor/random.h), so the values do not depend on threads or on the device.
   void (*random)(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+  // Convolution and pooling (family 'c', code 0): contiguous operands of one floating dtype, shapes per
+  // Conv2dArgs / Pool2dArgs, outputs fully overwritten. conv2d: out = x (*) weight (no bias).
+  // conv2d_backward_data: grad_x = the gradient of sum(out * grad_out) with respect to x (the transposed
+  // convolution). conv2d_backward_filter: grad_weight likewise with respect to weight.
+  void (*conv2d)(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out);
+  void (*conv2d_backward_data)(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                               const Tensor& grad_x);
+  void (*conv2d_backward_filter)(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                                 const Tensor& grad_weight);
+  // max_pool2d writes out and i64 indices (N, C, H_out, W_out): the flat position h * W + w of each maximum
+  // within its input plane (PyTorch's convention; a NaN wins). The backward adds grad_out into grad_x at
+  // those positions (grad_x is overwritten, not accumulated into).
+  void (*max_pool2d)(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
+  void (*max_pool2d_backward)(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
+                              const Tensor& grad_x);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
-  // 'g' gemm, 'r' random, 'o' other).
+  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'o' other).
   bool (*supports)(char family, int code, DType dtype);
 };
 

@@ -176,6 +176,19 @@ Tensor Tensor::detach() const {
   return Tensor(std::move(impl));
 }
 
+void Tensor::set_data(const Tensor& src) const {
+  KILN_CHECK(src.defined(), "set_data: the source tensor is undefined");
+  KILN_CHECK(is_leaf(), "set_data: only a leaf tensor's data can be replaced (this one was computed by ",
+             "an op)");
+  const auto& s = src.checked();
+  impl_->storage = s.storage;
+  impl_->shape = s.shape;
+  impl_->strides = s.strides;
+  impl_->offset = s.offset;
+  impl_->dtype = s.dtype;
+  impl_->grad.reset();
+}
+
 Tensor& Tensor::copy_(const Tensor& src) {
   KILN_CHECK(src.device() == device(), "copy_: source on ", src.device(), ", destination on ", device(),
              " (use .to(device) first)");

@@ -103,6 +103,10 @@ class Tensor {
   Tensor& copy_(const Tensor& src);
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
+  // Makes this tensor (every handle to it) hold src's data, shape and dtype, keeping its own identity and
+  // requires_grad: how Module::to(dtype/device) converts parameters that optimizers already hold. Only for
+  // leaves; any accumulated gradient is dropped. Like PyTorch's `param.data = new`.
+  void set_data(const Tensor& src) const;
   // Refills in place from the default generator (initializers use these).
   Tensor& uniform_(double low = 0.0, double high = 1.0);
   Tensor& normal_(double mean = 0.0, double std = 1.0);

@@ -13,6 +13,7 @@ bool supports(char family, int code, DType t) {
     case 'b':
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
+    case 'c':
       return floating;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
@@ -39,6 +40,11 @@ const Backend kCpuBackend = {
     .gather = gather,
     .scatter_add = scatter_add,
     .random = random,
+    .conv2d = conv2d,
+    .conv2d_backward_data = conv2d_backward_data,
+    .conv2d_backward_filter = conv2d_backward_filter,
+    .max_pool2d = max_pool2d,
+    .max_pool2d_backward = max_pool2d_backward,
     .supports = supports,
 };
 

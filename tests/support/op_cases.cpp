@@ -17,6 +17,143 @@ OpCase unary(const std::string& op, std::function<Tensor(const Tensor&)> f, doub
   return {op, "", {In::range({3, 4}, lo, hi)}, [f](const V& x) { return f(x[0]); }};
 }
 
+// Inputs of a case that are fixed by the test rather than differentiated (running statistics).
+In constant_range(Shape s, double lo, double hi) {
+  In in = In::range(std::move(s), lo, hi);
+  in.differentiable = false;
+  return in;
+}
+
+// ---- neural-network ops (conv, pooling, normalization, pad, dropout, embedding) ----
+void add_nn_cases(std::vector<OpCase>& c) {
+  c.push_back({"conv2d",
+               "pad1_bias",
+               {In::range({2, 3, 5, 5}, -1, 1), In::range({4, 3, 3, 3}, -1, 1), In::range({4}, -1, 1)},
+               [](const V& x) {
+                 return conv2d(x[0], x[1], x[2], {1, 1}, {1, 1});
+               }});
+  c.push_back({"conv2d",
+               "stride_dilation_groups",
+               {In::range({2, 4, 7, 6}, -1, 1), In::range({6, 2, 3, 2}, -1, 1), In::range({6}, -1, 1)},
+               [](const V& x) {
+                 return conv2d(x[0], x[1], x[2], {2, 1}, {1, 0}, {2, 1}, 2);
+               }});
+  c.push_back({"conv2d",
+               "pointwise_no_bias",
+               {In::range({2, 3, 4, 4}, -1, 1), In::range({5, 3, 1, 1}, -1, 1)},
+               [](const V& x) { return conv2d(x[0], x[1]); }});
+  c.push_back({"conv2d",
+               "large_cnn_layer",
+               {In::range({16, 8, 12, 12}, -1, 1), In::range({16, 8, 3, 3}, -1, 1), In::range({16}, -1, 1)},
+               [](const V& x) {
+                 return conv2d(x[0], x[1], x[2], {1, 1}, {1, 1});
+               }});
+  // Forward plus both gradients at a size where the backward kernels take their parallel paths.
+  c.push_back({"conv2d",
+               "large_backward",
+               {In::range({16, 8, 10, 10}, -1, 1), In::range({8, 8, 3, 3}, -1, 1)},
+               [](const V& x) {
+                 Tensor xi = x[0].detach().requires_grad_(), wi = x[1].detach().requires_grad_();
+                 auto g = autograd::grad({sum(square(conv2d(xi, wi, {}, {1, 1}, {1, 1})))}, {xi, wi});
+                 return cat({reshape(g[0], {-1}), reshape(g[1], {-1})});
+               }});
+  c.push_back({"conv1d",
+               "stride2_pad1",
+               {In::range({2, 3, 9}, -1, 1), In::range({4, 3, 3}, -1, 1), In::range({4}, -1, 1)},
+               [](const V& x) { return conv1d(x[0], x[1], x[2], 2, 1); }});
+  c.push_back({"conv1d",
+               "dilation_groups",
+               {In::range({2, 4, 8}, -1, 1), In::range({2, 2, 2}, -1, 1)},
+               [](const V& x) { return conv1d(x[0], x[1], {}, 1, 0, 3, 2); }});
+  c.push_back({"conv_transpose2d",
+               "stride2_output_padding",
+               {In::range({2, 4, 3, 3}, -1, 1), In::range({4, 3, 3, 3}, -1, 1), In::range({3}, -1, 1)},
+               [](const V& x) {
+                 return conv_transpose2d(x[0], x[1], x[2], {2, 2}, {1, 1}, {1, 1});
+               }});
+  c.push_back({"conv_transpose2d",
+               "groups_dilation",
+               {In::range({1, 4, 3, 4}, -1, 1), In::range({4, 1, 2, 3}, -1, 1)},
+               [](const V& x) {
+                 return conv_transpose2d(x[0], x[1], {}, {1, 2}, {0, 1}, {0, 1}, 2, {2, 1});
+               }});
+  c.push_back({"max_pool2d", "k2", {In::range({2, 3, 6, 6}, -1, 1)}, [](const V& x) {
+                 return max_pool2d(x[0], {2, 2});
+               }});
+  c.push_back({"max_pool2d", "k3_s2_pad1_ceil", {In::range({1, 2, 8, 7}, -1, 1)}, [](const V& x) {
+                 return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, {1, 1}, true);
+               }});
+  c.push_back({"max_pool2d", "dilation2_overlap", {In::range({1, 2, 7, 7}, -1, 1)}, [](const V& x) {
+                 return max_pool2d(x[0], {2, 3}, {1, 2}, {1, 1}, {2, 1});
+               }});
+  c.push_back({"max_pool2d", "large", {In::range({16, 16, 28, 28}, -1, 1)}, [](const V& x) {
+                 return max_pool2d(x[0], {2, 2});
+               }});
+  c.push_back({"avg_pool2d", "k2", {In::range({2, 3, 4, 6}, -1, 1)}, [](const V& x) {
+                 return avg_pool2d(x[0], {2, 2});
+               }});
+  c.push_back({"avg_pool2d", "pad_ceil_exclude_pad", {In::range({1, 2, 7, 6}, -1, 1)}, [](const V& x) {
+                 return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, true, false);
+               }});
+  c.push_back({"avg_pool2d", "pad_ceil_include_pad", {In::range({1, 2, 7, 6}, -1, 1)}, [](const V& x) {
+                 return avg_pool2d(x[0], {3, 2}, {2, 2}, {1, 1}, true, true);
+               }});
+  c.push_back({"adaptive_avg_pool2d", "non_divisible", {In::range({2, 2, 7, 5}, -1, 1)}, [](const V& x) {
+                 return adaptive_avg_pool2d(x[0], {3, 2});
+               }});
+  c.push_back({"pad", "two_dims_value", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
+                 return pad(x[0], {1, 2, 0, 1}, 0.5);
+               }});
+  c.push_back({"dropout", "eval_identity", {In::range({3, 4}, -1, 1)}, [](const V& x) {
+                 return dropout(x[0], 0.5, false) * 2.0;
+               }});
+  c.push_back({"dropout", "p0_identity", {In::range({3, 4}, -1, 1)}, [](const V& x) {
+                 return dropout(x[0], 0.0, true) * 2.0;
+               }});
+  c.push_back({"dropout2d", "eval_identity", {In::range({2, 3, 2, 2}, -1, 1)}, [](const V& x) {
+                 return dropout2d(x[0], 0.3, false) * 2.0;
+               }});
+  c.push_back({"batch_norm",
+               "train_4d_affine",
+               {In::range({4, 3, 2, 2}, -1, 1), In::range({3}, 0.5, 1.5), In::range({3}, -1, 1)},
+               [](const V& x) {
+                 Tensor rm = zeros({3}, {.dtype = x[0].dtype()}), rv = ones({3}, {.dtype = x[0].dtype()});
+                 return batch_norm(x[0], rm, rv, x[1], x[2], true);
+               }});
+  c.push_back({"batch_norm", "train_2d_no_stats", {In::range({5, 3}, -1, 1)}, [](const V& x) {
+                 return batch_norm(x[0], {}, {}, {}, {}, true, 0.1, 1e-3);
+               }});
+  c.push_back({"batch_norm",
+               "eval_3d",
+               {In::range({2, 3, 4}, -1, 1), constant_range({3}, -0.5, 0.5), constant_range({3}, 0.5, 2),
+                In::range({3}, 0.5, 1.5), In::range({3}, -1, 1)},
+               [](const V& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false); }});
+  c.push_back({"layer_norm",
+               "last2_affine",
+               {In::range({2, 3, 4}, -1, 1), In::range({3, 4}, 0.5, 1.5), In::range({3, 4}, -1, 1)},
+               [](const V& x) {
+                 return layer_norm(x[0], {3, 4}, x[1], x[2]);
+               }});
+  c.push_back({"layer_norm", "last1_plain", {In::range({3, 5}, -1, 1)}, [](const V& x) {
+                 return layer_norm(x[0], {5});
+               }});
+  c.push_back({"group_norm",
+               "3_groups_affine",
+               {In::range({2, 6, 3}, -1, 1), In::range({6}, 0.5, 1.5), In::range({6}, -1, 1)},
+               [](const V& x) { return group_norm(x[0], 3, x[1], x[2]); }});
+  // padding_idx deliberately breaks the match with finite differences (its rows get no gradient), so
+  // it is tested in test_nn_ops.cpp and the PyTorch fixtures instead.
+  c.push_back({"embedding",
+               "repeated",
+               {In::range({5, 3}, -1, 1), In::index({2, 3}, {1, 4, 1, 0, 2, 4})},
+               [](const V& x) { return embedding(x[0], x[1]); }});
+  for (auto& k : c) {
+    // Normalizing divides f32 rounding errors by small standard deviations.
+    if (k.op == "batch_norm" || k.op == "layer_norm" || k.op == "group_norm") k.f32_atol = 1e-4;
+    if (k.op == "conv2d" && k.variant == "large_backward") k.f32_atol = 1e-3;
+  }
+}
+
 std::vector<OpCase> build() {
   std::vector<OpCase> c;
   // ---- elementwise unary ----
@@ -272,6 +409,7 @@ std::vector<OpCase> build() {
   c.push_back({"log_softmax", "last", {In::range({2, 3, 4}, -3, 3)}, [](const V& x) {
                  return log_softmax(x[0], -1);
                }});
+  add_nn_cases(c);
   // The cast case needs a wide finite-difference step (exact, as the function is linear): f32 rounding
   // would swamp a small one.
   for (auto& k : c)

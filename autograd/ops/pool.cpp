@@ -1,0 +1,137 @@
+// Pooling: max_pool2d (primitive: the kernel writes argmax indices; its backward is a recorded op whose own
+// backward gathers at those indices), avg_pool2d (composite: a ones-kernel conv2d per plane divided by
+// PyTorch's window counts) and adaptive_avg_pool2d (composite: two averaging matrices, Ah @ x @ Aw^T).
+// Depends on ops/common.h, conv2d and the kernel table's max_pool2d entries.
+#include <algorithm>
+#include <sstream>
+
+#include "kiln/autograd/ops/common.h"
+
+namespace kiln {
+using autograd::record;
+using namespace autograd::detail;
+
+namespace {
+using Grads = std::vector<Tensor>;
+
+std::string int2_str(Int2 v) {
+  std::ostringstream os;
+  os << "(" << v[0] << ", " << v[1] << ")";
+  return os.str();
+}
+
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// PyTorch's pooling output size: floor (or ceil) of the window count, where with ceil_mode the last
+// window must start inside the input or its left padding.
+int64_t pool_out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t out = floor_div(in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+// Validates a 2-D pooling call and returns its geometry (dilation {1, 1} for average pooling).
+Pool2dArgs pool_args(const char* op, const Tensor& x, Int2 kernel, Int2& stride, Int2 padding, Int2 dilation,
+                     bool ceil_mode) {
+  check_defined(op, x);
+  check_floating(op, x);
+  KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W), got ", shape_str(x.shape()));
+  KILN_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel must be positive, got ", int2_str(kernel));
+  if (stride[0] == 0 && stride[1] == 0) stride = kernel;
+  KILN_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be positive, got ", int2_str(stride));
+  KILN_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": dilation must be positive, got ", int2_str(dilation));
+  KILN_CHECK(padding[0] >= 0 && padding[1] >= 0, op, ": padding must be non-negative, got ",
+             int2_str(padding));
+  KILN_CHECK(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1], op, ": padding ", int2_str(padding),
+             " must be at most half the kernel ", int2_str(kernel));
+  Pool2dArgs a;
+  a.n = x.size(0), a.c = x.size(1), a.h = x.size(2), a.w = x.size(3);
+  a.kh = kernel[0], a.kw = kernel[1], a.stride_h = stride[0], a.stride_w = stride[1];
+  a.pad_h = padding[0], a.pad_w = padding[1], a.dil_h = dilation[0], a.dil_w = dilation[1];
+  a.h_out = pool_out_size(a.h, a.kh, a.stride_h, a.pad_h, a.dil_h, ceil_mode);
+  a.w_out = pool_out_size(a.w, a.kw, a.stride_w, a.pad_w, a.dil_w, ceil_mode);
+  KILN_CHECK(a.h_out >= 1 && a.w_out >= 1, op, ": kernel ", int2_str(kernel), " (dilation ",
+             int2_str(dilation), ") is larger than the padded input; input ", shape_str(x.shape()),
+             ", padding ", int2_str(padding), " gives output ", a.h_out, "x", a.w_out);
+  return a;
+}
+
+// grad_x of max_pool2d from grad_out and the argmax indices; linear in g, so its backward gathers.
+Tensor max_pool2d_backward(const Tensor& g, const Tensor& indices, const Pool2dArgs& a) {
+  Tensor gx = empty({a.n, a.c, a.h, a.w}, {.dtype = g.dtype(), .device = g.device()});
+  if (gx.numel() > 0) backend(g.device()).max_pool2d_backward(a, contiguous(g.detach()), indices, gx);
+  if (autograd::needs_grad({&g})) {
+    record("max_pool2d_backward", {g}, gx, [indices, a](const Tensor& u, const Tensor&) {
+      Tensor picked = gather(reshape(u, {a.n, a.c, a.h * a.w}), 2, reshape(indices, {a.n, a.c, -1}));
+      return Grads{reshape(picked, {a.n, a.c, a.h_out, a.w_out})};
+    });
+  }
+  return gx;
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 dilation, bool ceil_mode) {
+  Pool2dArgs a = pool_args("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode);
+  KILN_CHECK(backend(x.device()).supports('c', 0, x.dtype()), "max_pool2d: not supported for dtype ",
+             x.dtype(), " on ", x.device());
+  Tensor out = empty({a.n, a.c, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
+  Tensor indices = empty(out.shape(), {.dtype = DType::i64, .device = x.device()});
+  if (out.numel() > 0) backend(x.device()).max_pool2d(a, contiguous(x.detach()), out, indices);
+  if (autograd::needs_grad({&x})) {
+    record("max_pool2d", {x}, out, [indices, a](const Tensor& g, const Tensor&) {
+      return Grads{max_pool2d_backward(g, indices, a)};
+    });
+  }
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, bool ceil_mode,
+                  bool count_include_pad) {
+  Pool2dArgs a = pool_args("avg_pool2d", x, kernel, stride, padding, {1, 1}, ceil_mode);
+  // Window sums by a ones kernel over every plane; ceil_mode windows that run past the right padding
+  // read extra zeros, which the divisor below does not count.
+  const int64_t extra_h = std::max<int64_t>(0, (a.h_out - 1) * a.stride_h + a.kh - a.h - 2 * a.pad_h);
+  const int64_t extra_w = std::max<int64_t>(0, (a.w_out - 1) * a.stride_w + a.kw - a.w - 2 * a.pad_w);
+  Tensor planes = reshape(x, {a.n * a.c, 1, a.h, a.w});
+  if (extra_h > 0 || extra_w > 0) planes = pad(planes, {0, extra_w, 0, extra_h});
+  Tensor ones_kernel = ones({1, 1, a.kh, a.kw}, {.dtype = x.dtype(), .device = x.device()});
+  Tensor sums = conv2d(planes, ones_kernel, {}, stride, padding);
+  sums = narrow(narrow(sums, 2, 0, a.h_out), 3, 0, a.w_out);
+  std::vector<double> divisor(a.h_out * a.w_out);
+  for (int64_t oh = 0; oh < a.h_out; ++oh) {
+    const int64_t h0 = oh * a.stride_h - a.pad_h, h1 = std::min(h0 + a.kh, a.h + a.pad_h);
+    for (int64_t ow = 0; ow < a.w_out; ++ow) {
+      const int64_t w0 = ow * a.stride_w - a.pad_w, w1 = std::min(w0 + a.kw, a.w + a.pad_w);
+      double count = count_include_pad ? double((h1 - h0) * (w1 - w0))
+                                       : double((std::min(h1, a.h) - std::max<int64_t>(h0, 0)) *
+                                                (std::min(w1, a.w) - std::max<int64_t>(w0, 0)));
+      divisor[oh * a.w_out + ow] = count;
+    }
+  }
+  Tensor div_t = from_vector(divisor, Shape{a.h_out, a.w_out}, x.dtype()).to(x.device());
+  return reshape(sums, {a.n, a.c, a.h_out, a.w_out}) / div_t;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
+  const char* op = "adaptive_avg_pool2d";
+  check_defined(op, x);
+  check_floating(op, x);
+  KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W), got ", shape_str(x.shape()));
+  KILN_CHECK(output_size[0] > 0 && output_size[1] > 0, op, ": output_size must be positive, got ",
+             int2_str(output_size));
+  KILN_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": input ", shape_str(x.shape()), " has an empty plane");
+  // averaging(out, in)[i, j] = 1 / window_i for j in window i = [floor(i in / out), ceil((i + 1) in / out)).
+  auto averaging = [&](int64_t out, int64_t in) {
+    std::vector<double> m(out * in, 0.0);
+    for (int64_t i = 0; i < out; ++i) {
+      const int64_t s = i * in / out, e = ((i + 1) * in + out - 1) / out;
+      for (int64_t j = s; j < e; ++j) m[i * in + j] = 1.0 / double(e - s);
+    }
+    return from_vector(m, Shape{out, in}, x.dtype()).to(x.device());
+  };
+  Tensor ah = averaging(output_size[0], x.size(2));
+  Tensor aw = averaging(output_size[1], x.size(3));
+  return matmul(matmul(ah, x), transpose(aw, 0, 1));
+}
+
+}  // namespace kiln

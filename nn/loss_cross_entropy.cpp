@@ -1,0 +1,201 @@
+// nn/loss_cross_entropy.cpp: nll_loss and cross_entropy (class-index and class-probability targets, class
+// weights, ignore_index, label smoothing), composed of log_softmax, gather and reductions. Depends on
+// autograd/ops.h and nn/loss_detail.h.
+//
+// The common case (index targets, no weight, nothing ignored, no smoothing) is log_softmax + gather + mean:
+// no (N, K) one-hot or mask is built. Targets are scanned once on the CPU (N * d1 * ... integers) to
+// reject out-of-range classes with a message naming the loss and to count ignored entries.
+#include <cmath>
+#include <cstdint>
+
+#include "kiln/nn/loss.h"
+#include "kiln/nn/loss_detail.h"
+
+namespace kiln::nn::functional {
+
+namespace {
+
+using detail::scalar_as;
+
+// The class dim of an (N, K, ...) or unbatched (K) input.
+int64_t class_dim(const Tensor& input) { return input.dim() == 1 ? 0 : 1; }
+
+// Shape checks of an index target against input (N, K, d1, ...) or (K); returns K.
+int64_t check_index_target(const char* op, const Tensor& input, const Tensor& target) {
+  KILN_CHECK(input.dim() >= 1, op, ": input must be (N, K), (N, K, d1, ...) or (K), got ",
+             shape_str(input.shape()));
+  KILN_CHECK(target.dtype() == DType::i64, op, ": class-index target must be i64, got ", target.dtype(), " ",
+             shape_str(target.shape()),
+             " (for class probabilities pass a floating target of the input's shape)");
+  KILN_CHECK(input.device() == target.device(), op, ": input is on ", input.device(), " but target on ",
+             target.device());
+  Shape expected = input.shape();
+  expected.erase(expected.begin() + class_dim(input));
+  KILN_CHECK(target.shape() == expected, op, ": input ", shape_str(input.shape()),
+             " needs a class-index target of shape ", shape_str(expected), ", got ",
+             shape_str(target.shape()));
+  int64_t k = input.shape()[class_dim(input)];
+  KILN_CHECK(k > 0, op, ": input ", shape_str(input.shape()), " has no classes");
+  return k;
+}
+
+// Every target is in [0, K) or equal to ignore_index; returns how many are ignored.
+int64_t scan_index_target(const char* op, const Tensor& input, const Tensor& target, int64_t k,
+                          int64_t ignore_index) {
+  Tensor t = target.device().is_cpu() ? target.contiguous() : target.to(Device::cpu()).contiguous();
+  const int64_t* p = t.data<int64_t>();
+  int64_t ignored = 0;
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
+    if (p[i] == ignore_index) {
+      ++ignored;
+      continue;
+    }
+    KILN_CHECK(p[i] >= 0, op, ": target holds the negative class index ", p[i], " (input ",
+               shape_str(input.shape()), ", target ", shape_str(target.shape()), "; ignore_index is ",
+               ignore_index, ")");
+    KILN_CHECK(p[i] < k, op, ": target holds class index ", p[i], ", out of range for K = ", k,
+               " classes (input ", shape_str(input.shape()), ", target ", shape_str(target.shape()),
+               "; valid: 0 to ", k - 1, " or ignore_index ", ignore_index, ")");
+  }
+  return ignored;
+}
+
+void check_class_weight(const char* op, const Tensor& weight, const Tensor& input, int64_t k) {
+  if (!weight.defined()) return;
+  detail::check_floating(op, weight, "weight");
+  KILN_CHECK(weight.dim() == 1 && weight.shape()[0] == k, op, ": weight must be (K) = [", k, "] for input ",
+             shape_str(input.shape()), ", got ", shape_str(weight.shape()));
+  KILN_CHECK(weight.dtype() == input.dtype(), op, ": weight (", weight.dtype(),
+             ") must have the input's dtype (", input.dtype(), ")");
+  KILN_CHECK(weight.device() == input.device(), op, ": input is on ", input.device(), " but weight on ",
+             weight.device());
+}
+
+// weight (K) shaped to broadcast along the class dim of input: (K) or (1, K, 1, ...).
+Tensor class_weight_view(const Tensor& weight, const Tensor& input) {
+  if (input.dim() == 1) return weight;
+  Shape s(input.dim(), 1);
+  s[1] = weight.shape()[0];
+  return reshape(weight, s);
+}
+
+// numerator / denominator for the weighted mean. When every target is ignored the denominator is 0: the
+// value is NaN and every gradient 0, as in PyTorch (dividing by the raw 0 would spread 0 * inf = NaN into
+// the gradients and from there into the parameters).
+Tensor divide_by_weight(const Tensor& numerator, const Tensor& denominator) {
+  Tensor empty = eq(denominator, scalar_as(0.0, denominator));
+  Tensor nan_if_empty = where(empty, std::nan(""), scalar_as(0.0, denominator));
+  return numerator / where(empty, 1.0, denominator) + nan_if_empty;
+}
+
+// The parts of nll_loss shared with cross_entropy, after the target has been checked and scanned.
+struct NLLParts {
+  Tensor loss;   // reduced as asked
+  Tensor denom;  // the mean's divisor (sum of weights of non-ignored targets); undefined on the fast path
+};
+
+NLLParts nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                  int64_t ignored, Reduction reduction, const char* op) {
+  KILN_CHECK(reduction != Reduction::batchmean, op,
+             ": reduction batchmean is only for kl_div (use mean, sum or none)");
+  int64_t cdim = class_dim(logp);
+  Tensor ignore_mask;  // true where ignored; only built when some are
+  Tensor safe_target = target;
+  if (ignored > 0) {
+    ignore_mask = eq(target, full({}, static_cast<double>(ignore_index),
+                                  {.dtype = DType::i64, .device = target.device()}));
+    safe_target = where(ignore_mask, 0.0, target);  // any valid class: its pick is masked out below
+  }
+  Tensor picked = squeeze(gather(logp, cdim, unsqueeze(safe_target, cdim)), cdim);
+  if (!weight.defined() && ignored == 0) {
+    if (reduction == Reduction::none) return {neg(picked), {}};
+    if (reduction == Reduction::sum) return {neg(sum(picked)), {}};
+    return {neg(mean(picked)), {}};
+  }
+  // Ignored entries are selected away rather than multiplied by 0, so a -inf log-probability picked at a
+  // placeholder class cannot turn into NaN.
+  Tensor w = weight.defined() ? reshape(index_select(weight, 0, reshape(safe_target, {-1})), target.shape())
+                              : Tensor();
+  Tensor loss = w.defined() ? neg(picked * w) : neg(picked);
+  if (ignored > 0) loss = where(ignore_mask, 0.0, loss);
+  if (reduction == Reduction::none) return {loss, {}};
+  if (reduction == Reduction::sum) return {sum(loss), {}};
+  Tensor denom = !w.defined()  ? scalar_as(static_cast<double>(target.numel() - ignored), logp)
+                 : ignored > 0 ? sum(where(ignore_mask, 0.0, w))
+                               : sum(w);
+  return {divide_by_weight(sum(loss), denom), denom};
+}
+
+Tensor cross_entropy_probs(const Tensor& input, const Tensor& logp, const Tensor& target,
+                           const CrossEntropyOptions& o, int64_t k) {
+  const char* op = "cross_entropy";
+  KILN_CHECK(target.shape() == input.shape(), op, ": a class-probability target must have the input's shape ",
+             shape_str(input.shape()), ", got ", shape_str(target.shape()));
+  KILN_CHECK(target.dtype() == input.dtype(), op, ": a class-probability target (", target.dtype(),
+             ") must have the input's dtype (", input.dtype(), ")");
+  Tensor t = target;
+  if (o.label_smoothing > 0)
+    t = target * (1.0 - o.label_smoothing) + o.label_smoothing / static_cast<double>(k);
+  Tensor prod = logp * t;
+  if (o.weight.defined()) prod = prod * class_weight_view(o.weight, input);
+  Tensor loss = neg(sum(prod, {class_dim(input)}));
+  // PyTorch's mean for probability targets divides by the number of samples, weights or not.
+  return detail::reduce_loss(loss, o.reduction, op);
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLOptions& o) {
+  const char* op = "nll_loss";
+  detail::check_floating(op, input, "input");
+  detail::check_defined(op, target, "target");
+  int64_t k = check_index_target(op, input, target);
+  check_class_weight(op, o.weight, input, k);
+  int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
+  return nll_core(input, target, o.weight, o.ignore_index, ignored, o.reduction, op).loss;
+}
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
+  const char* op = "cross_entropy";
+  detail::check_floating(op, input, "input");
+  detail::check_defined(op, target, "target");
+  KILN_CHECK(input.dim() >= 1, op, ": input must be (N, K), (N, K, d1, ...) or (K) logits, got ",
+             shape_str(input.shape()));
+  KILN_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0, op,
+             ": label_smoothing must be in [0, 1], got ", o.label_smoothing);
+  KILN_CHECK(o.reduction != Reduction::batchmean, op,
+             ": reduction batchmean is only for kl_div (use mean, sum or none)");
+  int64_t cdim = class_dim(input);
+  int64_t k = input.shape()[cdim];
+  check_class_weight(op, o.weight, input, k);
+  if (is_floating(target.dtype())) return cross_entropy_probs(input, log_softmax(input, cdim), target, o, k);
+
+  check_index_target(op, input, target);
+  int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
+  Tensor logp = log_softmax(input, cdim);
+  NLLParts nll = nll_core(logp, target, o.weight, o.ignore_index, ignored, o.reduction, op);
+  if (o.label_smoothing == 0.0) return nll.loss;
+
+  // Label smoothing (PyTorch's formula): (1 - eps) nll + eps / K * smooth, where smooth sums -logp over the
+  // classes (weighted by class), is 0 at ignored targets, and shares nll's mean divisor.
+  Tensor weighted = o.weight.defined() ? logp * class_weight_view(o.weight, input) : logp;
+  Tensor smooth = neg(sum(weighted, {cdim}));
+  if (ignored > 0) {
+    Tensor keep = ne(target, full({}, static_cast<double>(o.ignore_index),
+                                  {.dtype = DType::i64, .device = target.device()}));
+    smooth = where(keep, smooth, 0.0);
+  }
+  Tensor reduced;
+  if (o.reduction == Reduction::none) {
+    reduced = smooth;
+  } else if (o.reduction == Reduction::sum) {
+    reduced = sum(smooth);
+  } else {
+    Tensor denom =
+        nll.denom.defined() ? nll.denom : scalar_as(static_cast<double>(target.numel() - ignored), input);
+    reduced = divide_by_weight(sum(smooth), denom);
+  }
+  return nll.loss * (1.0 - o.label_smoothing) + reduced * (o.label_smoothing / static_cast<double>(k));
+}
+
+}  // namespace kiln::nn::functional

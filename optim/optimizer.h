@@ -1,0 +1,142 @@
+// kiln/optim/optimizer.h: Optimizer, the base of every optimizer (PyTorch 1.13's torch.optim.Optimizer):
+// parameter groups with their own hyper-parameters, per-parameter state, zero_grad, and a StateDict that
+// resumes a run bit-exactly. Depends on autograd (NoGradGuard) and tensor/state_dict.h.
+//
+// Hyper-parameters are named doubles, PyTorch's names with `betas` split into beta1/beta2 and flags as 0/1
+// ("lr", "momentum", "beta1", "amsgrad", ...). Each concrete optimizer fills its defaults from its options
+// struct; a ParamGroup overrides any of them by name, as a PyTorch param-group dict does:
+//
+//   optim::SGD opt({{backbone.parameters(), {{"lr", 1e-3}}}, {head.parameters()}}, {.lr = 1e-2, .momentum =
+//   0.9});
+//
+// State dict names (flat, dotted; scalars are 0-d tensors, f64 for reals and i64 for counts):
+//   state.<i>.<name>          the state of parameter i, numbered across groups in order (PyTorch's
+//   numbering),
+//                             e.g. state.3.exp_avg, state.3.step; present only for parameters that have state
+//   param_groups.<g>.params   i64 [P_g]: the parameter numbers of group g
+//   param_groups.<g>.<option> f64 0-d: every hyper-parameter of group g (param_groups.0.lr)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kiln/tensor/state_dict.h"
+#include "kiln/tensor/tensor.h"
+
+namespace kiln::optim {
+
+// One group as given by the user: its parameters and overrides of the optimizer's defaults by name.
+struct ParamGroup {
+  std::vector<Tensor> params;
+  std::map<std::string, double> options = {};
+};
+
+// A group's resolved hyper-parameters, in the optimizer's order of names.
+class GroupOptions {
+ public:
+  GroupOptions() = default;
+  explicit GroupOptions(std::vector<std::pair<std::string, double>> values) : values_(std::move(values)) {}
+  bool has(const std::string& name) const;
+  // Throws kiln::Error naming `name` and the known names if there is no such option.
+  double get(const std::string& name) const;
+  void set(const std::string& name, double value);
+  const std::vector<std::pair<std::string, double>>& items() const { return values_; }
+
+ private:
+  std::vector<std::pair<std::string, double>> values_;
+};
+
+class Optimizer {
+ public:
+  // Checks a group's options; throws kiln::Error naming the optimizer, option and value.
+  using Validator = std::function<void(const GroupOptions&)>;
+  // One named entry of a parameter's state: a buffer shaped like the parameter (its dtype), a step count
+  // (i64 0-d) or a real (f64 0-d). A required entry is present whenever the parameter has any state.
+  struct StateSpec {
+    enum Kind { Buffer, Count, Real };
+    std::string name;
+    Kind kind = Buffer;
+    bool required = true;
+  };
+
+  Optimizer(const Optimizer&) = delete;  // schedulers hold references to optimizers
+  Optimizer& operator=(const Optimizer&) = delete;
+  virtual ~Optimizer() = default;
+
+  // One update of every parameter whose grad is defined (the others are skipped, as in PyTorch). Runs under
+  // NoGradGuard and writes into the parameters' own storage.
+  virtual void step() = 0;
+  // Clears every parameter's gradient: undefined (set_to_none) or filled with zeros.
+  void zero_grad(bool set_to_none = true);
+
+  // Appends a group (options fall back to the optimizer's defaults). Throws kiln::Error for an empty group,
+  // a parameter already in another group, an unknown option name or an invalid value.
+  void add_param_group(const ParamGroup& group);
+
+  const std::string& name() const { return name_; }
+  std::size_t num_param_groups() const { return groups_.size(); }
+  const std::vector<Tensor>& params(std::size_t group) const;
+  // Every parameter, in state-dict order.
+  std::vector<Tensor> all_params() const;
+
+  // The learning rate of a group. Schedulers write it every step without validation, as PyTorch does (a
+  // linear OneCycleLR phase run past its end may even leave it slightly negative).
+  double lr(std::size_t group = 0) const { return option(group, "lr"); }
+  void set_lr(std::size_t group, double lr) { set_option(group, "lr", lr, false); }
+  // Any hyper-parameter by name; set_option validates the group's options again unless told not to
+  // (schedulers cycling momentum / beta1 do not).
+  bool has_option(const std::string& name) const { return defaults_.has(name); }
+  double option(std::size_t group, const std::string& name) const;
+  void set_option(std::size_t group, const std::string& name, double value, bool validate = true);
+  const GroupOptions& defaults() const { return defaults_; }
+  // The learning rate a group started from, recorded by the first LR scheduler attached to the optimizer
+  // (PyTorch's group['initial_lr']); later schedulers and SequentialLR read it. Saved in state_dict as
+  // param_groups.<g>.initial_lr once set.
+  bool has_initial_lr(std::size_t group) const;
+  double initial_lr(std::size_t group) const;  // throws kiln::Error if never set
+  void set_initial_lr(std::size_t group, double lr);
+
+  // A snapshot (copies) of the state and hyper-parameters, named as described at the top of this file.
+  StateDict state_dict() const;
+  // Replaces state and hyper-parameters with a snapshot from an optimizer of the same kind over parameters
+  // of the same shapes and grouping. Throws kiln::Error naming the first mismatched, missing or unexpected
+  // entry; on error the optimizer is left unchanged.
+  void load_state_dict(const StateDict& dict);
+
+ protected:
+  // `state_specs`: the per-parameter state this optimizer may hold, in the order state_dict writes it.
+  Optimizer(std::string name, GroupOptions defaults, Validator validate, std::vector<StateSpec> state_specs,
+            std::vector<ParamGroup> groups);
+
+  struct Group {
+    std::vector<Tensor> params;
+    GroupOptions options;
+    std::size_t first = 0;  // number of params[0] in the state numbering
+    std::optional<double> initial_lr;
+  };
+  // A parameter's state, by name (small: a linear search is cheapest).
+  using ParamState = std::vector<std::pair<std::string, Tensor>>;
+
+  const std::vector<Group>& groups() const { return groups_; }
+  ParamState& state(std::size_t index) { return state_[index]; }
+  // The named entry of a parameter's state, or an undefined tensor.
+  static Tensor find(const ParamState& s, const std::string& name);
+  // The gradient of parameter number `index`, checked against the parameter (shape, dtype), or undefined.
+  Tensor checked_grad(const Tensor& param, std::size_t index) const;
+
+ private:
+  std::string name_;
+  GroupOptions defaults_;
+  Validator validate_;
+  std::vector<StateSpec> state_specs_;
+  std::vector<Group> groups_;
+  std::vector<ParamState> state_;  // by parameter number
+};
+
+}  // namespace kiln::optim
