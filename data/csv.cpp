@@ -282,7 +282,13 @@ class Parser {
     Column& c = b.col;
     std::string_view s = text_of(f);
     if (is_na(s)) return b.push_missing();
-    if (!b.known) b.fix_type(infer(s));
+    if (!b.known) {
+      const ColumnType t = infer(s);
+      if (t == ColumnType::String && opt_.numeric_only)
+        fail(line_ + f.line_delta, j + 1, "'", std::string(s.substr(0, 40)),
+             "' is not a number (CsvOptions::numeric_only)");
+      b.fix_type(t);
+    }
     bool ok = true;
     switch (c.type) {
       case ColumnType::Int: {
@@ -313,10 +319,12 @@ class Parser {
         c.strings.emplace_back(s);
         break;
     }
-    if (!ok && !b.forced) throw RestartAsString{j};
+    if (!ok && !b.forced && !opt_.numeric_only) throw RestartAsString{j};
     if (!ok)
       fail(line_ + f.line_delta, j + 1, "cannot parse '", std::string(s.substr(0, 40)), "' as ",
-           column_type_name(c.type), " (the column's type is forced by CsvOptions::dtypes)");
+           column_type_name(c.type),
+           b.forced ? " (the column's type is forced by CsvOptions::dtypes)"
+                    : " (the column's earlier cells made it that type; CsvOptions::numeric_only)");
     c.missing.push_back(0);
   }
 

@@ -170,6 +170,20 @@ TEST(Csv, ErrorUnparsableNumberInForcedColumn) {
   EXPECT_CONTAINS(error_of([&] { parse_csv("id\n1\n", o, "f.csv"); }), "dtypes names column 'nope'");
 }
 
+TEST(Csv, ErrorUnparsableNumberWithNumericOnly) {
+  CsvOptions o;
+  o.numeric_only = true;
+  Table t = parse_csv("a,b,c\n1,2.5,true\n2,NA,false\n", o);
+  EXPECT_EQ(t["b"].type, ColumnType::Float);
+  std::string msg = error_of([&] { parse_csv("a,b\n1,2.5\n2,3.O\n", o, "feat.csv"); });
+  EXPECT_CONTAINS(msg, "read_csv: 'feat.csv' line 3, column 2 ('b'): cannot parse '3.O' as float");
+  EXPECT_CONTAINS(msg, "CsvOptions::numeric_only");
+  EXPECT_CONTAINS(error_of([&] { parse_csv("a,b\n1,x\n", o, "feat.csv"); }),
+                  "'feat.csv' line 2, column 2 ('b'): 'x' is not a number (CsvOptions::numeric_only)");
+  o.dtypes = {{"name", ColumnType::String}};
+  EXPECT_EQ(parse_csv("name,v\nbob,1\n", o)["name"].strings[0], "bob");  // forced columns are exempt
+}
+
 TEST(Csv, ErrorRaggedRows) {
   std::string msg = error_of([] { parse_csv("a,b,c\n1,2,3\n\"x\ny\",2,3,4\n", {}, "r.csv"); });
   EXPECT_CONTAINS(msg, "read_csv: 'r.csv' line 3, column 4: the record has 4 fields but the header has 3");
