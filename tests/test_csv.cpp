@@ -75,6 +75,24 @@ TEST(Csv, NumericColumnMeetingTextKeepsEarlierTextExactly) {
   EXPECT_EQ(u["b"].strings, (std::vector<std::string>{"true", "3"}));
 }
 
+TEST(Csv, LateTextInSeveralColumnsKeepsEveryCellsText) {
+  // Text after the first 10000 lines: the reader finishes the pass to find all such columns, then rereads.
+  std::string text = "a,b,c\n";
+  for (int i = 0; i < 30000; ++i)
+    text += (i == 15000 ? std::string("x") : std::to_string(i)) + "," + (i == 29999 ? "y" : "0.50") + "," +
+            std::to_string(i) + "\n";
+  Table t = parse_csv(text);
+  EXPECT_EQ(t["a"].type, ColumnType::String);
+  EXPECT_EQ(t["b"].type, ColumnType::String);
+  EXPECT_EQ(t["c"].type, ColumnType::Int);
+  ASSERT_EQ(t.num_rows(), 30000);
+  EXPECT_EQ(t["a"].strings[14999], "14999");
+  EXPECT_EQ(t["a"].strings[15000], "x");
+  EXPECT_EQ(t["b"].strings[0], "0.50");
+  EXPECT_EQ(t["b"].strings[29999], "y");
+  EXPECT_EQ(t["c"].ints[29999], 29999);
+}
+
 TEST(Csv, QuotedCommasEscapedQuotesAndEmbeddedNewlines) {
   Table t = parse_csv("name,note\n\"Smith, J\",\"said \"\"hi\"\"\"\n\"multi\nline\",\"\"\"\"\nplain,a\"b\n");
   ASSERT_EQ(t.num_rows(), 3);
