@@ -320,3 +320,18 @@ TEST(Table, CategoricalCodes) {
   EXPECT_EQ(cat.categories, (std::vector<std::string>{"blue", "green", "red"}));
   EXPECT_EQ(kiln::testing::values(cat.codes), (std::vector<double>{2, 0, -1, 1, 0}));
 }
+
+TEST(Table, MoreErrorMessages) {
+  Table t = parse_csv("a,s,b\n1,x,true\n2,y,\n");
+  EXPECT_CONTAINS(error_of([&] { t["a"].as_double(2); }),
+                  "Column::as_double: row 2 out of range for column 'a'");
+  EXPECT_CONTAINS(error_of([&] { t["s"].as_double(0); }), "Column::as_double: column 's' holds strings");
+  EXPECT_CONTAINS(error_of([&] { t.take({3}); }), "Table::take: row 3 out of range for 2 rows");
+  EXPECT_CONTAINS(error_of([&] { t.fillna("b", 2); }),
+                  "column 'b' holds booleans; the fill value must be 0 or 1");
+  EXPECT_EQ(t.fillna("b", 1)["b"].bools, (std::vector<uint8_t>{1, 1}));
+  std::vector<kiln::data::Column> cols(2);
+  cols[0].name = "x", cols[1].name = "y";
+  cols[0].missing = {0, 0};
+  EXPECT_CONTAINS(error_of([&] { Table bad(cols); }), "Table: column 'y' has 0 rows but column 'x' has 2");
+}
