@@ -2,8 +2,10 @@
 // One pass over the bytes: a record is first split into field views (no copies), then each cell goes
 // straight into its typed column (std::from_chars for numbers, no std::string per numeric cell). A column
 // inferred as bool/int/float that later meets text must keep its earlier cells' exact text, which the
-// typed column no longer has, so the read restarts with that column forced to string (at most once per
-// column; a numeric file is read once). Depends on table.h and tensor/ (error.h).
+// typed column no longer has, so the read restarts with that column forced to string. Found in the
+// first kEarlyLines lines, the restart is immediate (cheap); found later, the pass goes on to the end to
+// find every such column, then restarts once: at most two passes over a large file, and a file whose
+// inferred types hold is read once. Depends on table.h and tensor/ (error.h).
 #include "kiln/data/csv.h"
 
 #include <algorithm>
@@ -21,8 +23,9 @@ namespace {
 
 // Thrown (inside this file only) when an inferred column must become a string column.
 struct RestartAsString {
-  size_t column;
+  std::vector<size_t> columns;
 };
+constexpr int64_t kEarlyLines = 10000;
 
 struct Field {
   const char* begin;
@@ -138,6 +141,7 @@ class Parser {
 
   Table finish() {
     if (!have_width_) fail(line_, 1, "the file is empty (no header and no records)");
+    if (!late_strings_.empty()) throw RestartAsString{{late_strings_.begin(), late_strings_.end()}};
     std::vector<Column> cols;
     for (Builder& b : builders_) {
       b.finish();
@@ -280,9 +284,17 @@ class Parser {
   void add_cell(size_t j, const Field& f) {
     Builder& b = builders_[j];
     Column& c = b.col;
+    if (!late_strings_.empty() && late_strings_.count(j))
+      return;  // this pass only looks for more such columns
     std::string_view s = text_of(f);
     if (is_na(s)) return b.push_missing();
-    if (!b.known) b.fix_type(infer(s));
+    if (!b.known) {
+      const ColumnType t = infer(s);
+      if (t == ColumnType::String && opt_.numeric_only)
+        fail(line_ + f.line_delta, j + 1, "'", std::string(s.substr(0, 40)),
+             "' is not a number (CsvOptions::numeric_only)");
+      b.fix_type(t);
+    }
     bool ok = true;
     switch (c.type) {
       case ColumnType::Int: {
@@ -313,10 +325,16 @@ class Parser {
         c.strings.emplace_back(s);
         break;
     }
-    if (!ok && !b.forced) throw RestartAsString{j};
+    if (!ok && !b.forced && !opt_.numeric_only) {
+      if (line_ <= kEarlyLines) throw RestartAsString{{j}};
+      late_strings_.insert(j);
+      return;
+    }
     if (!ok)
       fail(line_ + f.line_delta, j + 1, "cannot parse '", std::string(s.substr(0, 40)), "' as ",
-           column_type_name(c.type), " (the column's type is forced by CsvOptions::dtypes)");
+           column_type_name(c.type),
+           b.forced ? " (the column's type is forced by CsvOptions::dtypes)"
+                    : " (the column's earlier cells made it that type; CsvOptions::numeric_only)");
     c.missing.push_back(0);
   }
 
@@ -353,6 +371,7 @@ class Parser {
   std::vector<Field> fields_;
   std::vector<Builder> builders_;
   std::string scratch_;
+  std::set<size_t> late_strings_;  // columns found to need strings after kEarlyLines
 };
 
 struct FileCloser {
@@ -386,7 +405,7 @@ Table with_restarts(ReadOnce read_once) {
     try {
       return read_once(as_string);
     } catch (const RestartAsString& r) {
-      as_string.insert(r.column);
+      as_string.insert(r.columns.begin(), r.columns.end());
     }
   }
 }

@@ -35,14 +35,18 @@ struct CsvOptions {
   // Column types by name, instead of inferred. A cell that does not parse as the forced type is an error
   // naming the file, line and column; a forced string column keeps its cells' text.
   std::map<std::string, ColumnType> dtypes{};
+  // Every column not in `dtypes` must be numeric (int, float or bool): a cell that is not (a typo in a
+  // feature file) is an error naming the file, line and column, instead of turning the column into text.
+  bool numeric_only = false;
   // The file is read in pieces of this many bytes, so memory holds the parsed table plus one piece.
   size_t chunk_bytes = size_t{8} << 20;
 };
 
 // Reads a CSV file. Throws kiln::Error naming the file, line (1-based, physical lines) and column for:
 // a missing file, an empty file (no header/record), a record with more or fewer fields than the first
-// one (ragged), a cell that does not parse as its forced type, an unterminated quoted field, a character
-// after a closing quote other than a delimiter or end of record, and an unknown name in `dtypes`.
+// one (ragged), a cell that does not parse as its forced type or (numeric_only) as a number, an unterminated
+// quoted field, a character after a closing quote other than a delimiter or end of record, and an unknown
+// name in `dtypes`.
 Table read_csv(const std::string& path, const CsvOptions& options = {});
 
 // The same parser over text in memory; `name` stands for the file name in error messages.

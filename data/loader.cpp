@@ -85,6 +85,9 @@ struct EpochRun {
   // The next batch in order; false at the end of the epoch.
   bool take(Batch& out) {
     if (next >= count()) return false;
+    KILN_CHECK(!stopped(),
+               "DataLoader: this epoch's iteration was ended (a newer `for` over the loader, or "
+               "load_state_dict, stopped it); iterate one epoch at a time");
     if (workers.empty()) {
       try {
         out = make(next++);
@@ -97,9 +100,7 @@ struct EpochRun {
     {
       std::unique_lock<std::mutex> lock(mutex);
       produced.wait(lock, [&] { return stop || ready.count(next) != 0; });
-      KILN_CHECK(ready.count(next) != 0,
-                 "DataLoader: this epoch's iteration was ended (a newer `for` over the "
-                 "loader, or load_state_dict, stopped its workers)");
+      KILN_CHECK(!stop, "DataLoader: this epoch's iteration was ended while waiting for batch ", next);
       auto it = ready.find(next);
       slot = std::move(it->second);
       ready.erase(it);
@@ -123,6 +124,11 @@ struct EpochRun {
                  " (unknown exception)");
     }
     std::abort();  // unreachable
+  }
+
+  bool stopped() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return stop;
   }
 
   void shutdown() {

@@ -103,9 +103,9 @@ DistributedSampler::DistributedSampler(int64_t world_size, int64_t rank, bool sh
 std::vector<int64_t> DistributedSampler::indices(int64_t n, uint64_t seed, int64_t epoch) const {
   std::vector<int64_t> order = shuffle_ ? permutation(n, seed, epoch_stream(kDistributedStream, epoch))
                                         : SequentialSampler().indices(n, seed, epoch);
+  KILN_CHECK(n > 0, "DistributedSampler: empty dataset");
   const int64_t per_rank = drop_last_ ? n / world_size_ : (n + world_size_ - 1) / world_size_;
   const int64_t total = per_rank * world_size_;
-  KILN_CHECK(total == 0 || n > 0, "DistributedSampler: empty dataset");
   for (int64_t i = n; i < total; ++i) order.push_back(order[static_cast<size_t>((i - n) % n)]);
   std::vector<int64_t> out;
   for (int64_t i = rank_; i < total; i += world_size_) out.push_back(order[static_cast<size_t>(i)]);

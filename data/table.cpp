@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <unordered_set>
@@ -105,6 +106,41 @@ std::vector<int64_t> string_codes(const Column& c, std::vector<std::string>* cat
     if (!c.missing[i]) codes[i] = index.at(c.strings[i]);
   if (categories != nullptr) *categories = std::move(cats);
   return codes;
+}
+
+// A string column among the features is an error, not silent codes: it is often a numeric column with a
+// few bad cells (which made read_csv infer strings), and codes of real categories need one-hot encoding.
+void check_numeric(const Column& c) {
+  if (c.type != ColumnType::String) return;
+  int64_t row = 0;
+  for (int64_t i = 0; i < c.size(); ++i) {
+    if (c.missing[i]) continue;
+    char* end = nullptr;
+    const std::string& v = c.strings[i];
+    std::strtod(v.c_str(), &end);
+    if (v.empty() || end != v.c_str() + v.size()) {
+      row = i;
+      break;
+    }
+  }
+  KILN_CHECK(false, "Table::to_tensor: column '", c.name, "' holds strings, not numbers (row ", row, ": '",
+             c.size() > 0 ? c.strings[row].substr(0, 40) : std::string(),
+             "'); encode it with categorical() and one-hot it, drop() it, or read the file with "
+             "CsvOptions::dtypes forcing a numeric type to find the bad cells");
+}
+
+Tensor columns_to_tensor(const std::vector<const Column*>& cols, DType dtype, const char* op) {
+  const int64_t n_rows = cols.empty() ? 0 : cols.front()->size(), d = static_cast<int64_t>(cols.size());
+  KILN_CHECK(dtype == DType::f32 || dtype == DType::f64 || dtype == DType::i64 || dtype == DType::i32,
+             "Table::", op, ": cannot convert to ", dtype, "; use f32, f64, i64 or i32");
+  Tensor out = empty({n_rows, d}, {.dtype = dtype});
+  for (int64_t j = 0; j < d; ++j) {
+    check_no_missing(*cols[j], op);
+    std::vector<int64_t> codes;
+    if (cols[j]->type == ColumnType::String) codes = string_codes(*cols[j], nullptr);
+    write_any(*cols[j], codes, out, j, d);
+  }
+  return out;
 }
 
 }  // namespace
@@ -254,23 +290,14 @@ Tensor Table::to_tensor(const std::vector<std::string>& names, DType dtype) cons
   if (names.empty())
     for (const Column& c : columns_) cols.push_back(&c);
   for (const std::string& n : names) cols.push_back(&column(n));
-  const int64_t n_rows = num_rows(), d = static_cast<int64_t>(cols.size());
-  KILN_CHECK(dtype == DType::f32 || dtype == DType::f64 || dtype == DType::i64 || dtype == DType::i32,
-             "Table::to_tensor: cannot convert to ", dtype, "; use f32, f64, i64 or i32");
-  Tensor out = empty({n_rows, d}, {.dtype = dtype});
-  for (int64_t j = 0; j < d; ++j) {
-    check_no_missing(*cols[j], "to_tensor");
-    std::vector<int64_t> codes;
-    if (cols[j]->type == ColumnType::String) codes = string_codes(*cols[j], nullptr);
-    write_any(*cols[j], codes, out, j, d);
-  }
-  return out;
+  for (const Column* c : cols) check_numeric(*c);
+  return columns_to_tensor(cols, dtype, "to_tensor");
 }
 
 Tensor Table::column_tensor(const std::string& name, std::optional<DType> dtype) const {
   const Column& c = column(name);
   DType dt = dtype.value_or(c.type == ColumnType::Float ? DType::f32 : DType::i64);
-  Tensor nx1 = to_tensor({name}, dt);
+  Tensor nx1 = columns_to_tensor({&c}, dt, "column_tensor");
   return as_strided(nx1, {nx1.size(0)}, {1}, 0);  // (N, 1) contiguous -> (N); reshape lives in autograd/
 }
 

@@ -70,8 +70,9 @@ class Table {
   Table take(const std::vector<int64_t>& rows) const;  // rows in the given order
 
   // The columns as one (N, D) tensor of `dtype` (f32, f64, i64 or i32), columns in the given order (all
-  // columns when empty). String columns become their categorical codes. Throws kiln::Error naming the
-  // column and the first row with a missing value (dropna()/fillna() first).
+  // columns when empty). Throws kiln::Error naming the column and the first row with a missing value
+  // (dropna()/fillna() first), and for a string column, naming its first cell that is not a number (a
+  // numeric column with bad cells reads as strings; real categories need categorical() and one-hot).
   Tensor to_tensor(const std::vector<std::string>& names = {}, DType dtype = DType::f32) const;
   // One column as an (N) tensor; dtype i64 for int, bool and string (codes) columns, f32 for float ones
   // unless given.

@@ -75,6 +75,24 @@ TEST(Csv, NumericColumnMeetingTextKeepsEarlierTextExactly) {
   EXPECT_EQ(u["b"].strings, (std::vector<std::string>{"true", "3"}));
 }
 
+TEST(Csv, LateTextInSeveralColumnsKeepsEveryCellsText) {
+  // Text after the first 10000 lines: the reader finishes the pass to find all such columns, then rereads.
+  std::string text = "a,b,c\n";
+  for (int i = 0; i < 30000; ++i)
+    text += (i == 15000 ? std::string("x") : std::to_string(i)) + "," + (i == 29999 ? "y" : "0.50") + "," +
+            std::to_string(i) + "\n";
+  Table t = parse_csv(text);
+  EXPECT_EQ(t["a"].type, ColumnType::String);
+  EXPECT_EQ(t["b"].type, ColumnType::String);
+  EXPECT_EQ(t["c"].type, ColumnType::Int);
+  ASSERT_EQ(t.num_rows(), 30000);
+  EXPECT_EQ(t["a"].strings[14999], "14999");
+  EXPECT_EQ(t["a"].strings[15000], "x");
+  EXPECT_EQ(t["b"].strings[0], "0.50");
+  EXPECT_EQ(t["b"].strings[29999], "y");
+  EXPECT_EQ(t["c"].ints[29999], 29999);
+}
+
 TEST(Csv, QuotedCommasEscapedQuotesAndEmbeddedNewlines) {
   Table t = parse_csv("name,note\n\"Smith, J\",\"said \"\"hi\"\"\"\n\"multi\nline\",\"\"\"\"\nplain,a\"b\n");
   ASSERT_EQ(t.num_rows(), 3);
@@ -170,6 +188,20 @@ TEST(Csv, ErrorUnparsableNumberInForcedColumn) {
   EXPECT_CONTAINS(error_of([&] { parse_csv("id\n1\n", o, "f.csv"); }), "dtypes names column 'nope'");
 }
 
+TEST(Csv, ErrorUnparsableNumberWithNumericOnly) {
+  CsvOptions o;
+  o.numeric_only = true;
+  Table t = parse_csv("a,b,c\n1,2.5,true\n2,NA,false\n", o);
+  EXPECT_EQ(t["b"].type, ColumnType::Float);
+  std::string msg = error_of([&] { parse_csv("a,b\n1,2.5\n2,3.O\n", o, "feat.csv"); });
+  EXPECT_CONTAINS(msg, "read_csv: 'feat.csv' line 3, column 2 ('b'): cannot parse '3.O' as float");
+  EXPECT_CONTAINS(msg, "CsvOptions::numeric_only");
+  EXPECT_CONTAINS(error_of([&] { parse_csv("a,b\n1,x\n", o, "feat.csv"); }),
+                  "'feat.csv' line 2, column 2 ('b'): 'x' is not a number (CsvOptions::numeric_only)");
+  o.dtypes = {{"name", ColumnType::String}};
+  EXPECT_EQ(parse_csv("name,v\nbob,1\n", o)["name"].strings[0], "bob");  // forced columns are exempt
+}
+
 TEST(Csv, ErrorRaggedRows) {
   std::string msg = error_of([] { parse_csv("a,b,c\n1,2,3\n\"x\ny\",2,3,4\n", {}, "r.csv"); });
   EXPECT_CONTAINS(msg, "read_csv: 'r.csv' line 3, column 4: the record has 4 fields but the header has 3");
@@ -257,7 +289,10 @@ TEST(Table, Errors) {
   EXPECT_CONTAINS(error_of([&] { t.fillna("a", 0.5); }), "column 'a' holds integers; the fill value 0.5");
   EXPECT_CONTAINS(error_of([&] { t.fillna("s", 1); }), "column 's' holds strings");
   EXPECT_CONTAINS(error_of([&] { t.categorical("a"); }), "column 'a' holds int values, not strings");
-  EXPECT_CONTAINS(error_of([&] { t.to_tensor({"s"}, DType::u8); }), "cannot convert to u8");
+  EXPECT_CONTAINS(error_of([&] { t.to_tensor({"a"}, DType::u8); }), "cannot convert to u8");
+  Table bad = parse_csv("price\n1.5\n2.0\n3.O\n");  // a typo makes the column text
+  EXPECT_CONTAINS(error_of([&] { bad.to_tensor(); }),
+                  "Table::to_tensor: column 'price' holds strings, not numbers (row 2: '3.O')");
   EXPECT_CONTAINS(error_of([&] { t.column(5); }), "column index 5 out of range for 2 columns");
   std::vector<kiln::data::Column> cols(2);
   cols[0].name = cols[1].name = "x";
@@ -284,4 +319,19 @@ TEST(Table, CategoricalCodes) {
   kiln::data::Categorical cat = t.categorical("c");
   EXPECT_EQ(cat.categories, (std::vector<std::string>{"blue", "green", "red"}));
   EXPECT_EQ(kiln::testing::values(cat.codes), (std::vector<double>{2, 0, -1, 1, 0}));
+}
+
+TEST(Table, MoreErrorMessages) {
+  Table t = parse_csv("a,s,b\n1,x,true\n2,y,\n");
+  EXPECT_CONTAINS(error_of([&] { t["a"].as_double(2); }),
+                  "Column::as_double: row 2 out of range for column 'a'");
+  EXPECT_CONTAINS(error_of([&] { t["s"].as_double(0); }), "Column::as_double: column 's' holds strings");
+  EXPECT_CONTAINS(error_of([&] { t.take({3}); }), "Table::take: row 3 out of range for 2 rows");
+  EXPECT_CONTAINS(error_of([&] { t.fillna("b", 2); }),
+                  "column 'b' holds booleans; the fill value must be 0 or 1");
+  EXPECT_EQ(t.fillna("b", 1)["b"].bools, (std::vector<uint8_t>{1, 1}));
+  std::vector<kiln::data::Column> cols(2);
+  cols[0].name = "x", cols[1].name = "y";
+  cols[0].missing = {0, 0};
+  EXPECT_CONTAINS(error_of([&] { Table bad(cols); }), "Table: column 'y' has 0 rows but column 'x' has 2");
 }

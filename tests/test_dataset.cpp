@@ -241,3 +241,56 @@ TEST(Samplers, WeightedDrawsClassesInProportionToWeights) {
   EXPECT_CONTAINS(error_of([] { data::WeightedRandomSampler({0, 0}, 2); }), "the weights sum to 0");
   EXPECT_CONTAINS(error_of([&] { s.indices(10, 0, 0); }), "300 weights for a dataset of 10 examples");
 }
+
+namespace {
+// Examples without targets, served only through get() (so targets() takes the default path).
+class Unlabeled : public data::Dataset {
+ public:
+  int64_t size() const override { return 3; }
+  data::Example get(int64_t i) const override { return {kiln::full({2}, static_cast<double>(i)), Tensor()}; }
+};
+}  // namespace
+
+TEST(DatasetErrors, EveryMessage) {
+  auto ds = data::share(make_dataset(6));
+  EXPECT_CONTAINS(error_of([] { Unlabeled().targets(); }),
+                  "Dataset::targets: the dataset's examples have no targets");
+  EXPECT_CONTAINS(error_of([] { data::collate({{Tensor(), Tensor()}}); }), "collate: an example has no x");
+  EXPECT_CONTAINS(error_of([] { data::Subset(data::DatasetPtr(), {}); }), "Subset: null dataset");
+  EXPECT_CONTAINS(error_of([] { data::Subset().targets(); }), "Subset::targets: empty subset");
+  EXPECT_CONTAINS(error_of([&] { data::ConcatDataset({ds, nullptr}); }), "ConcatDataset: dataset 1 is null");
+  data::TensorDataset floats(kiln::zeros({2, 1}), kiln::zeros({2}));
+  EXPECT_CONTAINS(error_of([&] {
+                    data::ConcatDataset({ds, data::share(floats)}).targets();
+                  }),
+                  "ConcatDataset::targets: dataset 1's targets are [2] f32 but dataset 0's are [6] i64");
+  EXPECT_CONTAINS(error_of([] { data::random_split(data::DatasetPtr(), {1.0}, 0); }),
+                  "random_split: null dataset");
+  EXPECT_CONTAINS(error_of([&] { data::random_split(ds, std::vector<double>{}, 0); }),
+                  "random_split: no fractions given");
+  EXPECT_CONTAINS(error_of([] { data::train_val_test_split(data::DatasetPtr()); }),
+                  "train_val_test_split: null dataset");
+  EXPECT_CONTAINS(error_of([&] {
+                    data::train_val_test_split(ds, {.fractions = {0.5, 0.5, 0.5}});
+                  }),
+                  "train_val_test_split: fractions sum to 1.5");
+  data::TensorDataset two_d(kiln::zeros({2, 1}), kiln::zeros({2, 2}, {.dtype = DType::i64}));
+  EXPECT_CONTAINS(error_of([&] { data::train_val_test_split(two_d, {.stratify = true}); }),
+                  "stratification needs one integer label per example, got targets of shape [2, 2]");
+  EXPECT_CONTAINS(error_of([] {
+                    data::gather_rows(kiln::zeros({2, 3}).t(), {0});
+                  }),
+                  "gather_rows: needs a contiguous tensor with a first dim, got [3, 2]");
+}
+
+TEST(SamplerErrors, EveryMessage) {
+  EXPECT_CONTAINS(error_of([] { data::RandomSampler(true, -1); }),
+                  "RandomSampler: num_samples must be >= 0, got -1");
+  EXPECT_CONTAINS(error_of([] { data::RandomSampler(true, 3).indices(0, 0, 0); }),
+                  "RandomSampler: cannot draw from an empty dataset");
+  EXPECT_CONTAINS(error_of([] { data::WeightedRandomSampler({}, 1); }), "WeightedRandomSampler: no weights");
+  EXPECT_CONTAINS(error_of([] { data::WeightedRandomSampler({1}, -2); }), "num_samples must be >= 0, got -2");
+  EXPECT_CONTAINS(error_of([] { data::DistributedSampler(0, 0); }), "world_size must be >= 1, got 0");
+  EXPECT_CONTAINS(error_of([] { data::DistributedSampler(2, 0).indices(0, 0, 0); }),
+                  "DistributedSampler: empty dataset");
+}

@@ -277,3 +277,34 @@ TEST(DataLoader, PrefetchesAheadAndStopsEarlyWithoutDeadlock) {
   auto it = loader.begin();  // a loader destroyed mid-epoch joins its workers too
   EXPECT_EQ((*it).size(), 2);
 }
+
+namespace {
+class ThrowsInt : public data::Dataset {
+ public:
+  int64_t size() const override { return 4; }
+  data::Example get(int64_t) const override { throw 42; }
+};
+}  // namespace
+
+TEST(DataLoader, MoreErrorMessages) {
+  for (int workers : {0, 1})
+    EXPECT_CONTAINS(error_of([&] {
+                      data::DataLoader loader(ThrowsInt(), {.batch_size = 2, .num_workers = workers});
+                      for (auto& batch : loader) (void)batch;
+                    }),
+                    "DataLoader: a worker failed making batch 0 of epoch 0 (unknown exception)");
+  data::DataLoader loader(numbered(40), {.batch_size = 2, .num_workers = 2});
+  auto old = loader.begin();
+  auto fresh = loader.begin();  // a new epoch ends the old one
+  EXPECT_EQ(values((*fresh).y), (std::vector<double>{0, 1}));
+  EXPECT_CONTAINS(error_of([&] { ++old; }), "DataLoader: this epoch's iteration was ended (a newer `for`");
+  data::DataLoader sync(numbered(40), {.batch_size = 2});
+  auto first = sync.begin();
+  sync.begin();
+  EXPECT_CONTAINS(error_of([&] { ++first; }), "this epoch's iteration was ended");
+  EXPECT_CONTAINS(error_of([&] { loader.set_epoch(-1); }),
+                  "DataLoader::set_epoch: epoch must be >= 0, got -1");
+  kiln::StateDict s = loader.state_dict();
+  s.set("epoch", kiln::full({}, -5.0, {.dtype = DType::i64}));
+  EXPECT_CONTAINS(error_of([&] { loader.load_state_dict(s); }), "epoch -5 and position");
+}

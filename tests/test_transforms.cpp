@@ -135,3 +135,20 @@ TEST(Transforms, ComposeAppliesInOrder) {
   data::Transform t = data::compose({data::RandomHorizontalFlip(1.0), data::Normalize({1}, {2})});
   EXPECT_EQ(values(t(x, 0)), (std::vector<double>{0.5, 0}));
 }
+
+TEST(Transforms, MoreErrorMessages) {
+  EXPECT_CONTAINS(error_of([] {
+                    data::Standardize::fit(kiln::zeros({2, 2}, {.dtype = DType::i64}));
+                  }),
+                  "Standardize::fit: x is i64; expected f32, f64 or u8");
+  EXPECT_CONTAINS(error_of([] { data::Standardize::fit(kiln::zeros({4})); }),
+                  "Standardize::fit: expected x (N, D) or (N, C, ...), got [4]");
+  data::TensorDataset ds(kiln::zeros({4, 2}));
+  EXPECT_CONTAINS(error_of([&] { data::Standardize::fit(ds, 0); }),
+                  "Standardize::fit: batch_size must be > 0");
+  data::TensorDataset none(kiln::zeros({0, 2}));
+  EXPECT_CONTAINS(error_of([&] { data::Standardize::fit(none); }), "Standardize::fit: no training examples");
+  EXPECT_CONTAINS(error_of([] { data::normalize(kiln::zeros({4}), {0}, {1}); }),
+                  "normalize: expected x (N, C, ...) or (C, H, W), got [4]");
+  EXPECT_CONTAINS(error_of([] { data::normalize(Tensor(), {0}, {1}); }), "normalize: undefined tensor");
+}

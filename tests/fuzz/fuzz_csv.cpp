@@ -1,7 +1,7 @@
 // tests/fuzz/fuzz_csv.cpp: libFuzzer target for data::parse_csv and data::read_csv (data/csv.h).
-// The first input byte picks the options (delimiter, header, chunk size); the rest is the CSV text.
-// Oracles: the only exception either reader may throw is kiln::Error; reading the same bytes from a file
-// in small chunks gives exactly the in-memory result (or the same error); a parsed table's operations
+// The first input byte picks the options (delimiter, header, chunk size, numeric_only); the rest is the CSV
+// text. Oracles: the only exception either reader may throw is kiln::Error; reading the same bytes from a
+// file in small chunks gives exactly the in-memory result (or the same error); a parsed table's operations
 // (tensor conversion, dropna, categorical codes) keep their contracts. Built and run by tests/fuzz/run.sh.
 #include <unistd.h>
 
@@ -45,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   kiln::data::CsvOptions o;
   o.delimiter = ",;\t|"[mode & 3];
   o.header = (mode & 4) == 0;
-  o.chunk_bytes = 1 + ((mode >> 3) & 31);
+  o.chunk_bytes = 1 + ((mode >> 3) & 15);
+  o.numeric_only = (mode & 128) != 0;
   const std::string text(reinterpret_cast<const char*>(data) + 1, size - 1);
 
   std::string mem_error, file_error;
