@@ -10,6 +10,7 @@
 
 #include "kiln/classic/linear_detail.h"
 #include "kiln/classic/logistic_lbfgs.h"
+#include "kiln/tensor/threads.h"
 
 namespace kiln::classic {
 namespace {
@@ -23,15 +24,19 @@ double sigmoid(double z) {
   return e / (1.0 + e);
 }
 
-// Sets Eigen's thread count for one fit and restores it (not inside another parallel region, where Eigen
-// runs single-threaded anyway and the global setting must not be raced on).
+// Sets Eigen's thread count for one fit and restores it. Small problems run on one thread: their
+// matrix products take microseconds, less than waking a team of threads at every loss evaluation (on
+// digits, 1797 x 64 x 10, two threads were several times slower than one). Not inside another parallel
+// region (cross-validation folds), where Eigen runs single-threaded anyway and the global setting must not
+// be raced on.
 class EigenThreads {
  public:
-  explicit EigenThreads(std::int64_t n) {
-    if (n > 0 && !omp_in_parallel()) {
-      saved_ = Eigen::nbThreads();
-      Eigen::setNbThreads(static_cast<int>(n));
-    }
+  EigenThreads(std::int64_t n_jobs, double work) {
+    if (omp_in_parallel()) return;
+    int threads = n_jobs > 0 ? static_cast<int>(n_jobs) : kiln::get_num_threads();
+    if (work < 2e7) threads = 1;
+    saved_ = Eigen::nbThreads();
+    Eigen::setNbThreads(threads);
   }
   ~EigenThreads() {
     if (saved_ > 0) Eigen::setNbThreads(saved_);
@@ -157,7 +162,7 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
   const double lambda = p_.penalty == "none" ? 0.0 : 1.0 / p_.C;
   const bool multinomial = p_.multi_class == "multinomial" || (p_.multi_class == "auto" && k > 2);
   const int64_t problems = multinomial || k == 2 ? 1 : k;
-  EigenThreads threads(p_.n_jobs);
+  EigenThreads threads(p_.n_jobs, static_cast<double>(n) * static_cast<double>(d) * (multinomial ? k : 1));
 
   // Per-class weights over `labels` (class indices 0..m-1 of m classes; `originals` their labels).
   auto class_weight_of = [&](const std::vector<int64_t>& labels, int64_t m,
