@@ -11,7 +11,7 @@
 namespace kiln::classic {
 namespace {
 
-using detail::assign_param;
+using linear_detail::assign_param;
 
 // The weighted, centred and sqrt(weight)-scaled problem, plus the means needed to undo the centring.
 struct Prepared {
@@ -24,10 +24,10 @@ struct Prepared {
 Prepared prepare(const Tensor& X, const Tensor& y, const Tensor& sample_weight, bool fit_intercept,
                  const std::string& who, bool normalize_weights) {
   Prepared p;
-  p.X = detail::to_matrix(X, who);
+  p.X = linear_detail::to_matrix(X, who);
   const int64_t n = p.X.rows();
-  p.y = detail::to_targets(y, n, who);
-  Eigen::VectorXd s = detail::to_sample_weight(sample_weight, n, who);
+  p.y = linear_detail::to_targets(y, n, who);
+  Eigen::VectorXd s = linear_detail::to_sample_weight(sample_weight, n, who);
   // Lasso's objective divides by the weight sum: scaling the weights to sum to N keeps its alpha on the
   // same footing as the unweighted problem.
   if (normalize_weights) s *= static_cast<double>(n) / s.sum();
@@ -54,27 +54,27 @@ void store(const Eigen::VectorXd& w, const Prepared& p, bool fit_intercept, std:
 
 Tensor LinearModel::predict(const Tensor& X) const {
   const std::string who = name() + ".predict";
-  detail::check_fitted(fitted_, who);
-  Eigen::MatrixXd x = detail::to_matrix(X, who);
-  detail::check_features(x.cols(), static_cast<int64_t>(coef_.size()), who);
+  linear_detail::check_fitted(fitted_, who);
+  Eigen::MatrixXd x = linear_detail::to_matrix(X, who);
+  linear_detail::check_features(x.cols(), static_cast<int64_t>(coef_.size()), who);
   Eigen::VectorXd w = Eigen::Map<const Eigen::VectorXd>(coef_.data(), coef_.size());
   Eigen::VectorXd out = (x * w).array() + intercept_;
-  return detail::to_tensor(out);
+  return linear_detail::to_tensor(out);
 }
 
 double LinearModel::score(const Tensor& X, const Tensor& y) const {
   Tensor pred = predict(X);
-  Eigen::VectorXd yt = detail::to_targets(y, X.shape()[0], name() + ".score");
-  return detail::r2(yt, detail::to_targets(pred, X.shape()[0], name() + ".score"));
+  Eigen::VectorXd yt = linear_detail::to_targets(y, X.shape()[0], name() + ".score");
+  return linear_detail::r2(yt, linear_detail::to_targets(pred, X.shape()[0], name() + ".score"));
 }
 
 Tensor LinearModel::coef() const {
-  detail::check_fitted(fitted_, name() + ".coef");
+  linear_detail::check_fitted(fitted_, name() + ".coef");
   return from_vector(coef_);
 }
 
 double LinearModel::intercept() const {
-  detail::check_fitted(fitted_, name() + ".intercept");
+  linear_detail::check_fitted(fitted_, name() + ".intercept");
   return intercept_;
 }
 
@@ -88,7 +88,7 @@ void LinearRegression::set_params(const ParamMap& params) {
     if (k == "fit_intercept")
       assign_param(name(), k, v, q.fit_intercept);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   p_ = q;
 }
@@ -115,7 +115,7 @@ void Ridge::set_params(const ParamMap& params) {
     else if (k == "fit_intercept")
       assign_param(name(), k, v, q.fit_intercept);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   p_ = q;
 }
@@ -155,7 +155,7 @@ void Lasso::set_params(const ParamMap& params) {
     else if (k == "tol")
       assign_param(name(), k, v, q.tol);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   p_ = q;
 }
@@ -215,7 +215,7 @@ Lasso& Lasso::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight)
     msg << "Lasso: coordinate descent did not converge after " << p_.max_iter << " iterations (duality gap "
         << gap << " > tolerance " << gap_tol << "); raise max_iter, or scale the data (StandardScaler)";
     warnings_.push_back(msg.str());
-    detail::warn_once(msg.str());
+    linear_detail::warn_once(msg.str());
   }
   store(w, p, p_.fit_intercept, coef_, intercept_);
   fitted_ = true;

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace kiln::classic::detail {
+namespace kiln::classic::linear_detail {
 namespace {
 
 std::vector<double> checked_values(const Tensor& t, const std::string& who, const char* what) {
@@ -145,13 +145,13 @@ void check_features(int64_t got, int64_t expected, const std::string& who) {
              expected);
 }
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::linear_detail
 
 #include <iostream>
 #include <mutex>
 #include <set>
 
-namespace kiln::classic::detail {
+namespace kiln::classic::linear_detail {
 
 double r2(const Eigen::VectorXd& y, const Eigen::VectorXd& pred) {
   double ss_res = (y - pred).squaredNorm();
@@ -167,4 +167,4 @@ void warn_once(const std::string& message) {
   if (printed.insert(message).second) std::cerr << "kiln ConvergenceWarning: " << message << "\n";
 }
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::linear_detail

@@ -13,7 +13,7 @@
 #include "kiln/tensor/error.h"
 #include "kiln/tensor/tensor.h"
 
-namespace kiln::classic::detail {
+namespace kiln::classic::linear_detail {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -53,9 +53,9 @@ void check_fitted(bool fitted, const std::string& who);
 // Checks that X has the number of features seen in fit.
 void check_features(int64_t got, int64_t expected, const std::string& who);
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::linear_detail
 
-namespace kiln::classic::detail {
+namespace kiln::classic::linear_detail {
 
 // scikit-learn's r2_score for one output: 1 - SS_res / SS_tot; a constant y gives 1 for a perfect fit, else
 // 0.
@@ -64,4 +64,4 @@ double r2(const Eigen::VectorXd& y, const Eigen::VectorXd& pred);
 // warning filter shows each distinct warning once).
 void warn_once(const std::string& message);
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::linear_detail

@@ -15,7 +15,7 @@
 namespace kiln::classic {
 namespace {
 
-using detail::assign_param;
+using linear_detail::assign_param;
 
 double log1pexp(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
 double sigmoid(double z) {
@@ -47,8 +47,8 @@ class EigenThreads {
 };
 
 // Binary: theta = [w (D), b]; y01 in {0, 1}.
-detail::Objective binary_objective(const Eigen::MatrixXd& X, const Eigen::VectorXd& y01,
-                                   const Eigen::VectorXd& sw, double lambda, bool intercept) {
+linear_detail::Objective binary_objective(const Eigen::MatrixXd& X, const Eigen::VectorXd& y01,
+                                          const Eigen::VectorXd& sw, double lambda, bool intercept) {
   return [&X, &y01, &sw, lambda, intercept](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) {
     const int64_t d = X.cols();
     const double b = intercept ? theta[d] : 0.0;
@@ -67,11 +67,12 @@ detail::Objective binary_objective(const Eigen::MatrixXd& X, const Eigen::Vector
 }
 
 // Multinomial: theta = [W (K, D) row-major, b (K)]; yk the class index of each sample.
-detail::Objective multinomial_objective(const Eigen::MatrixXd& X, const std::vector<int64_t>& yk,
-                                        const Eigen::VectorXd& sw, int64_t k, double lambda, bool intercept) {
+linear_detail::Objective multinomial_objective(const Eigen::MatrixXd& X, const std::vector<int64_t>& yk,
+                                               const Eigen::VectorXd& sw, int64_t k, double lambda,
+                                               bool intercept) {
   return [&X, &yk, &sw, k, lambda, intercept](const Eigen::VectorXd& theta, Eigen::VectorXd& grad) {
     const int64_t n = X.rows(), d = X.cols();
-    Eigen::Map<const detail::RowMatrix> W(theta.data(), k, d);
+    Eigen::Map<const linear_detail::RowMatrix> W(theta.data(), k, d);
     Eigen::MatrixXd Z = X * W.transpose();  // (N, K)
     if (intercept) Z.rowwise() += theta.segment(k * d, k).transpose();
     double loss = 0;
@@ -83,7 +84,7 @@ detail::Objective multinomial_objective(const Eigen::MatrixXd& X, const std::vec
       loss += sw[i] * (lse - Z(i, yk[i]));
       for (int64_t c = 0; c < k; ++c) Z(i, c) = sw[i] * (std::exp(Z(i, c) - lse) - (c == yk[i] ? 1.0 : 0.0));
     }
-    Eigen::Map<detail::RowMatrix> G(grad.data(), k, d);
+    Eigen::Map<linear_detail::RowMatrix> G(grad.data(), k, d);
     G = Z.transpose() * X;
     G += lambda * W;
     if (intercept)
@@ -133,7 +134,7 @@ void LogisticRegression::set_params(const ParamMap& params) {
     else if (k == "n_jobs")
       assign_param(name(), k, v, q.n_jobs);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   p_ = q;
 }
@@ -150,13 +151,13 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
   KILN_CHECK(p_.class_weight.empty() || p_.class_weight == "balanced", who,
              ": class_weight must be \"\" or \"balanced\" (per-class weights go in class_weights), got \"",
              p_.class_weight, "\"");
-  Eigen::MatrixXd Xm = detail::to_matrix(X, who);
+  Eigen::MatrixXd Xm = linear_detail::to_matrix(X, who);
   const int64_t n = Xm.rows(), d = Xm.cols();
-  detail::Encoded enc = detail::encode_labels(detail::to_labels(y, n, who));
+  linear_detail::Encoded enc = linear_detail::encode_labels(linear_detail::to_labels(y, n, who));
   const int64_t k = static_cast<int64_t>(enc.classes.size());
   KILN_CHECK(k >= 2, who, ": needs samples of at least 2 classes, but y contains only class ",
              enc.classes[0]);
-  Eigen::VectorXd sw = detail::to_sample_weight(sample_weight, n, who);
+  Eigen::VectorXd sw = linear_detail::to_sample_weight(sample_weight, n, who);
   for (const auto& [label, w] : p_.class_weights)
     KILN_CHECK(w >= 0 && std::isfinite(w), who, ": class_weights[", label, "] must be >= 0, got ", w);
   const double lambda = p_.penalty == "none" ? 0.0 : 1.0 / p_.C;
@@ -184,14 +185,14 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
   // scipy's L-BFGS-B also stops on a 2.2e-9 relative decrease of the loss, which at scikit-learn's default
   // tol 1e-4 ends most fits; a smaller tol tightens that rule in proportion, so asking for tol 1e-10 really
   // reaches the optimum (scipy would stop at the same relative decrease whatever tol says).
-  detail::LbfgsOptions opt{
+  linear_detail::LbfgsOptions opt{
       .max_iter = p_.max_iter, .gtol = p_.tol, .ftol = 2.220446049250313e-09 * std::min(1.0, p_.tol / 1e-4)};
   rows_ = multinomial ? k : problems;
   coef_.assign(rows_ * d, 0.0);
   intercept_.assign(rows_, 0.0);
   n_iter_ = 0;
   warnings_.clear();
-  auto report = [&](const detail::LbfgsResult& r) {
+  auto report = [&](const linear_detail::LbfgsResult& r) {
     n_iter_ = std::max(n_iter_, r.n_iter);
     if (r.converged) return;
     std::string why =
@@ -202,7 +203,7 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
                       fmt(r.grad_max) + " > tol " + fmt(p_.tol) +
                       "; scale the data (StandardScaler) or raise max_iter";
     warnings_.push_back(msg);
-    detail::warn_once(msg);
+    linear_detail::warn_once(msg);
   };
 
   if (multinomial) {
@@ -210,7 +211,7 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
     std::vector<double> cw = class_weight_of(enc.index, k, enc.classes);
     for (int64_t i = 0; i < n; ++i) s[i] *= cw[enc.index[i]];
     auto f = multinomial_objective(Xm, enc.index, s, k, lambda, p_.fit_intercept);
-    detail::LbfgsResult r = detail::lbfgs_minimize(f, Eigen::VectorXd::Zero(k * (d + 1)), opt);
+    linear_detail::LbfgsResult r = linear_detail::lbfgs_minimize(f, Eigen::VectorXd::Zero(k * (d + 1)), opt);
     std::copy(r.x.data(), r.x.data() + k * d, coef_.begin());
     if (p_.fit_intercept) std::copy(r.x.data() + k * d, r.x.data() + k * (d + 1), intercept_.begin());
     report(r);
@@ -231,7 +232,7 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
         for (int64_t i = 0; i < n; ++i) s[i] *= cw[enc.index[i]];
       }
       auto f = binary_objective(Xm, y01, s, lambda, p_.fit_intercept);
-      detail::LbfgsResult r = detail::lbfgs_minimize(f, Eigen::VectorXd::Zero(d + 1), opt);
+      linear_detail::LbfgsResult r = linear_detail::lbfgs_minimize(f, Eigen::VectorXd::Zero(d + 1), opt);
       std::copy(r.x.data(), r.x.data() + d, coef_.begin() + prob * d);
       if (p_.fit_intercept) intercept_[prob] = r.x[d];
       report(r);
@@ -245,11 +246,11 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
 }
 
 std::vector<double> LogisticRegression::raw_scores(const Tensor& X, const std::string& who) const {
-  detail::check_fitted(fitted_, who);
-  Eigen::MatrixXd Xm = detail::to_matrix(X, who);
-  detail::check_features(Xm.cols(), n_features_, who);
-  Eigen::Map<const detail::RowMatrix> W(coef_.data(), rows_, n_features_);
-  detail::RowMatrix Z = Xm * W.transpose();
+  linear_detail::check_fitted(fitted_, who);
+  Eigen::MatrixXd Xm = linear_detail::to_matrix(X, who);
+  linear_detail::check_features(Xm.cols(), n_features_, who);
+  Eigen::Map<const linear_detail::RowMatrix> W(coef_.data(), rows_, n_features_);
+  linear_detail::RowMatrix Z = Xm * W.transpose();
   for (int64_t i = 0; i < Z.rows(); ++i)
     for (int64_t c = 0; c < rows_; ++c) Z(i, c) += intercept_[c];
   return std::vector<double>(Z.data(), Z.data() + Z.size());
@@ -314,24 +315,24 @@ Tensor LogisticRegression::predict(const Tensor& X) const {
 double LogisticRegression::score(const Tensor& X, const Tensor& y) const {
   std::vector<int64_t> pred = predict(X).to_vector<int64_t>();
   std::vector<int64_t> truth =
-      detail::to_labels(y, static_cast<int64_t>(pred.size()), "LogisticRegression.score");
+      linear_detail::to_labels(y, static_cast<int64_t>(pred.size()), "LogisticRegression.score");
   int64_t hit = 0;
   for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == truth[i];
   return static_cast<double>(hit) / static_cast<double>(pred.size());
 }
 
 Tensor LogisticRegression::classes() const {
-  detail::check_fitted(fitted_, "LogisticRegression.classes");
+  linear_detail::check_fitted(fitted_, "LogisticRegression.classes");
   return from_vector(classes_);
 }
 
 Tensor LogisticRegression::coef() const {
-  detail::check_fitted(fitted_, "LogisticRegression.coef");
+  linear_detail::check_fitted(fitted_, "LogisticRegression.coef");
   return from_vector(coef_, Shape{rows_, n_features_});
 }
 
 Tensor LogisticRegression::intercept() const {
-  detail::check_fitted(fitted_, "LogisticRegression.intercept");
+  linear_detail::check_fitted(fitted_, "LogisticRegression.intercept");
   return from_vector(intercept_);
 }
 

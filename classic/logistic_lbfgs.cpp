@@ -8,7 +8,7 @@
 #include <deque>
 #include <vector>
 
-namespace kiln::classic::detail {
+namespace kiln::classic::linear_detail {
 namespace {
 
 // Moré-Thuente line search constants, as L-BFGS-B uses them.
@@ -220,4 +220,4 @@ LbfgsResult lbfgs_minimize(const Objective& f, Eigen::VectorXd x0, const LbfgsOp
   return res;
 }
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::linear_detail

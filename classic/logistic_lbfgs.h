@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-namespace kiln::classic::detail {
+namespace kiln::classic::linear_detail {
 
 // f(x) and its gradient (written into grad, already sized like x).
 using Objective = std::function<double(const Eigen::VectorXd& x, Eigen::VectorXd& grad)>;
@@ -32,4 +32,4 @@ struct LbfgsResult {
 
 LbfgsResult lbfgs_minimize(const Objective& f, Eigen::VectorXd x0, const LbfgsOptions& options);
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::linear_detail

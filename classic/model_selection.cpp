@@ -11,12 +11,13 @@
 #include <map>
 #include <numeric>
 
+#include "kiln/classic/linear_detail.h"
 #include "kiln/classic/model_selection_detail.h"
 #include "kiln/tensor/error.h"
 #include "kiln/tensor/threads.h"
 
 namespace kiln::classic {
-namespace detail {
+namespace selection_detail {
 
 std::mt19937_64 make_rng(const std::optional<std::int64_t>& random_state) {
   if (random_state) return std::mt19937_64(static_cast<std::uint64_t>(*random_state));
@@ -121,8 +122,11 @@ std::vector<Split> resolve_cv(const Predictor& estimator, std::int64_t cv,
                               const Tensor& y, const std::string& who) {
   if (splitter) return splitter->split(X, y);
   KILN_CHECK(cv >= 2, who, ": cv must be >= 2 folds, got ", cv);
-  const bool classification = dynamic_cast<const Classifier*>(&estimator) != nullptr ||
-                              (y.defined() && is_integral(y.dtype()) && y.dtype() != DType::boolean);
+  // scikit-learn's check_cv: stratified for a classifier with a class-label target. kiln's convention
+  // carries the target kind in the dtype (integer labels, floating regression targets); it also decides for
+  // a Pipeline, which is a Classifier type whatever its final step (so it can forward predict_proba).
+  const bool classification = dynamic_cast<const Classifier*>(&estimator) != nullptr && y.defined() &&
+                              is_integral(y.dtype()) && y.dtype() != DType::boolean;
   if (classification) return StratifiedKFold({.n_splits = cv}).split(X, y);
   return KFold({.n_splits = cv}).split(X, y);
 }
@@ -135,7 +139,7 @@ int resolve_jobs(std::int64_t n_jobs) {
   return n_jobs > 0 ? static_cast<int>(n_jobs) : std::max(1, kiln::get_num_threads());
 }
 
-}  // namespace detail
+}  // namespace selection_detail
 
 // ---------------------------------------------------------------- train_test_split
 
@@ -185,7 +189,7 @@ Split train_test_split_indices(std::int64_t n, const TrainTestSplitParams& p) {
              n_test, " test rows do not fit in ", n, " rows (test_size ", p.test_size, ", train_size ",
              p.train_size, ")");
   Split s;
-  auto rng = detail::make_rng(p.random_state);
+  auto rng = selection_detail::make_rng(p.random_state);
   if (!p.stratify.defined()) {
     std::vector<std::int64_t> idx(n);
     std::iota(idx.begin(), idx.end(), 0);
@@ -194,7 +198,7 @@ Split train_test_split_indices(std::int64_t n, const TrainTestSplitParams& p) {
       s.test.assign(idx.begin() + n_train, idx.begin() + n_train + n_test);
       return s;
     }
-    detail::shuffle(idx, rng);
+    selection_detail::shuffle(idx, rng);
     s.test.assign(idx.begin(), idx.begin() + n_test);
     s.train.assign(idx.begin() + n_test, idx.begin() + n_test + n_train);
     return s;
@@ -220,18 +224,18 @@ Split train_test_split_indices(std::int64_t n, const TrainTestSplitParams& p) {
   std::vector<std::int64_t> train_k = allocate(n_train, counts, left, n);
   std::int64_t c = 0;
   for (auto& [label, rows] : by_class) {
-    detail::shuffle(rows, rng);
+    selection_detail::shuffle(rows, rng);
     s.test.insert(s.test.end(), rows.begin(), rows.begin() + test_k[c]);
     s.train.insert(s.train.end(), rows.begin() + test_k[c], rows.begin() + test_k[c] + train_k[c]);
     ++c;
   }
-  detail::shuffle(s.test, rng);
-  detail::shuffle(s.train, rng);
+  selection_detail::shuffle(s.test, rng);
+  selection_detail::shuffle(s.train, rng);
   return s;
 }
 
 TrainTestSplit train_test_split(const Tensor& X, const Tensor& y, const TrainTestSplitParams& params) {
-  detail::FoldData data = detail::make_fold_data(X, y, Tensor{}, "train_test_split");
+  selection_detail::FoldData data = selection_detail::make_fold_data(X, y, Tensor{}, "train_test_split");
   Split s = train_test_split_indices(data.n, params);
   return {data.X_rows(s.train).to(X.dtype()), data.X_rows(s.test).to(X.dtype()), data.y_rows(s.train),
           data.y_rows(s.test)};
@@ -263,8 +267,8 @@ std::vector<Split> KFold::split(const Tensor& X, const Tensor& /*y*/) const {
   std::vector<std::int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   if (p_.shuffle) {
-    auto rng = detail::make_rng(p_.random_state);
-    detail::shuffle(order, rng);
+    auto rng = selection_detail::make_rng(p_.random_state);
+    selection_detail::shuffle(order, rng);
   }
   std::vector<std::int64_t> fold_of(n);
   std::int64_t start = 0;
@@ -298,17 +302,22 @@ std::vector<Split> StratifiedKFold::split(const Tensor& X, const Tensor& y) cons
   const std::int64_t largest = *std::max_element(counts.begin(), counts.end());
   KILN_CHECK(p_.n_splits <= largest, "StratifiedKFold: n_splits = ", p_.n_splits,
              " cannot be greater than the number of members in each class (largest class: ", largest, ")");
+  const std::int64_t smallest = *std::min_element(counts.begin(), counts.end());
+  if (p_.n_splits > smallest)
+    linear_detail::warn_once("StratifiedKFold: the least populated class in y has only " +
+                             std::to_string(smallest) +
+                             " members, which is less than n_splits = " + std::to_string(p_.n_splits));
   // allocation[f][c]: how many of class c go to fold f — scikit-learn deals the sorted labels round-robin.
   std::vector<std::int64_t> sorted = enc;
   std::sort(sorted.begin(), sorted.end());
   std::vector<std::vector<std::int64_t>> allocation(p_.n_splits, std::vector<std::int64_t>(k, 0));
   for (std::int64_t i = 0; i < n; ++i) ++allocation[i % p_.n_splits][sorted[i]];
-  auto rng = detail::make_rng(p_.random_state);
+  auto rng = selection_detail::make_rng(p_.random_state);
   std::vector<std::int64_t> fold_of(n);
   for (std::int64_t c = 0; c < k; ++c) {
     std::vector<std::int64_t> folds;
     for (std::int64_t f = 0; f < p_.n_splits; ++f) folds.insert(folds.end(), allocation[f][c], f);
-    if (p_.shuffle) detail::shuffle(folds, rng);
+    if (p_.shuffle) selection_detail::shuffle(folds, rng);
     std::int64_t j = 0;
     for (std::int64_t i = 0; i < n; ++i)
       if (enc[i] == c) fold_of[i] = folds[j++];
@@ -321,14 +330,15 @@ std::vector<Split> StratifiedKFold::split(const Tensor& X, const Tensor& y) cons
 CrossValidateResult cross_validate(const Predictor& estimator, const Tensor& X, const Tensor& y,
                                    const CrossValidateParams& p, const Tensor& sample_weight) {
   const std::string who = "cross_validate";
-  detail::FoldData data = detail::make_fold_data(X, y, sample_weight, who);
-  std::vector<Split> splits = detail::resolve_cv(estimator, p.cv, p.splitter, X, y, who);
-  ScoreFunction scorer = detail::resolve_scorer(p.scoring, p.scoring_fn);
+  selection_detail::FoldData data = selection_detail::make_fold_data(X, y, sample_weight, who);
+  std::vector<Split> splits = selection_detail::resolve_cv(estimator, p.cv, p.splitter, X, y, who);
+  ScoreFunction scorer = selection_detail::resolve_scorer(p.scoring, p.scoring_fn);
   const std::int64_t folds = static_cast<std::int64_t>(splits.size());
-  std::vector<detail::FoldResult> results(folds);
-#pragma omp parallel for num_threads(detail::resolve_jobs(p.n_jobs)) schedule(dynamic)
+  std::vector<selection_detail::FoldResult> results(folds);
+#pragma omp parallel for num_threads(selection_detail::resolve_jobs(p.n_jobs)) schedule(dynamic)
   for (std::int64_t f = 0; f < folds; ++f)
-    results[f] = detail::fit_and_score(estimator, {}, data, splits[f], scorer, p.return_train_score);
+    results[f] =
+        selection_detail::fit_and_score(estimator, {}, data, splits[f], scorer, p.return_train_score);
   CrossValidateResult out;
   for (std::int64_t f = 0; f < folds; ++f) {
     const auto& r = results[f];

@@ -4,8 +4,9 @@
 // Pipeline's scalers, a resampler) never sees the fold's test rows. Depends on classic/estimator.h.
 //
 // Shapes: X (N, D), y (N) (i64 labels for classifiers, floating for regressors), sample_weight (N).
-// The default folds are stratified when the estimator is a Classifier or y has an integer dtype (so a
-// Pipeline ending in a classifier is stratified too), as scikit-learn does for classification targets.
+// The default folds (an integer cv) are StratifiedKFold when the estimator is a Classifier and y has an
+// integer dtype (class labels), KFold otherwise (scikit-learn's check_cv; a Pipeline ending in a regressor
+// is a Classifier type, so the floating target of a regression is what picks KFold for it).
 // Indices are row numbers into X. Randomness comes only from random_state (std::nullopt: a fresh seed from
 // std::random_device, like scikit-learn's None); the streams are kiln's own, not numpy's, so shuffled splits
 // differ from scikit-learn's while unshuffled KFold and StratifiedKFold splits are identical to them.
@@ -107,7 +108,7 @@ ScoreFunction get_scorer(const std::string& name);
 // ---------------------------------------------------------------- cross_validate
 
 struct CrossValidateParams {
-  // Folds: `splitter` if set, else `cv` folds of StratifiedKFold for a Classifier, KFold otherwise.
+  // Folds: `splitter` if set, else `cv` folds (stratified for classification, see above).
   std::int64_t cv = 5;
   std::shared_ptr<const CrossValidator> splitter = nullptr;
   std::string scoring = "";            // a get_scorer name

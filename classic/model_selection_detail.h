@@ -10,7 +10,7 @@
 
 #include "kiln/classic/model_selection.h"
 
-namespace kiln::classic::detail {
+namespace kiln::classic::selection_detail {
 
 // X, y and sample_weight copied once (f64) so that every fold's rows are cheap to gather, from any thread.
 struct FoldData {
@@ -50,4 +50,4 @@ std::mt19937_64 make_rng(const std::optional<std::int64_t>& random_state);
 std::int64_t uniform_below(std::mt19937_64& rng, std::int64_t n);
 void shuffle(std::vector<std::int64_t>& v, std::mt19937_64& rng);  // Fisher-Yates
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::selection_detail

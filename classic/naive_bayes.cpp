@@ -15,9 +15,9 @@ void GaussianNB::set_params(const ParamMap& params) {
   Params q = p_;
   for (const auto& [k, v] : params) {
     if (k == "var_smoothing")
-      detail::assign_param(name(), k, v, q.var_smoothing);
+      linear_detail::assign_param(name(), k, v, q.var_smoothing);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   p_ = q;
 }
@@ -25,11 +25,11 @@ void GaussianNB::set_params(const ParamMap& params) {
 GaussianNB& GaussianNB::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
   const std::string who = "GaussianNB.fit";
   KILN_CHECK(p_.var_smoothing >= 0, who, ": var_smoothing must be >= 0, got ", p_.var_smoothing);
-  Eigen::MatrixXd x = detail::to_matrix(X, who);
+  Eigen::MatrixXd x = linear_detail::to_matrix(X, who);
   const std::int64_t n = x.rows(), d = x.cols();
-  detail::Encoded enc = detail::encode_labels(detail::to_labels(y, n, who));
+  linear_detail::Encoded enc = linear_detail::encode_labels(linear_detail::to_labels(y, n, who));
   const std::int64_t k = static_cast<std::int64_t>(enc.classes.size());
-  Eigen::VectorXd sw = detail::to_sample_weight(sample_weight, n, who);
+  Eigen::VectorXd sw = linear_detail::to_sample_weight(sample_weight, n, who);
   if (!p_.priors.empty()) {
     KILN_CHECK(static_cast<std::int64_t>(p_.priors.size()) == k, who, ": ", p_.priors.size(),
                " priors given for ", k, " classes");
@@ -62,7 +62,7 @@ GaussianNB& GaussianNB::fit(const Tensor& X, const Tensor& y, const Tensor& samp
 
   classes_ = enc.classes;
   n_features_ = d;
-  detail::RowMatrix t = theta, v = var;
+  linear_detail::RowMatrix t = theta, v = var;
   theta_.assign(t.data(), t.data() + t.size());
   var_.assign(v.data(), v.data() + v.size());
   prior_ = p_.priors;
@@ -73,9 +73,9 @@ GaussianNB& GaussianNB::fit(const Tensor& X, const Tensor& y, const Tensor& samp
 }
 
 std::vector<double> GaussianNB::joint_log_likelihood(const Tensor& X, const std::string& who) const {
-  detail::check_fitted(fitted_, who);
-  detail::RowMatrix x = detail::to_row_matrix(X, who);
-  detail::check_features(x.cols(), n_features_, who);
+  linear_detail::check_fitted(fitted_, who);
+  linear_detail::RowMatrix x = linear_detail::to_row_matrix(X, who);
+  linear_detail::check_features(x.cols(), n_features_, who);
   const std::int64_t n = x.rows(), k = static_cast<std::int64_t>(classes_.size()), d = n_features_;
   std::vector<double> base(k);
   for (std::int64_t c = 0; c < k; ++c) {
@@ -136,29 +136,29 @@ Tensor GaussianNB::predict(const Tensor& X) const {
 double GaussianNB::score(const Tensor& X, const Tensor& y) const {
   std::vector<std::int64_t> pred = predict(X).to_vector<std::int64_t>();
   std::vector<std::int64_t> truth =
-      detail::to_labels(y, static_cast<std::int64_t>(pred.size()), "GaussianNB.score");
+      linear_detail::to_labels(y, static_cast<std::int64_t>(pred.size()), "GaussianNB.score");
   std::int64_t hit = 0;
   for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == truth[i];
   return static_cast<double>(hit) / static_cast<double>(pred.size());
 }
 
 Tensor GaussianNB::classes() const {
-  detail::check_fitted(fitted_, "GaussianNB.classes");
+  linear_detail::check_fitted(fitted_, "GaussianNB.classes");
   return from_vector(classes_);
 }
 
 Tensor GaussianNB::theta() const {
-  detail::check_fitted(fitted_, "GaussianNB.theta");
+  linear_detail::check_fitted(fitted_, "GaussianNB.theta");
   return from_vector(theta_, Shape{static_cast<std::int64_t>(classes_.size()), n_features_});
 }
 
 Tensor GaussianNB::var() const {
-  detail::check_fitted(fitted_, "GaussianNB.var");
+  linear_detail::check_fitted(fitted_, "GaussianNB.var");
   return from_vector(var_, Shape{static_cast<std::int64_t>(classes_.size()), n_features_});
 }
 
 Tensor GaussianNB::class_prior() const {
-  detail::check_fitted(fitted_, "GaussianNB.class_prior");
+  linear_detail::check_fitted(fitted_, "GaussianNB.class_prior");
   return from_vector(prior_);
 }
 

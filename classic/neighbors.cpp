@@ -28,15 +28,15 @@ void KNeighborsBase::set_params(const ParamMap& params) {
   KNeighborsParams q = p_;
   for (const auto& [k, v] : params) {
     if (k == "n_neighbors")
-      detail::assign_param(name(), k, v, q.n_neighbors);
+      linear_detail::assign_param(name(), k, v, q.n_neighbors);
     else if (k == "weights")
-      detail::assign_param(name(), k, v, q.weights);
+      linear_detail::assign_param(name(), k, v, q.weights);
     else if (k == "p")
-      detail::assign_param(name(), k, v, q.p);
+      linear_detail::assign_param(name(), k, v, q.p);
     else if (k == "n_jobs")
-      detail::assign_param(name(), k, v, q.n_jobs);
+      linear_detail::assign_param(name(), k, v, q.n_jobs);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   p_ = q;
 }
@@ -46,7 +46,7 @@ void KNeighborsBase::fit_data(const Tensor& X, const std::string& who) {
   KILN_CHECK(p_.weights == "uniform" || p_.weights == "distance", who,
              ": weights must be \"uniform\" or \"distance\", got \"", p_.weights, "\"");
   KILN_CHECK(p_.p == 1 || p_.p == 2, who, ": p must be 1 or 2, got ", p_.p);
-  detail::RowMatrix x = detail::to_row_matrix(X, who);
+  linear_detail::RowMatrix x = linear_detail::to_row_matrix(X, who);
   n_train_ = x.rows();
   n_features_ = x.cols();
   train_.assign(x.data(), x.data() + x.size());
@@ -54,11 +54,11 @@ void KNeighborsBase::fit_data(const Tensor& X, const std::string& who) {
 
 void KNeighborsBase::search(const Tensor& X, std::int64_t k, const std::string& who,
                             std::vector<double>& dist, std::vector<std::int64_t>& ind) const {
-  detail::check_fitted(fitted_, who);
+  linear_detail::check_fitted(fitted_, who);
   KILN_CHECK(k >= 1 && k <= n_train_, who, ": n_neighbors = ", k, " must be between 1 and the ", n_train_,
              " training samples");
-  detail::RowMatrix q = detail::to_row_matrix(X, who);
-  detail::check_features(q.cols(), n_features_, who);
+  linear_detail::RowMatrix q = linear_detail::to_row_matrix(X, who);
+  linear_detail::check_features(q.cols(), n_features_, who);
   const std::int64_t n = q.rows(), d = n_features_;
   dist.assign(n * k, 0.0);
   ind.assign(n * k, 0);
@@ -114,7 +114,7 @@ KNeighborsClassifier& KNeighborsClassifier::fit(const Tensor& X, const Tensor& y
   const std::string who = "KNeighborsClassifier.fit";
   KILN_CHECK(!sample_weight.defined(), who, ": sample_weight is not supported (as in scikit-learn)");
   fit_data(X, who);
-  detail::Encoded enc = detail::encode_labels(detail::to_labels(y, n_train_, who));
+  linear_detail::Encoded enc = linear_detail::encode_labels(linear_detail::to_labels(y, n_train_, who));
   classes_ = enc.classes;
   y_index_ = enc.index;
   fitted_ = true;
@@ -142,7 +142,7 @@ Tensor KNeighborsClassifier::predict_proba(const Tensor& X) const {
 }
 
 Tensor KNeighborsClassifier::predict(const Tensor& X) const {
-  detail::check_fitted(fitted_, "KNeighborsClassifier.predict");
+  linear_detail::check_fitted(fitted_, "KNeighborsClassifier.predict");
   std::vector<double> proba = predict_proba(X).to_vector<double>();
   const std::int64_t c = static_cast<std::int64_t>(classes_.size()),
                      n = static_cast<std::int64_t>(proba.size()) / c;
@@ -158,14 +158,14 @@ Tensor KNeighborsClassifier::predict(const Tensor& X) const {
 double KNeighborsClassifier::score(const Tensor& X, const Tensor& y) const {
   std::vector<std::int64_t> pred = predict(X).to_vector<std::int64_t>();
   std::vector<std::int64_t> truth =
-      detail::to_labels(y, static_cast<std::int64_t>(pred.size()), "KNeighborsClassifier.score");
+      linear_detail::to_labels(y, static_cast<std::int64_t>(pred.size()), "KNeighborsClassifier.score");
   std::int64_t hit = 0;
   for (size_t i = 0; i < pred.size(); ++i) hit += pred[i] == truth[i];
   return static_cast<double>(hit) / static_cast<double>(pred.size());
 }
 
 Tensor KNeighborsClassifier::classes() const {
-  detail::check_fitted(fitted_, "KNeighborsClassifier.classes");
+  linear_detail::check_fitted(fitted_, "KNeighborsClassifier.classes");
   return from_vector(classes_);
 }
 
@@ -175,7 +175,7 @@ KNeighborsRegressor& KNeighborsRegressor::fit(const Tensor& X, const Tensor& y, 
   const std::string who = "KNeighborsRegressor.fit";
   KILN_CHECK(!sample_weight.defined(), who, ": sample_weight is not supported (as in scikit-learn)");
   fit_data(X, who);
-  Eigen::VectorXd t = detail::to_targets(y, n_train_, who);
+  Eigen::VectorXd t = linear_detail::to_targets(y, n_train_, who);
   y_.assign(t.data(), t.data() + t.size());
   fitted_ = true;
   return *this;
@@ -203,8 +203,8 @@ Tensor KNeighborsRegressor::predict(const Tensor& X) const {
 double KNeighborsRegressor::score(const Tensor& X, const Tensor& y) const {
   Tensor pred = predict(X);
   const std::int64_t n = pred.shape()[0];
-  return detail::r2(detail::to_targets(y, n, "KNeighborsRegressor.score"),
-                    detail::to_targets(pred, n, "KNeighborsRegressor.score"));
+  return linear_detail::r2(linear_detail::to_targets(y, n, "KNeighborsRegressor.score"),
+                           linear_detail::to_targets(pred, n, "KNeighborsRegressor.score"));
 }
 
 }  // namespace kiln::classic

@@ -33,10 +33,11 @@ const std::string kPrefix = "estimator__";
 }  // namespace
 
 BaseSearchCV::BaseSearchCV(const Predictor& estimator, SearchParams search)
-    : estimator_(detail::clone_predictor(estimator, "search")), search_(std::move(search)) {}
+    : estimator_(selection_detail::clone_predictor(estimator, "search")), search_(std::move(search)) {}
 
 BaseSearchCV::BaseSearchCV(const BaseSearchCV& other)
-    : estimator_(detail::clone_predictor(*other.estimator_, other.name())), search_(other.search_) {}
+    : estimator_(selection_detail::clone_predictor(*other.estimator_, other.name())),
+      search_(other.search_) {}
 
 ParamMap BaseSearchCV::get_params() const {
   ParamMap m = {{"scoring", search_.scoring},
@@ -55,17 +56,17 @@ void BaseSearchCV::set_params(const ParamMap& params) {
     if (k.rfind(kPrefix, 0) == 0)
       inner[k.substr(kPrefix.size())] = v;
     else if (k == "scoring")
-      detail::assign_param(name(), k, v, q.scoring);
+      linear_detail::assign_param(name(), k, v, q.scoring);
     else if (k == "cv")
-      detail::assign_param(name(), k, v, q.cv);
+      linear_detail::assign_param(name(), k, v, q.cv);
     else if (k == "refit")
-      detail::assign_param(name(), k, v, q.refit);
+      linear_detail::assign_param(name(), k, v, q.refit);
     else if (k == "return_train_score")
-      detail::assign_param(name(), k, v, q.return_train_score);
+      linear_detail::assign_param(name(), k, v, q.return_train_score);
     else if (k == "n_jobs")
-      detail::assign_param(name(), k, v, q.n_jobs);
+      linear_detail::assign_param(name(), k, v, q.n_jobs);
     else
-      detail::unknown_param(name(), k, get_params());
+      linear_detail::unknown_param(name(), k, get_params());
   }
   if (!inner.empty()) estimator_->set_params(inner);
   search_ = q;
@@ -76,17 +77,18 @@ BaseSearchCV& BaseSearchCV::fit(const Tensor& X, const Tensor& y, const Tensor& 
   std::vector<ParamMap> cands = candidates();
   KILN_CHECK(!cands.empty(), who, ": no candidate parameter settings (empty grid or n_iter = 0)");
   // Unknown names or wrong types fail here, once, rather than as NaN scores in every fold.
-  for (const ParamMap& c : cands) detail::clone_predictor(*estimator_, who)->set_params(c);
-  detail::FoldData data = detail::make_fold_data(X, y, sample_weight, who);
-  std::vector<Split> splits = detail::resolve_cv(*estimator_, search_.cv, search_.splitter, X, y, who);
-  ScoreFunction scorer = detail::resolve_scorer(search_.scoring, search_.scoring_fn);
+  for (const ParamMap& c : cands) selection_detail::clone_predictor(*estimator_, who)->set_params(c);
+  selection_detail::FoldData data = selection_detail::make_fold_data(X, y, sample_weight, who);
+  std::vector<Split> splits =
+      selection_detail::resolve_cv(*estimator_, search_.cv, search_.splitter, X, y, who);
+  ScoreFunction scorer = selection_detail::resolve_scorer(search_.scoring, search_.scoring_fn);
   const std::int64_t nc = static_cast<std::int64_t>(cands.size()),
                      nf = static_cast<std::int64_t>(splits.size());
-  std::vector<detail::FoldResult> res(nc * nf);
-#pragma omp parallel for num_threads(detail::resolve_jobs(search_.n_jobs)) schedule(dynamic)
+  std::vector<selection_detail::FoldResult> res(nc * nf);
+#pragma omp parallel for num_threads(selection_detail::resolve_jobs(search_.n_jobs)) schedule(dynamic)
   for (std::int64_t t = 0; t < nc * nf; ++t)
-    res[t] = detail::fit_and_score(*estimator_, cands[t / nf], data, splits[t % nf], scorer,
-                                   search_.return_train_score);
+    res[t] = selection_detail::fit_and_score(*estimator_, cands[t / nf], data, splits[t % nf], scorer,
+                                             search_.return_train_score);
 
   CVResults r;
   r.params = cands;
@@ -133,12 +135,12 @@ BaseSearchCV& BaseSearchCV::fit(const Tensor& X, const Tensor& y, const Tensor& 
   }
   best_index_ =
       std::min_element(r.rank_test_score.begin(), r.rank_test_score.end()) - r.rank_test_score.begin();
-  for (const auto& w : warnings_) detail::warn_once(w);
+  for (const auto& w : warnings_) linear_detail::warn_once(w);
   results_ = std::move(r);
   n_splits_ = nf;
   best_estimator_.reset();
   if (search_.refit) {
-    best_estimator_ = detail::clone_predictor(*estimator_, who);
+    best_estimator_ = selection_detail::clone_predictor(*estimator_, who);
     best_estimator_->set_params(cands[best_index_]);
     best_estimator_->fit(X, y, sample_weight);
   }
@@ -147,7 +149,7 @@ BaseSearchCV& BaseSearchCV::fit(const Tensor& X, const Tensor& y, const Tensor& 
 }
 
 void BaseSearchCV::check_fitted(const std::string& who, bool need_refit) const {
-  detail::check_fitted(fitted_, who);
+  linear_detail::check_fitted(fitted_, who);
   KILN_CHECK(!need_refit || best_estimator_ != nullptr, who,
              ": needs refit = true (no best estimator was refitted)");
 }
@@ -167,7 +169,7 @@ Tensor BaseSearchCV::predict_proba(const Tensor& X) const {
 
 double BaseSearchCV::score(const Tensor& X, const Tensor& y) const {
   check_fitted(name() + ".score", true);
-  return detail::resolve_scorer(search_.scoring, search_.scoring_fn)(*best_estimator_, X, y);
+  return selection_detail::resolve_scorer(search_.scoring, search_.scoring_fn)(*best_estimator_, X, y);
 }
 
 const Predictor& BaseSearchCV::best_estimator() const {
@@ -271,7 +273,7 @@ std::unique_ptr<Estimator> RandomizedSearchCV::clone() const {
 }
 
 std::vector<ParamMap> RandomizedSearchCV::candidates() const {
-  auto rng = detail::make_rng(random_state_);
+  auto rng = selection_detail::make_rng(random_state_);
   bool all_lists = true;
   std::int64_t grid_size = 1;
   for (const auto& [k, d] : dist_) {
@@ -288,7 +290,7 @@ std::vector<ParamMap> RandomizedSearchCV::candidates() const {
     std::vector<std::int64_t> idx(grid_size);
     for (std::int64_t i = 0; i < grid_size; ++i) idx[i] = i;
     for (std::int64_t i = 0; i < take; ++i)
-      std::swap(idx[i], idx[i + detail::uniform_below(rng, grid_size - i)]);
+      std::swap(idx[i], idx[i + selection_detail::uniform_below(rng, grid_size - i)]);
     for (std::int64_t i = 0; i < take; ++i) {
       ParamMap m;
       std::int64_t rest = idx[i];
@@ -306,7 +308,7 @@ std::vector<ParamMap> RandomizedSearchCV::candidates() const {
     ParamMap m;
     for (const auto& [k, d] : dist_) {
       if (const auto* list = std::get_if<std::vector<ParamValue>>(&d)) {
-        m[k] = (*list)[detail::uniform_below(rng, static_cast<std::int64_t>(list->size()))];
+        m[k] = (*list)[selection_detail::uniform_below(rng, static_cast<std::int64_t>(list->size()))];
         continue;
       }
       const auto& dist = std::get<Distribution>(d);
@@ -320,7 +322,7 @@ std::vector<ParamMap> RandomizedSearchCV::candidates() const {
           break;
         case Distribution::Kind::randint:
           m[k] = static_cast<std::int64_t>(dist.low) +
-                 detail::uniform_below(rng, static_cast<std::int64_t>(dist.high - dist.low));
+                 selection_detail::uniform_below(rng, static_cast<std::int64_t>(dist.high - dist.low));
           break;
       }
     }

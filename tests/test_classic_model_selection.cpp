@@ -172,6 +172,38 @@ TEST(ClassicModelSelection, CrossValScoreEqualsSklearn) {
   }
 }
 
+// A Classifier-typed wrapper around a regressor, like a Pipeline ending in Ridge (a Pipeline always derives
+// from Classifier): a continuous target must still get plain KFold, not StratifiedKFold.
+class ClassifierTypedRidge : public Classifier {
+ public:
+  std::string name() const override { return "ClassifierTypedRidge"; }
+  ParamMap get_params() const override { return ridge_.get_params(); }
+  void set_params(const ParamMap& p) override { ridge_.set_params(p); }
+  std::unique_ptr<Estimator> clone() const override {
+    auto c = std::make_unique<ClassifierTypedRidge>();
+    c->set_params(get_params());
+    return c;
+  }
+  bool is_fitted() const override { return ridge_.is_fitted(); }
+  ClassifierTypedRidge& fit(const Tensor& X, const Tensor& y, const Tensor& w = {}) override {
+    ridge_.fit(X, y, w);
+    return *this;
+  }
+  Tensor predict(const Tensor& X) const override { return ridge_.predict(X); }
+  double score(const Tensor& X, const Tensor& y) const override { return ridge_.score(X, y); }
+  Tensor predict_proba(const Tensor&) const override { throw Error("no predict_proba"); }
+  Tensor classes() const override { throw Error("no classes"); }
+
+ private:
+  Ridge ridge_{Ridge::Params{.alpha = 0.1}};
+};
+
+TEST(ClassicModelSelection, ContinuousTargetGetsKFoldEvenForClassifierTypes) {
+  auto d = load_dataset("diabetes");
+  std::vector<double> got = cross_val_score(ClassifierTypedRidge(), d.X, d.y, {.scoring = "r2"});
+  expect_close(from_vector(got), fixture("cvs_ridge_diabetes_r2").get("scores").values, 1e-10, 0, "scores");
+}
+
 TEST(ClassicModelSelection, CrossValidateTimesTrainScoresAndCallable) {
   auto d = load_dataset("iris");
   GaussianNB nb;
