@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -168,8 +169,12 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
   KILN_CHECK(k >= 2, who, ": needs samples of at least 2 classes, but y contains only class ",
              enc.classes[0]);
   Eigen::VectorXd sw = linear_detail::to_sample_weight(sample_weight, n, who);
-  for (const auto& [label, w] : p_.class_weights)
+  for (const auto& [label, w] : p_.class_weights) {
     KILN_CHECK(w >= 0 && std::isfinite(w), who, ": class_weights[", label, "] must be >= 0, got ", w);
+    // scikit-learn raises too: a weight for a label y does not contain is almost always a mistake.
+    KILN_CHECK(std::binary_search(enc.classes.begin(), enc.classes.end(), label), who,
+               ": class_weights has label ", label, ", which is not present in y");
+  }
   const double lambda = p_.penalty == "none" ? 0.0 : 1.0 / p_.C;
   const bool multinomial = p_.multi_class == "multinomial" || (p_.multi_class == "auto" && k > 2);
   const int64_t problems = multinomial || k == 2 ? 1 : k;
@@ -298,10 +303,35 @@ Tensor LogisticRegression::predict_proba(const Tensor& X) const {
 }
 
 Tensor LogisticRegression::predict_log_proba(const Tensor& X) const {
-  std::vector<double> p = predict_proba(X).to_vector<double>();
-  for (double& v : p) v = std::log(v);
-  return from_vector(p, Shape{static_cast<int64_t>(p.size()) / static_cast<int64_t>(classes_.size()),
-                              static_cast<int64_t>(classes_.size())});
+  // From the scores directly (log-sigmoid, log-softmax), so a probability that rounds to 0 still has a
+  // finite log.
+  std::vector<double> z = raw_scores(X, "LogisticRegression.predict_log_proba");
+  const int64_t n = static_cast<int64_t>(z.size()) / rows_, k = static_cast<int64_t>(classes_.size());
+  std::vector<double> lp(n * k);
+  for (int64_t i = 0; i < n; ++i) {
+    double* li = lp.data() + i * k;
+    const double* zi = z.data() + i * rows_;
+    if (rows_ == 1) {
+      li[1] = -log1pexp(-zi[0]);
+      li[0] = -log1pexp(zi[0]);
+      continue;
+    }
+    double norm = 0;
+    if (ovr_) {
+      double sum = 0;
+      for (int64_t c = 0; c < k; ++c) sum += sigmoid(zi[c]);
+      for (int64_t c = 0; c < k; ++c) li[c] = -log1pexp(-zi[c]);
+      norm = std::log(sum);
+    } else {
+      double m = zi[0], sum = 0;
+      for (int64_t c = 1; c < k; ++c) m = std::max(m, zi[c]);
+      for (int64_t c = 0; c < k; ++c) sum += std::exp(zi[c] - m);
+      for (int64_t c = 0; c < k; ++c) li[c] = zi[c];
+      norm = m + std::log(sum);
+    }
+    for (int64_t c = 0; c < k; ++c) li[c] -= norm;
+  }
+  return from_vector(lp, Shape{n, k});
 }
 
 Tensor LogisticRegression::predict(const Tensor& X) const {

@@ -3,6 +3,7 @@
 // the convergence warning on unscaled data, parameters and error messages.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 
 #include "support/classic_datasets.h"
@@ -74,6 +75,8 @@ TEST(ClassicLogistic, MatchesSklearn) {
     expect_close(lr.intercept(), f.get("intercept").values, 1e-6, 1e-6, "intercept");
     expect_close(lr.predict_proba(every_4th(X)), f.get("proba").values, 0, 1e-6, "proba");
     EXPECT_EQ(values(lr.predict(X)), f.get("pred").values);
+    std::vector<double> lp = values(lr.predict_log_proba(X)), pr = values(lr.predict_proba(X));
+    for (size_t i = 0; i < pr.size(); ++i) EXPECT_NEAR(std::exp(lp[i]), pr[i], 1e-12);
     LogisticRegression::Params dflt = c.params;
     dflt.max_iter = 1000;
     LogisticRegression lb(dflt);
@@ -175,6 +178,14 @@ TEST(ClassicLogistic, ParamsAndErrors) {
   std::vector<double> frac(150, 0.5);
   EXPECT_CONTAINS(error_of([&] { LogisticRegression().fit(ds.X, from_vector(frac)); }),
                   "class labels must be integers");
+  EXPECT_CONTAINS(error_of([&] {
+                    LogisticRegression({.class_weights = {{5, 2.0}}}).fit(ds.X, ds.y);
+                  }),
+                  "class_weights has label 5, which is not present in y");
+  EXPECT_CONTAINS(error_of([&] {
+                    LogisticRegression({.class_weights = {{1, -2.0}}}).fit(ds.X, ds.y);
+                  }),
+                  "class_weights[1] must be >= 0, got -2");
   std::vector<double> neg(150, 1.0);
   neg[4] = -1;
   EXPECT_CONTAINS(error_of([&] { LogisticRegression().fit(ds.X, ds.y, from_vector(neg)); }),
