@@ -1,6 +1,6 @@
-// kiln/classic/neighbors.cpp: KNeighborsClassifier and KNeighborsRegressor (neighbors.h). Exact distances
-// (no |a|^2 - 2ab + |b|^2 shortcut, which loses digits and reorders near-ties); each query keeps its k
-// smallest (distance, row) pairs with a partial sort.
+// kiln/classic/neighbors.cpp: KNeighborsClassifier and KNeighborsRegressor (neighbors.h). Distances are
+// exact (Euclidean ones found through a matrix product and then re-measured, see euclidean_search); each
+// query keeps its k smallest (distance, row) pairs.
 #include "kiln/classic/neighbors.h"
 
 #include <omp.h>
@@ -16,6 +16,50 @@ namespace {
 
 int threads_for(std::int64_t n_jobs) {
   return n_jobs > 0 ? static_cast<int>(n_jobs) : kiln::get_num_threads();
+}
+
+// Squared distances of a block of queries to every training row come from one matrix product
+// (|q|^2 - 2 q.x + |x|^2), which is fast but rounds; every row within that rounding bound of the k-th
+// smallest is then measured exactly and the k nearest are picked by (exact distance, row). So distances and
+// tie order equal the direct computation, at the speed of the product.
+void euclidean_search(const linear_detail::RowMatrix& q, const std::vector<double>& train, std::int64_t nt,
+                      std::int64_t k, int threads, std::vector<double>& dist,
+                      std::vector<std::int64_t>& ind) {
+  const std::int64_t n = q.rows(), d = q.cols();
+  Eigen::Map<const linear_detail::RowMatrix> T(train.data(), nt, d);
+  const Eigen::VectorXd tn = T.rowwise().squaredNorm();
+  const double tn_max = tn.maxCoeff();
+  // A generous bound on the product's rounding error, relative to |q|^2 + |x|^2.
+  const double rel = 8.0 * static_cast<double>(d + 2) * 2.220446049250313e-16;
+  constexpr std::int64_t kBlock = 64;
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel num_threads(threads)
+  {
+    std::vector<double> approx(nt), sorted(nt);
+    std::vector<std::pair<double, std::int64_t>> cand;
+#pragma omp for schedule(dynamic)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t i0 = b * kBlock, m = std::min(kBlock, n - i0);
+      const linear_detail::RowMatrix G = q.middleRows(i0, m) * T.transpose();  // (m, N_train)
+      for (std::int64_t r = 0; r < m; ++r) {
+        const std::int64_t i = i0 + r;
+        const auto qi = q.row(i);
+        const double qn = qi.squaredNorm();
+        for (std::int64_t t = 0; t < nt; ++t) approx[t] = qn + tn[t] - 2.0 * G(r, t);
+        sorted = approx;
+        std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end());
+        const double cutoff = sorted[k - 1] + 2.0 * rel * (qn + tn_max);
+        cand.clear();
+        for (std::int64_t t = 0; t < nt; ++t)
+          if (approx[t] <= cutoff) cand.push_back({(T.row(t) - qi).squaredNorm(), t});
+        std::partial_sort(cand.begin(), cand.begin() + k, cand.end());
+        for (std::int64_t j = 0; j < k; ++j) {
+          dist[i * k + j] = std::sqrt(cand[j].first);
+          ind[i * k + j] = cand[j].second;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -62,7 +106,10 @@ void KNeighborsBase::search(const Tensor& X, std::int64_t k, const std::string& 
   const std::int64_t n = q.rows(), d = n_features_;
   dist.assign(n * k, 0.0);
   ind.assign(n * k, 0);
-  const bool manhattan = p_.p == 1;
+  if (p_.p == 2) {
+    euclidean_search(q, train_, n_train_, k, threads_for(p_.n_jobs), dist, ind);
+    return;
+  }
 #pragma omp parallel num_threads(threads_for(p_.n_jobs))
   {
     std::vector<std::pair<double, std::int64_t>> all(n_train_);
@@ -72,16 +119,12 @@ void KNeighborsBase::search(const Tensor& X, std::int64_t k, const std::string& 
       for (std::int64_t t = 0; t < n_train_; ++t) {
         const double* xt = train_.data() + t * d;
         double s = 0;
-        if (manhattan) {
-          for (std::int64_t j = 0; j < d; ++j) s += std::abs(qi[j] - xt[j]);
-        } else {
-          for (std::int64_t j = 0; j < d; ++j) s += (qi[j] - xt[j]) * (qi[j] - xt[j]);
-        }
+        for (std::int64_t j = 0; j < d; ++j) s += std::abs(qi[j] - xt[j]);
         all[t] = {s, t};
       }
       std::partial_sort(all.begin(), all.begin() + k, all.end());
       for (std::int64_t j = 0; j < k; ++j) {
-        dist[i * k + j] = manhattan ? all[j].first : std::sqrt(all[j].first);
+        dist[i * k + j] = all[j].first;
         ind[i * k + j] = all[j].second;
       }
     }

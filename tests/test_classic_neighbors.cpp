@@ -3,6 +3,7 @@
 // rows i % 4 != 0 of breast cancer, wine, diabetes, iris and digits, evaluated on the rows i % 4 == 0.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "support/classic_datasets.h"
@@ -67,6 +68,35 @@ TEST(ClassicNeighbors, RegressorMatchesSklearn) {
     knn.fit(p.X_train, p.y_train);
     expect_close(knn.predict(p.X_test), fixture(name).get("pred").values, 1e-12, 0, "pred");
   }
+}
+
+// The Euclidean search goes through a matrix product and re-measures near candidates: on digits (integer
+// pixels, so many exactly tied distances) it must give the same neighbours, in the same (distance, row)
+// order, as measuring every pair directly.
+TEST(ClassicNeighbors, EuclideanSearchEqualsDirectWithTies) {
+  Parts p = parts("digits");
+  const int64_t k = 10, d = 64, nt = p.X_train.shape()[0], nq = p.X_test.shape()[0];
+  KNeighborsClassifier knn({.n_neighbors = k, .n_jobs = 2});
+  knn.fit(p.X_train, p.y_train);
+  auto [dist, ind] = knn.kneighbors(p.X_test);
+  std::vector<double> xt = values(p.X_train), xq = values(p.X_test), got_d = values(dist),
+                      got_i = values(ind);
+  int64_t ties = 0;
+  for (int64_t i = 0; i < nq; ++i) {
+    std::vector<std::pair<double, int64_t>> all(nt);
+    for (int64_t t = 0; t < nt; ++t) {
+      double s = 0;
+      for (int64_t j = 0; j < d; ++j) s += (xq[i * d + j] - xt[t * d + j]) * (xq[i * d + j] - xt[t * d + j]);
+      all[t] = {s, t};
+    }
+    std::sort(all.begin(), all.end());
+    for (int64_t j = 0; j < k; ++j) {
+      ASSERT_EQ(got_i[i * k + j], all[j].second) << "query " << i << " neighbour " << j;
+      ASSERT_EQ(got_d[i * k + j], std::sqrt(all[j].first));
+      if (j > 0 && all[j].first == all[j - 1].first) ++ties;
+    }
+  }
+  EXPECT_GT(ties, 50);  // the case this test exists for (74 tied pairs among the first 10)
 }
 
 TEST(ClassicNeighbors, DistanceWeightsWithExactMatchesAndThreads) {
