@@ -20,6 +20,7 @@ struct Frame {
   int64_t start, end, depth;
   int32_t parent;
   bool is_left;
+  int64_t n_constants;  // features known to be constant here (found so in an ancestor)
 };
 
 // Grows one tree. A node's samples are the range [start, end) of samples_, partitioned in place.
@@ -39,6 +40,8 @@ class Builder {
     total_.resize(S_), left_.resize(S_), right_.resize(S_), best_left_.resize(S_);
     features_.resize(X.d);
     for (int64_t f = 0; f < X.d; ++f) features_[f] = static_cast<int32_t>(f);
+    constant_features_ = features_;
+    scratch_.resize(samples_.size());
   }
 
   Tree run();
@@ -59,7 +62,13 @@ class Builder {
   double proxy(const double* left, const double* right) const;
   // Tries every candidate threshold of feature f in [start, end); returns false if f is constant there.
   bool try_feature(int32_t f, int64_t start, int64_t end);
-  bool find_split(int64_t start, int64_t end);
+  template <class Code>
+  bool try_feature(int32_t f, int64_t start, int64_t end, const Code* code);
+  template <class Code>
+  int64_t partition(int64_t start, int64_t end, const Code* code);
+  // Finds the best split of [start, end) into best_*; returns the number of features known to be constant
+  // there afterwards (for the children).
+  int64_t find_split(int64_t start, int64_t end, int64_t n_known_constants);
   int32_t add_node(const Frame& fr, double imp);
 
   const FeatureCodes& X_;
@@ -71,7 +80,7 @@ class Builder {
   bool classify_;
   int64_t S_;
   Tree tree_;
-  std::vector<int32_t> samples_, features_;
+  std::vector<int32_t> samples_, scratch_, features_, constant_features_;
   std::vector<double> hist_, runs_, total_, left_, right_, best_left_;
   std::vector<uint32_t> run_codes_;
   std::vector<uint64_t> sort_buf_;
@@ -114,19 +123,38 @@ double Builder::proxy(const double* l, const double* r) const {
 }
 
 bool Builder::try_feature(int32_t f, int64_t start, int64_t end) {
+  if (X_.values[f].size() <= 1) return false;
+  const int64_t at = static_cast<int64_t>(f) * X_.n;
+  return X_.code8.empty() ? try_feature(f, start, end, X_.code.data() + at)
+                          : try_feature(f, start, end, X_.code8.data() + at);
+}
+
+template <class Code>
+bool Builder::try_feature(int32_t f, int64_t start, int64_t end, const Code* code) {
   const std::vector<double>& vals = X_.values[f];
   const int64_t U = static_cast<int64_t>(vals.size());
-  if (U <= 1) return false;
-  const uint32_t* code = X_.code.data() + static_cast<int64_t>(f) * X_.n;
   const int64_t n = end - start;
   const int32_t* idx = samples_.data() + start;
   run_codes_.clear();
   // Large nodes: a histogram over the feature's ranks; small ones: sort the node's ranks.
   const bool use_hist = static_cast<double>(U) <= 4.0 * n * std::max(1.0, std::log2(static_cast<double>(n)));
   if (use_hist) {
-    for (int64_t j = 0; j < n; ++j) add_sample(&hist_[code[idx[j]] * S_], idx[j]);
-    for (int64_t c = 0; c < U; ++c)
-      if (hist_[c * S_] > 0) run_codes_.push_back(static_cast<uint32_t>(c));
+    for (int64_t j = 0; j < n; ++j) {
+      // The node's rows are scattered over the column: fetch ahead to overlap the cache misses.
+      if (j + 16 < n) __builtin_prefetch(code + idx[j + 16]);
+      const uint32_t c = code[idx[j]];
+      double* row = &hist_[c * S_];
+      if (row[0] == 0) run_codes_.push_back(c);
+      add_sample(row, idx[j]);
+    }
+    // The occupied bins in order: sort the few touched ones, or scan all when most are touched.
+    if (static_cast<int64_t>(run_codes_.size()) * 16 < U) {
+      std::sort(run_codes_.begin(), run_codes_.end());
+    } else {
+      run_codes_.clear();
+      for (int64_t c = 0; c < U; ++c)
+        if (hist_[c * S_] > 0) run_codes_.push_back(static_cast<uint32_t>(c));
+    }
   } else {
     sort_buf_.resize(n);
     for (int64_t j = 0; j < n; ++j)
@@ -148,14 +176,36 @@ bool Builder::try_feature(int32_t f, int64_t start, int64_t end) {
   if (!constant) {
     std::fill(left_.begin(), left_.end(), 0.0);
     const double msl = static_cast<double>(s_.min_samples_leaf);
+    // Gini: the proxy -(W_l gini_l + W_r gini_r) equals sq_l / W_l + sq_r / W_r - W, with sq the sums of
+    // squared class weights, which are updated only for the classes present in each run.
+    const bool gini = s_.criterion == Criterion::gini;
+    const int64_t K = s_.n_classes;
+    double sq_l = 0, sq_r = 0;
+    if (gini)
+      for (int64_t k = 0; k < K; ++k) sq_r += total_[2 + k] * total_[2 + k];
     for (int64_t r = 0; r + 1 < R; ++r) {
       const double* st = stats(r);
-      for (int64_t k = 0; k < S_; ++k) left_[k] += st[k];
+      if (gini) {
+        left_[0] += st[0], left_[1] += st[1];
+        for (int64_t k = 0; k < K; ++k) {
+          if (st[2 + k] == 0) continue;
+          const double a = left_[2 + k], b = a + st[2 + k], ra = total_[2 + k] - a, rb = total_[2 + k] - b;
+          sq_l += b * b - a * a, sq_r += rb * rb - ra * ra;
+          left_[2 + k] = b;
+        }
+      } else {
+        for (int64_t k = 0; k < S_; ++k) left_[k] += st[k];
+      }
       const double lo = vals[run_codes_[r]], hi = vals[run_codes_[r + 1]];
       if (hi <= lo + kFeatureThreshold) continue;
       if (left_[0] < msl || total_[0] - left_[0] < msl) continue;
-      for (int64_t k = 0; k < S_; ++k) right_[k] = total_[k] - left_[k];
-      const double p = proxy(left_.data(), right_.data());
+      double p;
+      if (gini) {
+        p = sq_l / left_[1] + sq_r / (total_[1] - left_[1]) - total_[1];
+      } else {
+        for (int64_t k = 0; k < S_; ++k) right_[k] = total_[k] - left_[k];
+        p = proxy(left_.data(), right_.data());
+      }
       if (best_feature_ < 0 || p > best_proxy_) {
         best_feature_ = f;
         best_code_ = run_codes_[r];
@@ -172,22 +222,37 @@ bool Builder::try_feature(int32_t f, int64_t start, int64_t end) {
   return !constant;
 }
 
-bool Builder::find_split(int64_t start, int64_t end) {
+int64_t Builder::find_split(int64_t start, int64_t end, int64_t n_known) {
   best_feature_ = -1;
   const int64_t D = X_.d;
   if (s_.max_features >= D) {
     for (int32_t f = 0; f < D; ++f) try_feature(f, start, end);
-  } else {
-    // Draw features without replacement until max_features non-constant ones were tried (scikit-learn
-    // keeps drawing past constant features).
-    int64_t found = 0;
-    for (int64_t i = 0; i < D && found < s_.max_features; ++i) {
-      const int64_t j = i + static_cast<int64_t>(rng_.below(static_cast<uint64_t>(D - i)));
-      std::swap(features_[i], features_[j]);
-      found += try_feature(features_[i], start, end);
-    }
+    return 0;
   }
-  return best_feature_ >= 0;
+  // scikit-learn's feature sampling: features_[0, n_known) are the constant features inherited from the
+  // ancestors (drawn at no cost), constants found here move next to them, and tried non-constant features
+  // move to the end. Drawing stops after max_features draws, or later if all of them were constant.
+  std::copy_n(constant_features_.begin(), n_known, features_.begin());
+  int64_t f_i = D, n_drawn = 0, n_found = 0, n_total = n_known, visited = 0;
+  while (f_i > n_total && (visited < s_.max_features || visited <= n_found + n_drawn)) {
+    ++visited;
+    int64_t f_j = n_drawn + static_cast<int64_t>(rng_.below(static_cast<uint64_t>(f_i - n_found - n_drawn)));
+    if (f_j < n_known) {
+      std::swap(features_[n_drawn], features_[f_j]);
+      ++n_drawn;
+      continue;
+    }
+    f_j += n_found;
+    if (!try_feature(features_[f_j], start, end)) {
+      std::swap(features_[f_j], features_[n_total]);
+      ++n_found, ++n_total;
+      continue;
+    }
+    --f_i;
+    std::swap(features_[f_i], features_[f_j]);
+  }
+  std::copy_n(features_.begin() + n_known, n_found, constant_features_.begin() + n_known);
+  return n_total;
 }
 
 int32_t Builder::add_node(const Frame& fr, double imp) {
@@ -207,9 +272,25 @@ int32_t Builder::add_node(const Frame& fr, double imp) {
   return id;
 }
 
+// A stable partition keeps each node's sample indices increasing, so the per-feature loops read the
+// feature columns front to back.
+template <class Code>
+int64_t Builder::partition(int64_t start, int64_t end, const Code* code) {
+  int64_t split = start, n_right = 0;
+  for (int64_t j = start; j < end; ++j) {
+    const int32_t i = samples_[j];
+    if (code[i] <= best_code_)
+      samples_[split++] = i;
+    else
+      scratch_[n_right++] = i;
+  }
+  std::copy_n(scratch_.begin(), n_right, samples_.begin() + split);
+  return split;
+}
+
 Tree Builder::run() {
   tree_.width = classify_ ? s_.n_classes : 1;
-  std::vector<Frame> stack = {{0, static_cast<int64_t>(samples_.size()), 0, -1, false}};
+  std::vector<Frame> stack = {{0, static_cast<int64_t>(samples_.size()), 0, -1, false, 0}};
   while (!stack.empty()) {
     const Frame fr = stack.back();
     stack.pop_back();
@@ -220,7 +301,9 @@ Tree Builder::run() {
     bool leaf = (s_.max_depth >= 0 && fr.depth >= s_.max_depth) || n < s_.min_samples_split ||
                 n < 2 * s_.min_samples_leaf || imp <= kEpsilon;
     const int32_t id = add_node(fr, imp);
-    if (!leaf && find_split(fr.start, fr.end)) {
+    int64_t n_constants = 0;
+    if (!leaf) n_constants = find_split(fr.start, fr.end, fr.n_constants);
+    if (!leaf && best_feature_ >= 0) {
       for (int64_t k = 0; k < S_; ++k) right_[k] = total_[k] - best_left_[k];
       const double W = total_[1];
       const double improvement =
@@ -231,15 +314,15 @@ Tree Builder::run() {
       leaf = true;
     }
     if (leaf) continue;
-    const uint32_t* code = X_.code.data() + static_cast<int64_t>(best_feature_) * X_.n;
-    auto mid = std::partition(samples_.begin() + fr.start, samples_.begin() + fr.end,
-                              [&](int32_t i) { return code[i] <= best_code_; });
-    const int64_t split = mid - samples_.begin();
+    const int64_t at = static_cast<int64_t>(best_feature_) * X_.n;
+    const int64_t split = X_.code8.empty() ? partition(fr.start, fr.end, X_.code.data() + at)
+                                           : partition(fr.start, fr.end, X_.code8.data() + at);
     tree_.feature[id] = best_feature_;
     tree_.threshold[id] = best_threshold_;
-    stack.push_back({split, fr.end, fr.depth + 1, id, false});
-    stack.push_back({fr.start, split, fr.depth + 1, id, true});
+    stack.push_back({split, fr.end, fr.depth + 1, id, false, n_constants});
+    stack.push_back({fr.start, split, fr.depth + 1, id, true, n_constants});
   }
+  tree_.pack();
   return std::move(tree_);
 }
 
@@ -266,7 +349,20 @@ FeatureCodes FeatureCodes::make(const std::vector<float>& rows, int64_t n, int64
       }
     }
   }
+  // One byte per value when every column has at most 256 distinct values (images, counts): a quarter of
+  // the memory traffic.
+  size_t max_u = 0;
+  for (const auto& v : fc.values) max_u = std::max(max_u, v.size());
+  if (max_u <= 256) {
+    fc.code8.assign(fc.code.begin(), fc.code.end());
+    std::vector<uint32_t>().swap(fc.code);
+  }
   return fc;
+}
+
+void Tree::pack() {
+  packed.resize(left.size());
+  for (size_t i = 0; i < left.size(); ++i) packed[i] = {left[i], right[i], feature[i], threshold[i]};
 }
 
 int64_t Tree::leaf_count() const {

@@ -16,7 +16,8 @@ namespace kiln::classic::detail {
 // values of column f, and values[f] lists those values in increasing order.
 struct FeatureCodes {
   int64_t n = 0, d = 0;
-  std::vector<uint32_t> code;
+  std::vector<uint32_t> code;  // empty when code8 is used
+  std::vector<uint8_t> code8;  // the same ranks, when every column has at most 256 distinct values
   std::vector<std::vector<double>> values;
   static FeatureCodes make(const std::vector<float>& rows, int64_t n, int64_t d, int n_threads);
 };
@@ -47,11 +48,21 @@ struct Tree {
 
   int64_t node_count() const { return static_cast<int64_t>(left.size()); }
   int64_t leaf_count() const;
-  // The leaf that a row of float32 features reaches.
+  // The same nodes packed for prediction (one node per 24 bytes instead of four arrays); set by pack().
+  struct PackedNode {
+    int32_t left, right, feature;
+    double threshold;
+  };
+  std::vector<PackedNode> packed;
+  void pack();
+
+  // The leaf that a row of float32 features reaches (needs pack()).
   int32_t apply(const float* row) const {
+    const PackedNode* nd = packed.data();
     int32_t node = 0;
-    while (left[node] >= 0)
-      node = static_cast<double>(row[feature[node]]) <= threshold[node] ? left[node] : right[node];
+    while (nd[node].left >= 0)
+      node =
+          static_cast<double>(row[nd[node].feature]) <= nd[node].threshold ? nd[node].left : nd[node].right;
     return node;
   }
   // Adds each feature's total weighted impurity decrease (unnormalized) to importances (D).
