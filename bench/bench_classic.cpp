@@ -8,7 +8,7 @@
 //   fashion        the first 10,000 Fashion-MNIST training images (data::FashionMNIST::load()), pixels / 255,
 //                  trained on; the 10,000 test images predicted.
 // Models: RandomForestClassifier(n_estimators = 100, n_jobs = threads, random_state = 0);
-// LogisticRegression(C = 1, max_iter = 100, n_jobs = threads) when classic/logistic.h exists.
+// LogisticRegression(C = 1, max_iter = 100, n_jobs = threads).
 // Output: RESULT kiln <model> <data> <fit seconds> <predict seconds> <test accuracy>
 // Depends on kiln::kiln.
 #include <chrono>
@@ -21,13 +21,10 @@
 #include <vector>
 
 #include "kiln/classic/forest.h"
+#include "kiln/classic/logistic.h"
 #include "kiln/data/fashion_mnist.h"
 #include "kiln/tensor/tensor.h"
 #include "kiln/tensor/threads.h"
-#if __has_include("kiln/classic/logistic.h")
-#include "kiln/classic/logistic.h"
-#define KILN_BENCH_HAVE_LOGISTIC 1
-#endif
 
 namespace {
 
@@ -132,13 +129,8 @@ int main(int argc, char** argv) {
       kiln::classic::RandomForestClassifier rf({.n_estimators = 100, .n_jobs = threads, .random_state = 0});
       run(rf, s, model, data);
     } else if (model == "logreg") {
-#ifdef KILN_BENCH_HAVE_LOGISTIC
       kiln::classic::LogisticRegression lr({.C = 1.0, .max_iter = 100, .n_jobs = threads});
       run(lr, s, model, data);
-#else
-      std::printf("SKIP kiln logreg %s: classic/logistic.h is not in this tree yet (helper b1's branch)\n",
-                  data.c_str());
-#endif
     } else {
       std::fprintf(stderr, "bench_classic: unknown --model %s (rf or logreg)\n", model.c_str());
       return 2;

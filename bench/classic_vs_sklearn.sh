@@ -32,11 +32,9 @@ fi
 mkdir -p "$out"
 : >"$results"
 
-# TODO(b1): the kiln LogisticRegression rows need helper b1's classic/logistic.h; until it is merged,
-# kiln_bench_classic prints a SKIP line for them and the summary lists it.
 run_kiln() {  # model data
   OMP_NUM_THREADS=$THREADS OMP_WAIT_POLICY=passive "$exe" --model "$1" --data "$2" --threads "$THREADS" |
-    grep -E '^(RESULT|SKIP)' >>"$results"
+    grep -E '^RESULT' >>"$results"
 }
 run_sklearn() {  # model data
   OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS \

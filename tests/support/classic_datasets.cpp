@@ -87,3 +87,82 @@ Dataset load_dataset(const std::string& name) {
 }
 
 }  // namespace kiln::testing
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+
+namespace kiln::testing {
+
+const kiln::test::FixtureCase& sklearn_case(const std::string& file, const std::string& name) {
+  static std::mutex mutex;
+  static std::map<std::string, std::map<std::string, kiln::test::FixtureCase>> files;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = files.find(file);
+  if (it == files.end()) {
+    std::map<std::string, kiln::test::FixtureCase> cases;
+    for (auto& c : kiln::test::read_fixture_file(std::string(KILN_FIXTURES_DIR) + "/" + file))
+      cases.emplace(c.name, c);
+    it = files.emplace(file, std::move(cases)).first;
+  }
+  auto c = it->second.find(name);
+  KILN_CHECK(c != it->second.end(), "sklearn_case: no case \"", name, "\" in ", file);
+  return c->second;
+}
+
+void expect_close(const Tensor& got, const std::vector<double>& want, double rtol, double atol,
+                  const std::string& what) {
+  std::vector<double> g = got.to_vector<double>();
+  ASSERT_EQ(g.size(), want.size()) << what;
+  double scale = 0;
+  for (double w : want) scale = std::max(scale, std::abs(w));
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double err = std::abs(g[i] - want[i]);
+    if (!(err <= worst)) worst = err, at = i;
+  }
+  EXPECT_LE(worst, atol + rtol * scale)
+      << what << ": worst |got - want| = " << worst << " at flat index " << at << " (got " << g[at]
+      << ", want " << want[at] << ", scale " << scale << ")";
+}
+
+Tensor select_rows(const Tensor& X, const std::vector<int64_t>& rows) {
+  std::vector<double> v = X.to_vector<double>();
+  const int64_t d = X.dim() == 2 ? X.shape()[1] : 1;
+  std::vector<double> out;
+  out.reserve(rows.size() * d);
+  for (int64_t r : rows) out.insert(out.end(), v.begin() + r * d, v.begin() + (r + 1) * d);
+  const int64_t n = static_cast<int64_t>(rows.size());
+  return from_vector(out, X.dim() == 2 ? Shape{n, d} : Shape{n}).to(X.dtype());
+}
+
+std::vector<int64_t> every_4th_rows(int64_t n, bool test) {
+  std::vector<int64_t> r;
+  for (int64_t i = 0; i < n; ++i)
+    if ((i % 4 == 0) == test) r.push_back(i);
+  return r;
+}
+
+Tensor standardize(const Tensor& X) {
+  std::vector<double> v = X.to_vector<double>();
+  const int64_t n = X.shape()[0], d = X.shape()[1];
+  for (int64_t j = 0; j < d; ++j) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < n; ++i) mean += v[i * d + j];
+    mean /= static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) var += (v[i * d + j] - mean) * (v[i * d + j] - mean);
+    const double sd = std::sqrt(var / static_cast<double>(n));
+    for (int64_t i = 0; i < n; ++i) v[i * d + j] = (v[i * d + j] - mean) / sd;
+  }
+  return from_vector(v, Shape{n, d});
+}
+
+Tensor w3(int64_t n) {
+  std::vector<double> w(n);
+  for (int64_t i = 0; i < n; ++i) w[i] = 1.0 + static_cast<double>(i % 3);
+  return from_vector(w);
+}
+
+}  // namespace kiln::testing

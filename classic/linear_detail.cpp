@@ -1,0 +1,170 @@
+// kiln/classic/linear_detail.cpp: the helpers declared in linear_detail.h.
+#include "kiln/classic/linear_detail.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace kiln::classic::detail {
+namespace {
+
+std::vector<double> checked_values(const Tensor& t, const std::string& who, const char* what) {
+  std::vector<double> v = t.to_vector<double>();
+  for (size_t i = 0; i < v.size(); ++i)
+    KILN_CHECK(std::isfinite(v[i]), who, ": ", what, " contains a non-finite value (", v[i],
+               ") at flat index ", i, "; impute or drop missing values first (SimpleImputer)");
+  return v;
+}
+
+}  // namespace
+
+RowMatrix to_row_matrix(const Tensor& X, const std::string& who) {
+  KILN_CHECK(X.defined(), who, ": X is undefined");
+  KILN_CHECK(X.dim() == 2, who, ": X must be 2-D (N samples, D features), got shape ", shape_str(X.shape()));
+  KILN_CHECK(X.shape()[0] >= 1 && X.shape()[1] >= 1, who,
+             ": X must have at least one sample and one feature, got shape ", shape_str(X.shape()));
+  std::vector<double> v = checked_values(X, who, "X");
+  return Eigen::Map<RowMatrix>(v.data(), X.shape()[0], X.shape()[1]);
+}
+
+Eigen::MatrixXd to_matrix(const Tensor& X, const std::string& who) { return to_row_matrix(X, who); }
+
+Eigen::VectorXd to_targets(const Tensor& y, int64_t n, const std::string& who) {
+  KILN_CHECK(y.defined(), who, ": y is undefined");
+  KILN_CHECK(y.dim() == 1 || (y.dim() == 2 && y.shape()[1] == 1), who, ": y must be 1-D (N), got shape ",
+             shape_str(y.shape()));
+  KILN_CHECK(y.shape()[0] == n, who, ": y has ", y.shape()[0], " samples but X has ", n);
+  std::vector<double> v = checked_values(y, who, "y");
+  return Eigen::Map<Eigen::VectorXd>(v.data(), n);
+}
+
+std::vector<int64_t> to_labels(const Tensor& y, int64_t n, const std::string& who) {
+  Eigen::VectorXd v = to_targets(y, n, who);
+  std::vector<int64_t> out(n);
+  for (int64_t i = 0; i < n; ++i) {
+    KILN_CHECK(v[i] == std::floor(v[i]) && std::abs(v[i]) < 9.0e15, who,
+               ": class labels must be integers (encode strings with LabelEncoder), got ", v[i], " at index ",
+               i);
+    out[i] = static_cast<int64_t>(v[i]);
+  }
+  return out;
+}
+
+Eigen::VectorXd to_sample_weight(const Tensor& sample_weight, int64_t n, const std::string& who) {
+  if (!sample_weight.defined()) return Eigen::VectorXd::Ones(n);
+  KILN_CHECK(sample_weight.dim() == 1 && sample_weight.shape()[0] == n, who,
+             ": sample_weight must have shape [", n, "], got ", shape_str(sample_weight.shape()));
+  std::vector<double> v = checked_values(sample_weight, who, "sample_weight");
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    KILN_CHECK(v[i] >= 0, who, ": sample_weight must be non-negative, got ", v[i], " at index ", i);
+    sum += v[i];
+  }
+  KILN_CHECK(sum > 0, who, ": sample_weight sums to zero");
+  return Eigen::Map<Eigen::VectorXd>(v.data(), n);
+}
+
+Tensor to_tensor(const Eigen::MatrixXd& m) {
+  RowMatrix r = m;
+  std::vector<double> v(r.data(), r.data() + r.size());
+  return from_vector(v, Shape{r.rows(), r.cols()});
+}
+
+Tensor to_tensor(const Eigen::VectorXd& v) {
+  return from_vector(std::vector<double>(v.data(), v.data() + v.size()));
+}
+
+Tensor to_label_tensor(const std::vector<int64_t>& labels) { return from_vector(labels); }
+
+Encoded encode_labels(const std::vector<int64_t>& labels) {
+  Encoded e;
+  e.classes = labels;
+  std::sort(e.classes.begin(), e.classes.end());
+  e.classes.erase(std::unique(e.classes.begin(), e.classes.end()), e.classes.end());
+  e.index.resize(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i)
+    e.index[i] = std::lower_bound(e.classes.begin(), e.classes.end(), labels[i]) - e.classes.begin();
+  return e;
+}
+
+namespace {
+const char* type_name(const ParamValue& v) {
+  switch (v.index()) {
+    case 0:
+      return "bool";
+    case 1:
+      return "int";
+    case 2:
+      return "double";
+    default:
+      return "string";
+  }
+}
+}  // namespace
+
+void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, bool& out) {
+  KILN_CHECK(std::holds_alternative<bool>(v), cls, ".set_params: parameter \"", key,
+             "\" expects a bool, got ", type_name(v));
+  out = std::get<bool>(v);
+}
+
+void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, std::int64_t& out) {
+  KILN_CHECK(std::holds_alternative<std::int64_t>(v), cls, ".set_params: parameter \"", key,
+             "\" expects an int, got ", type_name(v));
+  out = std::get<std::int64_t>(v);
+}
+
+void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, double& out) {
+  if (std::holds_alternative<std::int64_t>(v)) {
+    out = static_cast<double>(std::get<std::int64_t>(v));
+    return;
+  }
+  KILN_CHECK(std::holds_alternative<double>(v), cls, ".set_params: parameter \"", key,
+             "\" expects a double, got ", type_name(v));
+  out = std::get<double>(v);
+}
+
+void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, std::string& out) {
+  KILN_CHECK(std::holds_alternative<std::string>(v), cls, ".set_params: parameter \"", key,
+             "\" expects a string, got ", type_name(v));
+  out = std::get<std::string>(v);
+}
+
+void unknown_param(const std::string& cls, const std::string& key, const ParamMap& known) {
+  std::string names;
+  for (const auto& [k, _] : known) names += (names.empty() ? "" : ", ") + k;
+  KILN_CHECK(false, cls, ".set_params: unknown parameter \"", key, "\" (valid: ", names, ")");
+  throw Error("unreachable");
+}
+
+void check_fitted(bool fitted, const std::string& who) {
+  KILN_CHECK(fitted, who, ": this estimator is not fitted yet; call fit() first");
+}
+
+void check_features(int64_t got, int64_t expected, const std::string& who) {
+  KILN_CHECK(got == expected, who, ": X has ", got, " features, but the estimator was fitted with ",
+             expected);
+}
+
+}  // namespace kiln::classic::detail
+
+#include <iostream>
+#include <mutex>
+#include <set>
+
+namespace kiln::classic::detail {
+
+double r2(const Eigen::VectorXd& y, const Eigen::VectorXd& pred) {
+  double ss_res = (y - pred).squaredNorm();
+  double ss_tot = (y.array() - y.mean()).square().sum();
+  if (ss_tot == 0) return ss_res == 0 ? 1.0 : 0.0;
+  return 1.0 - ss_res / ss_tot;
+}
+
+void warn_once(const std::string& message) {
+  static std::mutex mutex;
+  static std::set<std::string> printed;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (printed.insert(message).second) std::cerr << "kiln ConvergenceWarning: " << message << "\n";
+}
+
+}  // namespace kiln::classic::detail
