@@ -262,10 +262,14 @@ int32_t Builder::add_node(const Frame& fr, double imp) {
   tree_.impurity.push_back(imp);
   tree_.weighted_n.push_back(total_[1]);
   tree_.n_samples.push_back(static_cast<int64_t>(total_[0]));
+  // A forest's bootstrap can draw only rows of weight 0: that tree is one leaf with no weight, which
+  // predicts uniform probabilities (or 0) rather than 0 / 0.
+  const double W = total_[1];
   if (classify_) {
-    for (int64_t k = 0; k < s_.n_classes; ++k) tree_.value.push_back(total_[2 + k] / total_[1]);
+    for (int64_t k = 0; k < s_.n_classes; ++k)
+      tree_.value.push_back(W > 0 ? total_[2 + k] / W : 1.0 / static_cast<double>(s_.n_classes));
   } else {
-    tree_.value.push_back(total_[2] / total_[1]);
+    tree_.value.push_back(W > 0 ? total_[2] / W : 0.0);
   }
   if (fr.parent >= 0) (fr.is_left ? tree_.left : tree_.right)[fr.parent] = id;
   tree_.max_depth = std::max(tree_.max_depth, fr.depth);

@@ -71,8 +71,9 @@ struct Tree {
 
 // Grows one tree on the samples with weight > 0. Classification: y_class holds class codes in
 // 0..K-1 and y_reg is null; regression: y_reg holds targets and y_class is null. rng draws the features
-// tried at each node (unused when max_features == D: features are then tried in column order, so ties
-// between equally good splits go to the lower column index).
+// tried at each node as scikit-learn does (max_features draws, constant features included, more only if
+// all drawn were constant); unused when max_features == D: features are then tried in column order, so
+// ties between equally good splits go to the lower column index.
 Tree build_tree(const FeatureCodes& X, const TreeSettings& settings, const int32_t* y_class,
                 const double* y_reg, const std::vector<double>& weight, Rng& rng);
 

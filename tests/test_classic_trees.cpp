@@ -264,6 +264,21 @@ TEST(RandomForest, ClassWeightsHelpTheMinorityClass) {
   }
 }
 
+TEST(RandomForest, BootstrapsWithoutWeightedRowsStayFinite) {
+  // One row of weight 1, the rest 0: about a third of the bootstrap samples miss it entirely.
+  const auto ds = kiln::testing::load_dataset("iris");
+  std::vector<double> w(150, 0.0);
+  w[60] = 1.0;
+  RandomForestClassifier rf({.n_estimators = 20});
+  rf.fit(ds.X, ds.y, kiln::from_vector(w));
+  int64_t empty = 0;
+  for (const auto& t : rf.estimators_()) empty += t.weighted_n[0] == 0;
+  EXPECT_GT(empty, 0);
+  for (double v : kiln::testing::values(rf.predict_proba(ds.X))) EXPECT_TRUE(std::isfinite(v));
+  for (double v : kiln::testing::values(rf.feature_importances_())) EXPECT_TRUE(std::isfinite(v));
+  EXPECT_EQ(kiln::testing::values(rf.predict(ds.X.slice(0, 60, 61))), std::vector<double>{1});
+}
+
 // ---- parameters and errors ----
 
 TEST(TreeParams, GetSetCloneRoundTrip) {
