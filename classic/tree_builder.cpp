@@ -58,6 +58,19 @@ class Builder {
       row[3] += w * yr_[i] * yr_[i];
     }
   }
+  // add_sample for the node's j-th row, from the node's gathered weights and targets (contiguous, unlike
+  // w_ and y at the scattered row indices).
+  void add_local(double* row, int64_t j) const {
+    const double w = node_w_[j];
+    row[0] += 1;
+    row[1] += w;
+    if (classify_) {
+      row[2 + node_yc_[j]] += w;
+    } else {
+      row[2] += w * node_yr_[j];
+      row[3] += w * node_yr_[j] * node_yr_[j];
+    }
+  }
   double impurity(const double* row) const;
   double proxy(const double* left, const double* right) const;
   // Tries every candidate threshold of feature f in [start, end); returns false if f is constant there.
@@ -81,7 +94,8 @@ class Builder {
   int64_t S_;
   Tree tree_;
   std::vector<int32_t> samples_, scratch_, features_, constant_features_;
-  std::vector<double> hist_, runs_, total_, left_, right_, best_left_;
+  std::vector<double> hist_, runs_, total_, left_, right_, best_left_, node_w_, node_yr_;
+  std::vector<int32_t> node_yc_;
   std::vector<uint32_t> run_codes_;
   std::vector<uint64_t> sort_buf_;
   // The best split so far at the current node.
@@ -145,7 +159,7 @@ bool Builder::try_feature(int32_t f, int64_t start, int64_t end, const Code* cod
       const uint32_t c = code[idx[j]];
       double* row = &hist_[c * S_];
       if (row[0] == 0) run_codes_.push_back(c);
-      add_sample(row, idx[j]);
+      add_local(row, j);
     }
     // The occupied bins in order: sort the few touched ones, or scan all when most are touched.
     if (static_cast<int64_t>(run_codes_.size()) * 16 < U) {
@@ -158,7 +172,7 @@ bool Builder::try_feature(int32_t f, int64_t start, int64_t end, const Code* cod
   } else {
     sort_buf_.resize(n);
     for (int64_t j = 0; j < n; ++j)
-      sort_buf_[j] = (static_cast<uint64_t>(code[idx[j]]) << 32) | static_cast<uint32_t>(idx[j]);
+      sort_buf_[j] = (static_cast<uint64_t>(code[idx[j]]) << 32) | static_cast<uint32_t>(j);
     std::sort(sort_buf_.begin(), sort_buf_.end());
     runs_.clear();
     for (int64_t j = 0; j < n; ++j) {
@@ -167,7 +181,7 @@ bool Builder::try_feature(int32_t f, int64_t start, int64_t end, const Code* cod
         run_codes_.push_back(c);
         runs_.resize(runs_.size() + S_, 0.0);
       }
-      add_sample(&runs_[runs_.size() - S_], static_cast<int32_t>(sort_buf_[j] & 0xffffffffu));
+      add_local(&runs_[runs_.size() - S_], static_cast<int64_t>(sort_buf_[j] & 0xffffffffu));
     }
   }
   const int64_t R = static_cast<int64_t>(run_codes_.size());
@@ -224,7 +238,16 @@ bool Builder::try_feature(int32_t f, int64_t start, int64_t end, const Code* cod
 
 int64_t Builder::find_split(int64_t start, int64_t end, int64_t n_known) {
   best_feature_ = -1;
-  const int64_t D = X_.d;
+  const int64_t D = X_.d, n = end - start;
+  node_w_.resize(n);
+  for (int64_t j = 0; j < n; ++j) node_w_[j] = w_[samples_[start + j]];
+  if (classify_) {
+    node_yc_.resize(n);
+    for (int64_t j = 0; j < n; ++j) node_yc_[j] = yc_[samples_[start + j]];
+  } else {
+    node_yr_.resize(n);
+    for (int64_t j = 0; j < n; ++j) node_yr_[j] = yr_[samples_[start + j]];
+  }
   if (s_.max_features >= D) {
     for (int32_t f = 0; f < D; ++f) try_feature(f, start, end);
     return 0;
