@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/train_compare.sh: end-to-end training throughput of the demo's MLP and CNN at batch 128 on 2
+# threads, kiln (build/release/bench/kiln_bench_train) and PyTorch (bench/train_torch.py) interleaved,
+# ROUNDS times each (default 3), so both see the same machine conditions. Prints every run and a
+# median-of-rounds summary. Environment: ROUNDS, THREADS (2), BATCH (128), BUILD_DIR (build/release),
+# RT_PRIORITY (run under `chrt -f`, for shared machines; needs root).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+BATCH=${BATCH:-128}
+BUILD_DIR=${BUILD_DIR:-build/release}
+kiln=$BUILD_DIR/bench/kiln_bench_train
+[[ -x $kiln ]] || { echo "train_compare: $kiln not built (make build)" >&2; exit 1; }
+launch=()
+[[ -n "${RT_PRIORITY:-}" ]] && launch=(chrt -f "$RT_PRIORITY")
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+declare -A results
+for model in mlp cnn; do
+  for ((r = 0; r < ROUNDS; ++r)); do
+    for lib in kiln torch; do
+      if [[ $lib == kiln ]]; then
+        line=$("${launch[@]}" "$kiln" "$model" --threads "$THREADS" --batch "$BATCH")
+      else
+        line=$("${launch[@]}" /usr/bin/python3 bench/train_torch.py "$model" --threads "$THREADS" --batch "$BATCH")
+      fi
+      echo "$line"
+      rate=$(sed -E 's/.*: ([0-9]+) samples\/s.*/\1/' <<<"$line")
+      rss=$(sed -E 's/.*peak RSS ([0-9.]+) MiB.*/\1/' <<<"$line")
+      results[$model,$lib]+="$rate "
+      results[$model,$lib,rss]+="$rss "
+    done
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+echo
+echo "| model (batch $BATCH, $THREADS threads) | kiln samples/s | PyTorch samples/s | kiln / PyTorch | kiln peak RSS | PyTorch peak RSS |"
+echo "|---|---|---|---|---|---|"
+for model in mlp cnn; do
+  k=$(median "${results[$model,kiln]}"); t=$(median "${results[$model,torch]}")
+  kr=$(median "${results[$model,kiln,rss]}"); tr=$(median "${results[$model,torch,rss]}")
+  echo "| $model | $k | $t | $(awk -v a="$k" -v b="$t" 'BEGIN {printf "%.2f", a / b}') | $kr MiB | $tr MiB |"
+done
