@@ -32,9 +32,13 @@ void valid_range(int64_t off, int64_t stride, int64_t size, int64_t n_out, int64
   lo = std::min(lo, hi);
 }
 
+// Patch rows are short (W_out elements), so the loops below copy and zero elementwise: library
+// memcpy/memset calls, which GCC would otherwise substitute for them, cost more than they move.
+#define KILN_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
 // col (channels * kH * kW, H_out * W_out) = the input patches of x (channels, H, W), zero outside x.
 template <class T>
-void im2col(const Conv2dArgs& a, const T* x, int64_t channels, T* col) {
+KILN_NO_LIBCALLS void im2col(const Conv2dArgs& a, const T* x, int64_t channels, T* col) {
   const int64_t plane_out = a.h_out * a.w_out;
   for (int64_t c = 0; c < channels; ++c) {
     for (int64_t ki = 0; ki < a.kh; ++ki) {
@@ -47,17 +51,17 @@ void im2col(const Conv2dArgs& a, const T* x, int64_t channels, T* col) {
           T* r = row + oh * a.w_out;
           const int64_t ih = oh * a.stride_h - a.pad_h + ki * a.dil_h;
           if (ih < 0 || ih >= a.h) {
-            std::fill(r, r + a.w_out, T(0));
+            for (int64_t o = 0; o < a.w_out; ++o) r[o] = T(0);
             continue;
           }
-          const T* xr = x + (c * a.h + ih) * a.w;
-          std::fill(r, r + lo, T(0));
+          const T* xr = x + (c * a.h + ih) * a.w;  // xr[o * stride_w + off_w] is in x for o in [lo, hi)
+          for (int64_t o = 0; o < lo; ++o) r[o] = T(0);
           if (a.stride_w == 1) {
-            std::copy(xr + lo + off_w, xr + hi + off_w, r + lo);
+            for (int64_t o = lo; o < hi; ++o) r[o] = xr[o + off_w];
           } else {
             for (int64_t o = lo; o < hi; ++o) r[o] = xr[o * a.stride_w + off_w];
           }
-          std::fill(r + hi, r + a.w_out, T(0));
+          for (int64_t o = hi; o < a.w_out; ++o) r[o] = T(0);
         }
       }
     }
@@ -80,7 +84,11 @@ void col2im_add(const Conv2dArgs& a, const T* col, int64_t channels, T* x) {
           if (ih < 0 || ih >= a.h) continue;
           const T* r = row + oh * a.w_out;
           T* xr = x + (c * a.h + ih) * a.w;
-          for (int64_t o = lo; o < hi; ++o) xr[o * a.stride_w + off_w] += r[o];
+          if (a.stride_w == 1) {
+            for (int64_t o = lo; o < hi; ++o) xr[o + off_w] += r[o];
+          } else {
+            for (int64_t o = lo; o < hi; ++o) xr[o * a.stride_w + off_w] += r[o];
+          }
         }
       }
     }
