@@ -145,6 +145,17 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   KILN_CHECK(x.dim() == 3, op, ": input must be (N, C_in, L), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 3, op, ": weight must be (C_out, C_in / groups, K), got ",
              shape_str(weight.shape()));
+  // Checked here too so that errors name conv1d and the 3-D shapes, not the conv2d this runs as.
+  KILN_CHECK(stride >= 1 && dilation >= 1 && padding >= 0 && groups >= 1, op, ": stride (", stride,
+             "), dilation (", dilation, ") and groups (", groups, ") must be positive and padding (", padding,
+             ") non-negative");
+  KILN_CHECK(x.size(1) % groups == 0 && weight.size(0) % groups == 0 && weight.size(1) * groups == x.size(1),
+             op, ": input ", shape_str(x.shape()), " and weight ", shape_str(weight.shape()),
+             " do not match with groups = ", groups, " (weight needs C_in / groups = ", x.size(1) / groups,
+             " input channels and C_out divisible by groups)");
+  KILN_CHECK(dilation * (weight.size(2) - 1) + 1 <= x.size(2) + 2 * padding, op, ": kernel ", weight.size(2),
+             " (dilation ", dilation, ") is larger than the padded input length ", x.size(2) + 2 * padding,
+             "; input ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
   Tensor y =
       conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {1, stride}, {0, padding}, {1, dilation}, groups);
   return squeeze(y, 2);
