@@ -1,7 +1,7 @@
-// Convolutions: conv2d (primitive), conv1d (conv2d on a height-1 view) and conv_transpose2d (conv2d's
-// backward-data kernel run forward). Three recorded ops close under differentiation, so gradients of any
-// order work: with y = conv(x, w), D(g, w) = dL/dx and W(x, g) = dL/dw,
-//   conv(x, w):  dx = D(g, w),        dw = W(x, g)
+// Convolutions: conv2d (primitive, bias fused into the kernel), conv1d (conv2d on a height-1 view) and
+// conv_transpose2d (conv2d's backward-data kernel run forward). Three recorded ops close under
+// differentiation, so gradients of any order work: with y = conv(x, w), D(g, w) = dL/dx and W(x, g) = dL/dw,
+//   conv(x, w):  dx = D(g, w),        dw = W(x, g)       (and db = g summed over N, H, W)
 //   D(g, w):     dg = conv(u, w),     dw = W(u, g)     (u: the gradient reaching D's output)
 //   W(x, g):     dx = D(g, v),        dg = conv(x, v)  (v: the gradient reaching W's output)
 // Depends on ops/common.h and the kernel table's conv2d entries.
@@ -35,19 +35,21 @@ void check_conv_operands(const char* op, const Tensor& x, const Tensor& weight, 
 
 Tensor raw(const Tensor& t) { return contiguous(t.detach()); }
 
-Tensor conv_forward(const Tensor& x, const Tensor& w, const Conv2dArgs& a);
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& a);
 Tensor conv_backward_data(const Tensor& g, const Tensor& w, const Conv2dArgs& a);
 Tensor conv_backward_filter(const Tensor& x, const Tensor& g, const Conv2dArgs& a);
 
-Tensor conv_forward(const Tensor& x, const Tensor& w, const Conv2dArgs& a) {
+// b (C_out) may be undefined; its gradient is g summed over everything but channels.
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& a) {
   Tensor out = empty({a.n, a.c_out, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
-  if (out.numel() > 0) backend(x.device()).conv2d(a, raw(x), raw(w), out);
-  if (autograd::needs_grad({&x, &w})) {
+  if (out.numel() > 0) backend(x.device()).conv2d(a, raw(x), raw(w), b.defined() ? raw(b) : Tensor(), out);
+  if (autograd::needs_grad({&x, &w, &b})) {
     record(
-        "conv2d", {x, w}, out,
-        [x, w, a](const Tensor& g, const Tensor&) {
+        "conv2d", {x, w, b}, out,
+        [x, w, b, a](const Tensor& g, const Tensor&) {
           return Grads{x.requires_grad() ? conv_backward_data(g, w, a) : Tensor(),
-                       w.requires_grad() ? conv_backward_filter(x, g, a) : Tensor()};
+                       w.requires_grad() ? conv_backward_filter(x, g, a) : Tensor(),
+                       b.defined() && b.requires_grad() ? sum(g, {0, 2, 3}) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
   }
@@ -67,7 +69,7 @@ Tensor conv_backward_data(const Tensor& g, const Tensor& w, const Conv2dArgs& a)
     record(
         "conv2d_backward_data", {g, w}, gx,
         [g, w, a](const Tensor& u, const Tensor&) {
-          return Grads{g.requires_grad() ? conv_forward(u, w, a) : Tensor(),
+          return Grads{g.requires_grad() ? conv_forward(u, w, Tensor(), a) : Tensor(),
                        w.requires_grad() ? conv_backward_filter(u, g, a) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
@@ -83,17 +85,22 @@ Tensor conv_backward_filter(const Tensor& x, const Tensor& g, const Conv2dArgs& 
         "conv2d_backward_filter", {x, g}, gw,
         [x, g, a](const Tensor& v, const Tensor&) {
           return Grads{x.requires_grad() ? conv_backward_data(g, v, a) : Tensor(),
-                       g.requires_grad() ? conv_forward(x, v, a) : Tensor()};
+                       g.requires_grad() ? conv_forward(x, v, Tensor(), a) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
   }
   return gw;
 }
 
-Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bias, int64_t channels) {
-  if (!bias.defined()) return y;
+void check_bias(const char* op, const Tensor& bias, int64_t channels) {
+  if (!bias.defined()) return;
   KILN_CHECK(bias.dim() == 1 && bias.size(0) == channels, op, ": bias ", shape_str(bias.shape()),
              " must be (", channels, ") to match the ", channels, " output channels");
+}
+
+Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bias, int64_t channels) {
+  if (!bias.defined()) return y;
+  check_bias(op, bias, channels);
   Shape view(y.dim(), 1);
   view[1] = channels;
   return y + reshape(bias, view);
@@ -134,7 +141,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
              shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ", int2_str(padding));
   a.h_out = (a.h + 2 * a.pad_h - eff_h) / a.stride_h + 1;
   a.w_out = (a.w + 2 * a.pad_w - eff_w) / a.stride_w + 1;
-  return add_channel_bias(op, conv_forward(x, weight, a), bias, a.c_out);
+  check_bias(op, bias, a.c_out);
+  return conv_forward(x, weight, bias, a);
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,

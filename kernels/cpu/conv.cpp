@@ -1,4 +1,5 @@
-// CPU 2-D convolution kernels (forward, backward-data, backward-filter) by im2col + Eigen GEMM.
+// CPU 2-D convolution kernels (forward with fused bias, backward-data, backward-filter) by im2col + Eigen
+// GEMM.
 // Work is split over the batch: each sample's GEMMs run single-threaded on one OpenMP thread, and the
 // filter gradient sums fixed chunks of the batch (chunking from the shape alone) in a fixed order, so
 // results never depend on the thread count. Depends on cpu_kernels.h (the table contract) and Eigen.
@@ -106,7 +107,7 @@ int64_t macs(const Conv2dArgs& a) {
 }
 
 template <class T>
-void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, T* out) {
+void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* out) {
   const int64_t cg = a.c_in / a.groups, cog = a.c_out / a.groups, k = cg * a.kh * a.kw;
   const int64_t plane_in = a.h * a.w, plane_out = a.h_out * a.w_out;
   const bool pointwise = is_pointwise(a);
@@ -121,7 +122,13 @@ void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, T* out) {
         ConstMat<T> patches(pointwise ? xg : col.data(), k, plane_out);
         ConstMat<T> wg(w + g * cog * k, cog, k);
         MutMat<T> og(out + (n * a.c_out + g * cog) * plane_out, cog, plane_out);
-        og.noalias() = wg * patches;
+        if (bias) {
+          // Starting from the bias saves a separate pass over the output.
+          for (int64_t o = 0; o < cog; ++o) og.row(o).setConstant(bias[g * cog + o]);
+          og.noalias() += wg * patches;
+        } else {
+          og.noalias() = wg * patches;
+        }
       }
     }
   }
@@ -188,10 +195,14 @@ void conv2d_backward_filter_typed(const Conv2dArgs& a, const T* x, const T* gout
 
 }  // namespace
 
-void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out) {
-  KILN_ASSERT(x.is_contiguous() && weight.is_contiguous() && out.is_contiguous(), "conv2d: contiguous");
+void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+            const Tensor& out) {
+  KILN_ASSERT(x.is_contiguous() && weight.is_contiguous() && out.is_contiguous() &&
+                  (!bias.defined() || bias.is_contiguous()),
+              "conv2d: contiguous");
   KILN_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
-    conv2d_typed<scalar_t>(a, x.data<scalar_t>(), weight.data<scalar_t>(), out.data<scalar_t>());
+    conv2d_typed<scalar_t>(a, x.data<scalar_t>(), weight.data<scalar_t>(),
+                           bias.defined() ? bias.data<scalar_t>() : nullptr, out.data<scalar_t>());
   });
 }
 
