@@ -39,6 +39,10 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
 Tensor conv_backward_data(const Tensor& g, const Tensor& w, const Conv2dArgs& a);
 Tensor conv_backward_filter(const Tensor& x, const Tensor& g, const Conv2dArgs& a);
 
+// sum(g, {0, 2, 3}) as two reductions over adjacent dims, which a contiguous g serves without the
+// permuted copy that one reduction over non-adjacent dims makes.
+Tensor bias_grad(const Tensor& g) { return sum(sum(g, {2, 3}), {0}); }
+
 // b (C_out) may be undefined; its gradient is g summed over everything but channels.
 Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& a) {
   Tensor out = empty({a.n, a.c_out, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
@@ -49,7 +53,7 @@ Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Con
         [x, w, b, a](const Tensor& g, const Tensor&) {
           return Grads{x.requires_grad() ? conv_backward_data(g, w, a) : Tensor(),
                        w.requires_grad() ? conv_backward_filter(x, g, a) : Tensor(),
-                       b.defined() && b.requires_grad() ? sum(g, {0, 2, 3}) : Tensor()};
+                       b.defined() && b.requires_grad() ? bias_grad(g) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
   }
