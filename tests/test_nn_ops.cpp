@@ -193,7 +193,7 @@ TEST(NnOpErrors, Conv) {
   EXPECT_CONTAINS(error_of([&] {
                     conv2d(x, ones({6, 4, 3, 3}), {}, {1, 1}, {-1, 0});
                   }),
-                  "conv2d: padding must be non-negative, got (-1, 0)");
+                  "conv2d: padding must be non-negative, got (-1, 0) (input [2, 4, 5, 5])");
   EXPECT_CONTAINS(error_of([&] {
                     conv2d(x, ones({6, 4, 3, 3}), {}, {0, 1});
                   }),
@@ -259,7 +259,7 @@ TEST(NnOpErrors, Pool) {
   EXPECT_CONTAINS(error_of([&] {
                     max_pool2d(x, {2, 2}, {2, 2}, {2, 0});
                   }),
-                  "max_pool2d: padding (2, 0) must be at most half the kernel (2, 2)");
+                  "max_pool2d: padding (2, 0) must be at most half the kernel (2, 2) (input [1, 2, 4, 4])");
   EXPECT_CONTAINS(error_of([&] {
                     max_pool2d(x, {5, 5});
                   }),

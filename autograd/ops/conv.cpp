@@ -110,9 +110,9 @@ Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bias, int
   return y + reshape(bias, view);
 }
 
-void check_positive(const char* op, const char* what, Int2 v, int64_t min) {
+void check_positive(const char* op, const char* what, Int2 v, int64_t min, const Tensor& x) {
   KILN_CHECK(v[0] >= min && v[1] >= min, op, ": ", what, " must be ", (min > 0 ? "positive" : "non-negative"),
-             ", got ", int2_str(v));
+             ", got ", int2_str(v), " (input ", shape_str(x.shape()), ")");
 }
 }  // namespace
 
@@ -123,10 +123,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_out, C_in / groups, kH, kW), got ",
              shape_str(weight.shape()));
-  check_positive(op, "stride", stride, 1);
-  check_positive(op, "dilation", dilation, 1);
-  check_positive(op, "padding", padding, 0);
-  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+  check_positive(op, "stride", stride, 1, x);
+  check_positive(op, "dilation", dilation, 1, x);
+  check_positive(op, "padding", padding, 0, x);
+  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " (input ", shape_str(x.shape()),
+             ")");
   Conv2dArgs a;
   a.n = x.size(0), a.c_in = x.size(1), a.h = x.size(2), a.w = x.size(3);
   a.c_out = weight.size(0), a.kh = weight.size(2), a.kw = weight.size(3);
@@ -180,11 +181,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_in, C_out / groups, kH, kW), got ",
              shape_str(weight.shape()));
-  check_positive(op, "stride", stride, 1);
-  check_positive(op, "dilation", dilation, 1);
-  check_positive(op, "padding", padding, 0);
-  check_positive(op, "output_padding", output_padding, 0);
-  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+  check_positive(op, "stride", stride, 1, x);
+  check_positive(op, "dilation", dilation, 1, x);
+  check_positive(op, "padding", padding, 0, x);
+  check_positive(op, "output_padding", output_padding, 0, x);
+  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " (input ", shape_str(x.shape()),
+             ")");
   for (int i = 0; i < 2; ++i)
     KILN_CHECK(output_padding[i] < stride[i] || output_padding[i] < dilation[i], op, ": output_padding ",
                int2_str(output_padding), " must be smaller than either stride ", int2_str(stride),
