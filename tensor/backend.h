@@ -102,10 +102,12 @@ struct Backend {
   // offset + e / 2 (see tensor/random.h), so the values do not depend on threads or on the device.
   void (*random)(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
   // Convolution and pooling (family 'c', code 0): contiguous operands of one floating dtype, shapes per
-  // Conv2dArgs / Pool2dArgs, outputs fully overwritten. conv2d: out = x (*) weight (no bias).
+  // Conv2dArgs / Pool2dArgs, outputs fully overwritten. conv2d: out = x (*) weight + bias, where bias
+  // (C_out) may be undefined.
   // conv2d_backward_data: grad_x = the gradient of sum(out * grad_out) with respect to x (the transposed
   // convolution). conv2d_backward_filter: grad_weight likewise with respect to weight.
-  void (*conv2d)(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out);
+  void (*conv2d)(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                 const Tensor& out);
   void (*conv2d_backward_data)(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
                                const Tensor& grad_x);
   void (*conv2d_backward_filter)(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,

@@ -134,6 +134,32 @@ TEST(MaxPool2d, PicksWindowMaxima) {
   EXPECT_EQ(max_pool2d(x, {3, 3}, {2, 2}, {0, 0}, {1, 1}, true).shape(), (Shape{1, 1, 2, 2}));
 }
 
+// The 2x2/stride-2 kernel path and the general path agree with PyTorch on ties (the first maximum in
+// row-major order is returned and gets the gradient) and NaN (the window's last NaN wins).
+TEST(MaxPool2d, TiesAndNaNOnBothKernelPaths) {
+  const double nan = std::nan("");
+  // A fifth column makes ceil_mode add a partial window, which sends the whole call down the general path.
+  Tensor x5 = from_vector<double>({2, 2, 1, nan, 7, 2, 0, 3, nan, 7, 5, 5, 0, 0, -1, 5, 5, 0, 0, -2},
+                                  Shape{1, 1, 4, 5});
+  for (bool general : {false, true}) {
+    SCOPED_TRACE(general ? "general path" : "2x2 path");
+    Tensor xi = (general ? x5 : contiguous(narrow(x5, 3, 0, 4))).detach().requires_grad_();
+    Tensor y = max_pool2d(xi, {2, 2}, {2, 2}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
+    auto v = values(y);
+    ASSERT_EQ(v.size(), general ? 6u : 4u);
+    const size_t row = general ? 3 : 2;
+    EXPECT_EQ(v[0], 2.0);
+    EXPECT_TRUE(std::isnan(v[1]));
+    EXPECT_EQ(v[row], 5.0);
+    EXPECT_EQ(v[row + 1], 0.0);
+    y.backward(ones_like(y));
+    std::vector<double> want =
+        general ? std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0}
+                : std::vector<double>{1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0};
+    EXPECT_EQ(values(xi.grad()), want);
+  }
+}
+
 TEST(BatchNorm, RunningStatisticsFollowPyTorch) {
   Tensor x = from_vector<double>({1, 2, 3, 4, 5, 6, 7, 10}, Shape{4, 2});
   Tensor rm = zeros({2}, {.dtype = DType::f64}), rv = ones({2}, {.dtype = DType::f64});
@@ -167,7 +193,7 @@ TEST(NnOpErrors, Conv) {
   EXPECT_CONTAINS(error_of([&] {
                     conv2d(x, ones({6, 4, 3, 3}), {}, {1, 1}, {-1, 0});
                   }),
-                  "conv2d: padding must be non-negative, got (-1, 0)");
+                  "conv2d: padding must be non-negative, got (-1, 0) (input [2, 4, 5, 5])");
   EXPECT_CONTAINS(error_of([&] {
                     conv2d(x, ones({6, 4, 3, 3}), {}, {0, 1});
                   }),
@@ -193,6 +219,18 @@ TEST(NnOpErrors, Conv) {
                   }),
                   "conv1d: input must be (N, C_in, L)");
   EXPECT_CONTAINS(error_of([&] { conv1d(ones({2, 3, 4}), ones({1, 3})); }), "conv1d: weight must be");
+  EXPECT_CONTAINS(error_of([&] {
+                    conv1d(ones({2, 3, 4}), ones({2, 3, 5}));
+                  }),
+                  "conv1d: kernel 5 (dilation 1) is larger than the padded input length 4; input [2, 3, 4]");
+  EXPECT_CONTAINS(error_of([&] {
+                    conv1d(ones({2, 3, 4}), ones({2, 2, 2}));
+                  }),
+                  "conv1d: input [2, 3, 4] and weight [2, 2, 2] do not match with groups = 1");
+  EXPECT_CONTAINS(error_of([&] {
+                    conv1d(ones({2, 3, 4}), ones({2, 3, 2}), {}, 0);
+                  }),
+                  "conv1d: stride (0), dilation (1) and groups (1) must be positive");
   EXPECT_CONTAINS(error_of([&] {
                     conv_transpose2d(x, ones({4, 3, 3, 3}), {}, {2, 2}, {0, 0}, {2, 0});
                   }),
@@ -221,7 +259,7 @@ TEST(NnOpErrors, Pool) {
   EXPECT_CONTAINS(error_of([&] {
                     max_pool2d(x, {2, 2}, {2, 2}, {2, 0});
                   }),
-                  "max_pool2d: padding (2, 0) must be at most half the kernel (2, 2)");
+                  "max_pool2d: padding (2, 0) must be at most half the kernel (2, 2) (input [1, 2, 4, 4])");
   EXPECT_CONTAINS(error_of([&] {
                     max_pool2d(x, {5, 5});
                   }),

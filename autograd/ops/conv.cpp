@@ -1,7 +1,7 @@
-// Convolutions: conv2d (primitive), conv1d (conv2d on a height-1 view) and conv_transpose2d (conv2d's
-// backward-data kernel run forward). Three recorded ops close under differentiation, so gradients of any
-// order work: with y = conv(x, w), D(g, w) = dL/dx and W(x, g) = dL/dw,
-//   conv(x, w):  dx = D(g, w),        dw = W(x, g)
+// Convolutions: conv2d (primitive, bias fused into the kernel), conv1d (conv2d on a height-1 view) and
+// conv_transpose2d (conv2d's backward-data kernel run forward). Three recorded ops close under
+// differentiation, so gradients of any order work: with y = conv(x, w), D(g, w) = dL/dx and W(x, g) = dL/dw,
+//   conv(x, w):  dx = D(g, w),        dw = W(x, g)       (and db = g summed over N, H, W)
 //   D(g, w):     dg = conv(u, w),     dw = W(u, g)     (u: the gradient reaching D's output)
 //   W(x, g):     dx = D(g, v),        dg = conv(x, v)  (v: the gradient reaching W's output)
 // Depends on ops/common.h and the kernel table's conv2d entries.
@@ -35,19 +35,25 @@ void check_conv_operands(const char* op, const Tensor& x, const Tensor& weight, 
 
 Tensor raw(const Tensor& t) { return contiguous(t.detach()); }
 
-Tensor conv_forward(const Tensor& x, const Tensor& w, const Conv2dArgs& a);
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& a);
 Tensor conv_backward_data(const Tensor& g, const Tensor& w, const Conv2dArgs& a);
 Tensor conv_backward_filter(const Tensor& x, const Tensor& g, const Conv2dArgs& a);
 
-Tensor conv_forward(const Tensor& x, const Tensor& w, const Conv2dArgs& a) {
+// sum(g, {0, 2, 3}) as two reductions over adjacent dims, which a contiguous g serves without the
+// permuted copy that one reduction over non-adjacent dims makes.
+Tensor bias_grad(const Tensor& g) { return sum(sum(g, {2, 3}), {0}); }
+
+// b (C_out) may be undefined; its gradient is g summed over everything but channels.
+Tensor conv_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& a) {
   Tensor out = empty({a.n, a.c_out, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
-  if (out.numel() > 0) backend(x.device()).conv2d(a, raw(x), raw(w), out);
-  if (autograd::needs_grad({&x, &w})) {
+  if (out.numel() > 0) backend(x.device()).conv2d(a, raw(x), raw(w), b.defined() ? raw(b) : Tensor(), out);
+  if (autograd::needs_grad({&x, &w, &b})) {
     record(
-        "conv2d", {x, w}, out,
-        [x, w, a](const Tensor& g, const Tensor&) {
+        "conv2d", {x, w, b}, out,
+        [x, w, b, a](const Tensor& g, const Tensor&) {
           return Grads{x.requires_grad() ? conv_backward_data(g, w, a) : Tensor(),
-                       w.requires_grad() ? conv_backward_filter(x, g, a) : Tensor()};
+                       w.requires_grad() ? conv_backward_filter(x, g, a) : Tensor(),
+                       b.defined() && b.requires_grad() ? bias_grad(g) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
   }
@@ -67,7 +73,7 @@ Tensor conv_backward_data(const Tensor& g, const Tensor& w, const Conv2dArgs& a)
     record(
         "conv2d_backward_data", {g, w}, gx,
         [g, w, a](const Tensor& u, const Tensor&) {
-          return Grads{g.requires_grad() ? conv_forward(u, w, a) : Tensor(),
+          return Grads{g.requires_grad() ? conv_forward(u, w, Tensor(), a) : Tensor(),
                        w.requires_grad() ? conv_backward_filter(u, g, a) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
@@ -83,25 +89,30 @@ Tensor conv_backward_filter(const Tensor& x, const Tensor& g, const Conv2dArgs& 
         "conv2d_backward_filter", {x, g}, gw,
         [x, g, a](const Tensor& v, const Tensor&) {
           return Grads{x.requires_grad() ? conv_backward_data(g, v, a) : Tensor(),
-                       g.requires_grad() ? conv_forward(x, v, a) : Tensor()};
+                       g.requires_grad() ? conv_forward(x, v, Tensor(), a) : Tensor()};
         },
         /*save_output=*/false, /*save_inputs=*/true);
   }
   return gw;
 }
 
-Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bias, int64_t channels) {
-  if (!bias.defined()) return y;
+void check_bias(const char* op, const Tensor& bias, int64_t channels) {
+  if (!bias.defined()) return;
   KILN_CHECK(bias.dim() == 1 && bias.size(0) == channels, op, ": bias ", shape_str(bias.shape()),
              " must be (", channels, ") to match the ", channels, " output channels");
+}
+
+Tensor add_channel_bias(const char* op, const Tensor& y, const Tensor& bias, int64_t channels) {
+  if (!bias.defined()) return y;
+  check_bias(op, bias, channels);
   Shape view(y.dim(), 1);
   view[1] = channels;
   return y + reshape(bias, view);
 }
 
-void check_positive(const char* op, const char* what, Int2 v, int64_t min) {
+void check_positive(const char* op, const char* what, Int2 v, int64_t min, const Tensor& x) {
   KILN_CHECK(v[0] >= min && v[1] >= min, op, ": ", what, " must be ", (min > 0 ? "positive" : "non-negative"),
-             ", got ", int2_str(v));
+             ", got ", int2_str(v), " (input ", shape_str(x.shape()), ")");
 }
 }  // namespace
 
@@ -112,10 +123,11 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_out, C_in / groups, kH, kW), got ",
              shape_str(weight.shape()));
-  check_positive(op, "stride", stride, 1);
-  check_positive(op, "dilation", dilation, 1);
-  check_positive(op, "padding", padding, 0);
-  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+  check_positive(op, "stride", stride, 1, x);
+  check_positive(op, "dilation", dilation, 1, x);
+  check_positive(op, "padding", padding, 0, x);
+  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " (input ", shape_str(x.shape()),
+             ")");
   Conv2dArgs a;
   a.n = x.size(0), a.c_in = x.size(1), a.h = x.size(2), a.w = x.size(3);
   a.c_out = weight.size(0), a.kh = weight.size(2), a.kw = weight.size(3);
@@ -134,7 +146,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
              shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ", int2_str(padding));
   a.h_out = (a.h + 2 * a.pad_h - eff_h) / a.stride_h + 1;
   a.w_out = (a.w + 2 * a.pad_w - eff_w) / a.stride_w + 1;
-  return add_channel_bias(op, conv_forward(x, weight, a), bias, a.c_out);
+  check_bias(op, bias, a.c_out);
+  return conv_forward(x, weight, bias, a);
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
@@ -145,6 +158,17 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   KILN_CHECK(x.dim() == 3, op, ": input must be (N, C_in, L), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 3, op, ": weight must be (C_out, C_in / groups, K), got ",
              shape_str(weight.shape()));
+  // Checked here too so that errors name conv1d and the 3-D shapes, not the conv2d this runs as.
+  KILN_CHECK(stride >= 1 && dilation >= 1 && padding >= 0 && groups >= 1, op, ": stride (", stride,
+             "), dilation (", dilation, ") and groups (", groups, ") must be positive and padding (", padding,
+             ") non-negative");
+  KILN_CHECK(x.size(1) % groups == 0 && weight.size(0) % groups == 0 && weight.size(1) * groups == x.size(1),
+             op, ": input ", shape_str(x.shape()), " and weight ", shape_str(weight.shape()),
+             " do not match with groups = ", groups, " (weight needs C_in / groups = ", x.size(1) / groups,
+             " input channels and C_out divisible by groups)");
+  KILN_CHECK(dilation * (weight.size(2) - 1) + 1 <= x.size(2) + 2 * padding, op, ": kernel ", weight.size(2),
+             " (dilation ", dilation, ") is larger than the padded input length ", x.size(2) + 2 * padding,
+             "; input ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
   Tensor y =
       conv2d(unsqueeze(x, 2), unsqueeze(weight, 2), bias, {1, stride}, {0, padding}, {1, dilation}, groups);
   return squeeze(y, 2);
@@ -157,11 +181,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_in, C_out / groups, kH, kW), got ",
              shape_str(weight.shape()));
-  check_positive(op, "stride", stride, 1);
-  check_positive(op, "dilation", dilation, 1);
-  check_positive(op, "padding", padding, 0);
-  check_positive(op, "output_padding", output_padding, 0);
-  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
+  check_positive(op, "stride", stride, 1, x);
+  check_positive(op, "dilation", dilation, 1, x);
+  check_positive(op, "padding", padding, 0, x);
+  check_positive(op, "output_padding", output_padding, 0, x);
+  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " (input ", shape_str(x.shape()),
+             ")");
   for (int i = 0; i < 2; ++i)
     KILN_CHECK(output_padding[i] < stride[i] || output_padding[i] < dilation[i], op, ": output_padding ",
                int2_str(output_padding), " must be smaller than either stride ", int2_str(stride),

@@ -36,14 +36,16 @@ Pool2dArgs pool_args(const char* op, const Tensor& x, Int2 kernel, Int2& stride,
   check_defined(op, x);
   check_floating(op, x);
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W), got ", shape_str(x.shape()));
-  KILN_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel must be positive, got ", int2_str(kernel));
+  const std::string input = " (input " + shape_str(x.shape()) + ")";
+  KILN_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel must be positive, got ", int2_str(kernel), input);
   if (stride[0] == 0 && stride[1] == 0) stride = kernel;
-  KILN_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be positive, got ", int2_str(stride));
-  KILN_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": dilation must be positive, got ", int2_str(dilation));
+  KILN_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be positive, got ", int2_str(stride), input);
+  KILN_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": dilation must be positive, got ", int2_str(dilation),
+             input);
   KILN_CHECK(padding[0] >= 0 && padding[1] >= 0, op, ": padding must be non-negative, got ",
-             int2_str(padding));
+             int2_str(padding), input);
   KILN_CHECK(2 * padding[0] <= kernel[0] && 2 * padding[1] <= kernel[1], op, ": padding ", int2_str(padding),
-             " must be at most half the kernel ", int2_str(kernel));
+             " must be at most half the kernel ", int2_str(kernel), input);
   Pool2dArgs a;
   a.n = x.size(0), a.c = x.size(1), a.h = x.size(2), a.w = x.size(3);
   a.kh = kernel[0], a.kw = kernel[1], a.stride_h = stride[0], a.stride_w = stride[1];
@@ -118,7 +120,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
   check_floating(op, x);
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(output_size[0] > 0 && output_size[1] > 0, op, ": output_size must be positive, got ",
-             int2_str(output_size));
+             int2_str(output_size), " (input ", shape_str(x.shape()), ")");
   KILN_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": input ", shape_str(x.shape()), " has an empty plane");
   // averaging(out, in)[i, j] = 1 / window_i for j in window i = [floor(i in / out), ceil((i + 1) in / out)).
   auto averaging = [&](int64_t out, int64_t in) {

@@ -1,4 +1,5 @@
-// CPU 2-D convolution kernels (forward, backward-data, backward-filter) by im2col + Eigen GEMM.
+// CPU 2-D convolution kernels (forward with fused bias, backward-data, backward-filter) by im2col + Eigen
+// GEMM.
 // Work is split over the batch: each sample's GEMMs run single-threaded on one OpenMP thread, and the
 // filter gradient sums fixed chunks of the batch (chunking from the shape alone) in a fixed order, so
 // results never depend on the thread count. Depends on cpu_kernels.h (the table contract) and Eigen.
@@ -32,9 +33,13 @@ void valid_range(int64_t off, int64_t stride, int64_t size, int64_t n_out, int64
   lo = std::min(lo, hi);
 }
 
+// Patch rows are short (W_out elements), so the loops below copy and zero elementwise: library
+// memcpy/memset calls, which GCC would otherwise substitute for them, cost more than they move.
+#define KILN_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+
 // col (channels * kH * kW, H_out * W_out) = the input patches of x (channels, H, W), zero outside x.
 template <class T>
-void im2col(const Conv2dArgs& a, const T* x, int64_t channels, T* col) {
+KILN_NO_LIBCALLS void im2col(const Conv2dArgs& a, const T* x, int64_t channels, T* col) {
   const int64_t plane_out = a.h_out * a.w_out;
   for (int64_t c = 0; c < channels; ++c) {
     for (int64_t ki = 0; ki < a.kh; ++ki) {
@@ -47,17 +52,17 @@ void im2col(const Conv2dArgs& a, const T* x, int64_t channels, T* col) {
           T* r = row + oh * a.w_out;
           const int64_t ih = oh * a.stride_h - a.pad_h + ki * a.dil_h;
           if (ih < 0 || ih >= a.h) {
-            std::fill(r, r + a.w_out, T(0));
+            for (int64_t o = 0; o < a.w_out; ++o) r[o] = T(0);
             continue;
           }
-          const T* xr = x + (c * a.h + ih) * a.w;
-          std::fill(r, r + lo, T(0));
+          const T* xr = x + (c * a.h + ih) * a.w;  // xr[o * stride_w + off_w] is in x for o in [lo, hi)
+          for (int64_t o = 0; o < lo; ++o) r[o] = T(0);
           if (a.stride_w == 1) {
-            std::copy(xr + lo + off_w, xr + hi + off_w, r + lo);
+            for (int64_t o = lo; o < hi; ++o) r[o] = xr[o + off_w];
           } else {
             for (int64_t o = lo; o < hi; ++o) r[o] = xr[o * a.stride_w + off_w];
           }
-          std::fill(r + hi, r + a.w_out, T(0));
+          for (int64_t o = hi; o < a.w_out; ++o) r[o] = T(0);
         }
       }
     }
@@ -80,7 +85,11 @@ void col2im_add(const Conv2dArgs& a, const T* col, int64_t channels, T* x) {
           if (ih < 0 || ih >= a.h) continue;
           const T* r = row + oh * a.w_out;
           T* xr = x + (c * a.h + ih) * a.w;
-          for (int64_t o = lo; o < hi; ++o) xr[o * a.stride_w + off_w] += r[o];
+          if (a.stride_w == 1) {
+            for (int64_t o = lo; o < hi; ++o) xr[o + off_w] += r[o];
+          } else {
+            for (int64_t o = lo; o < hi; ++o) xr[o * a.stride_w + off_w] += r[o];
+          }
         }
       }
     }
@@ -98,7 +107,7 @@ int64_t macs(const Conv2dArgs& a) {
 }
 
 template <class T>
-void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, T* out) {
+void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* out) {
   const int64_t cg = a.c_in / a.groups, cog = a.c_out / a.groups, k = cg * a.kh * a.kw;
   const int64_t plane_in = a.h * a.w, plane_out = a.h_out * a.w_out;
   const bool pointwise = is_pointwise(a);
@@ -113,7 +122,13 @@ void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, T* out) {
         ConstMat<T> patches(pointwise ? xg : col.data(), k, plane_out);
         ConstMat<T> wg(w + g * cog * k, cog, k);
         MutMat<T> og(out + (n * a.c_out + g * cog) * plane_out, cog, plane_out);
-        og.noalias() = wg * patches;
+        if (bias) {
+          // Starting from the bias saves a separate pass over the output.
+          for (int64_t o = 0; o < cog; ++o) og.row(o).setConstant(bias[g * cog + o]);
+          og.noalias() += wg * patches;
+        } else {
+          og.noalias() = wg * patches;
+        }
       }
     }
   }
@@ -180,10 +195,14 @@ void conv2d_backward_filter_typed(const Conv2dArgs& a, const T* x, const T* gout
 
 }  // namespace
 
-void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out) {
-  KILN_ASSERT(x.is_contiguous() && weight.is_contiguous() && out.is_contiguous(), "conv2d: contiguous");
+void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+            const Tensor& out) {
+  KILN_ASSERT(x.is_contiguous() && weight.is_contiguous() && out.is_contiguous() &&
+                  (!bias.defined() || bias.is_contiguous()),
+              "conv2d: contiguous");
   KILN_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
-    conv2d_typed<scalar_t>(a, x.data<scalar_t>(), weight.data<scalar_t>(), out.data<scalar_t>());
+    conv2d_typed<scalar_t>(a, x.data<scalar_t>(), weight.data<scalar_t>(),
+                           bias.defined() ? bias.data<scalar_t>() : nullptr, out.data<scalar_t>());
   });
 }
 

@@ -18,7 +18,8 @@ void fill(const Tensor& dst, double value);
 void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
 void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
 void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
-void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out);
+void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+            const Tensor& out);
 void conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
                           const Tensor& grad_x);
 void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,

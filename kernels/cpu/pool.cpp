@@ -12,40 +12,103 @@ namespace {
 
 constexpr int64_t kParallelWork = 32768;  // output elements times window size
 
+// [lo, hi) of window taps k in [0, taps) with 0 <= start + k * dil < size.
+void valid_taps(int64_t start, int64_t dil, int64_t taps, int64_t size, int64_t& lo, int64_t& hi) {
+  if (start >= 0 && start + (taps - 1) * dil < size) {  // the common interior window: no division
+    lo = 0, hi = taps;
+    return;
+  }
+  lo = start >= 0 ? 0 : (-start + dil - 1) / dil;
+  hi = size - 1 - start < 0 ? 0 : std::min(taps, (size - 1 - start) / dil + 1);
+  lo = std::min(lo, hi);
+}
+
 template <class T>
 void max_pool2d_plane(const Pool2dArgs& a, const T* x, T* out, int64_t* idx) {
   for (int64_t oh = 0; oh < a.h_out; ++oh) {
-    int64_t h0 = oh * a.stride_h - a.pad_h;
-    int64_t first_h = h0;
-    while (first_h < 0) first_h += a.dil_h;
+    const int64_t h0 = oh * a.stride_h - a.pad_h;
+    int64_t ki_lo, ki_hi;
+    valid_taps(h0, a.dil_h, a.kh, a.h, ki_lo, ki_hi);
     for (int64_t ow = 0; ow < a.w_out; ++ow) {
-      int64_t w0 = ow * a.stride_w - a.pad_w;
-      int64_t first_w = w0;
-      while (first_w < 0) first_w += a.dil_w;
-      T best = -std::numeric_limits<T>::infinity();
-      int64_t best_i = first_h * a.w + first_w;
-      for (int64_t ki = 0; ki < a.kh; ++ki) {
-        const int64_t ih = h0 + ki * a.dil_h;
-        if (ih < 0 || ih >= a.h) continue;
-        for (int64_t kj = 0; kj < a.kw; ++kj) {
-          const int64_t iw = w0 + kj * a.dil_w;
-          if (iw < 0 || iw >= a.w) continue;
-          const T v = x[ih * a.w + iw];
-          if (v > best || std::isnan(v)) best = v, best_i = ih * a.w + iw;
+      const int64_t w0 = ow * a.stride_w - a.pad_w;
+      int64_t kj_lo, kj_hi;
+      valid_taps(w0, a.dil_w, a.kw, a.w, kj_lo, kj_hi);
+      const int64_t o = oh * a.w_out + ow;
+      if (ki_lo == ki_hi || kj_lo == kj_hi) {  // unreachable with validated sizes; never garbage
+        out[o] = -std::numeric_limits<T>::infinity();
+        idx[o] = 0;
+        continue;
+      }
+      // Two passes keep the hot loop free of data-dependent branches (which tap wins is unpredictable):
+      // the maximum by selects, then the first tap holding it (PyTorch keeps the first of equal maxima).
+      const int64_t first = (h0 + ki_lo * a.dil_h) * a.w + w0 + kj_lo * a.dil_w;
+      T best = x[first];
+      bool nan_seen = false;
+      for (int64_t ki = ki_lo; ki < ki_hi; ++ki) {
+        const T* row = x + (h0 + ki * a.dil_h) * a.w + w0;
+        for (int64_t kj = kj_lo; kj < kj_hi; ++kj) {
+          const T v = row[kj * a.dil_w];
+          best = v > best ? v : best;
+          nan_seen |= v != v;
         }
       }
-      out[oh * a.w_out + ow] = best;
-      idx[oh * a.w_out + ow] = best_i;
+      int64_t best_i = first;
+      bool found = false;
+      for (int64_t ki = ki_lo; ki < ki_hi && !found; ++ki) {
+        const int64_t row = (h0 + ki * a.dil_h) * a.w + w0;
+        for (int64_t kj = kj_lo; kj < kj_hi; ++kj) {
+          const T v = x[row + kj * a.dil_w];
+          // A NaN wins over everything, and a later NaN over an earlier one (PyTorch's rule).
+          if (nan_seen ? v != v : v == best) {
+            best_i = row + kj * a.dil_w, best = v, found = !nan_seen;
+            if (found) break;
+          }
+        }
+      }
+      out[o] = best;
+      idx[o] = best_i;
+    }
+  }
+}
+
+// The CNN's usual 2x2 window, stride 2, no padding or dilation, without loops over taps. Equal maxima
+// resolve to the first in row-major order; a window holding a NaN takes the general path.
+template <class T>
+void max_pool2d_plane_2x2(const Pool2dArgs& a, const T* x, T* out, int64_t* idx) {
+  for (int64_t oh = 0; oh < a.h_out; ++oh) {
+    const T* r0 = x + 2 * oh * a.w;
+    const T* r1 = r0 + a.w;
+    for (int64_t ow = 0; ow < a.w_out; ++ow) {
+      const T v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+      const int64_t o = oh * a.w_out + ow, i0 = 2 * oh * a.w + 2 * ow;
+      if ((v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3)) {
+        // Last NaN in the window, as the general path (and PyTorch) picks.
+        int64_t i = v3 != v3 ? i0 + a.w + 1 : v2 != v2 ? i0 + a.w : v1 != v1 ? i0 + 1 : i0;
+        out[o] = x[i], idx[o] = i;
+        continue;
+      }
+      const bool top_right = v1 > v0, bottom_right = v3 > v2;
+      const T top = top_right ? v1 : v0, bottom = bottom_right ? v3 : v2;
+      const bool lower = bottom > top;
+      out[o] = lower ? bottom : top;
+      idx[o] = lower ? i0 + a.w + bottom_right : i0 + top_right;
     }
   }
 }
 
 template <class T>
 void max_pool2d_typed(const Pool2dArgs& a, const T* x, T* out, int64_t* idx) {
+  const bool fast = a.kh == 2 && a.kw == 2 && a.stride_h == 2 && a.stride_w == 2 && a.pad_h == 0 &&
+                    a.pad_w == 0 && a.dil_h == 1 && a.dil_w == 1 && 2 * a.h_out <= a.h && 2 * a.w_out <= a.w;
   const int64_t planes = a.n * a.c, plane_in = a.h * a.w, plane_out = a.h_out * a.w_out;
 #pragma omp parallel for schedule(static) if (planes * plane_out * a.kh * a.kw > kParallelWork)
-  for (int64_t p = 0; p < planes; ++p)
-    max_pool2d_plane<T>(a, x + p * plane_in, out + p * plane_out, idx + p * plane_out);
+  for (int64_t p = 0; p < planes; ++p) {
+    if (fast) {
+      max_pool2d_plane_2x2<T>(a, x + p * plane_in, out + p * plane_out, idx + p * plane_out);
+    } else {
+      max_pool2d_plane<T>(a, x + p * plane_in, out + p * plane_out, idx + p * plane_out);
+    }
+  }
 }
 
 template <class T>
