@@ -1,20 +1,21 @@
 // kiln/optim/optimizer.h: Optimizer, the base of every optimizer (PyTorch 1.13's torch.optim.Optimizer):
 // parameter groups with their own hyper-parameters, per-parameter state, zero_grad, and a StateDict that
-// resumes a run bit-exactly. Depends on autograd (NoGradGuard) and tensor/state_dict.h.
+// resumes a run bit-exactly. Depends on tensor.h and state_dict.h (the .cpp files on autograd's NoGradGuard).
 //
 // Hyper-parameters are named doubles, PyTorch's names with `betas` split into beta1/beta2 and flags as 0/1
 // ("lr", "momentum", "beta1", "amsgrad", ...). Each concrete optimizer fills its defaults from its options
 // struct; a ParamGroup overrides any of them by name, as a PyTorch param-group dict does:
 //
-//   optim::SGD opt({{backbone.parameters(), {{"lr", 1e-3}}}, {head.parameters()}}, {.lr = 1e-2, .momentum =
-//   0.9});
+//   optim::SGD opt({{backbone.parameters(), {{"lr", 1e-3}}}, {head.parameters()}},
+//                  {.lr = 1e-2, .momentum = 0.9});
 //
 // State dict names (flat, dotted; scalars are 0-d tensors, f64 for reals and i64 for counts):
-//   state.<i>.<name>          the state of parameter i, numbered across groups in order (PyTorch's
-//   numbering),
-//                             e.g. state.3.exp_avg, state.3.step; present only for parameters that have state
-//   param_groups.<g>.params   i64 [P_g]: the parameter numbers of group g
-//   param_groups.<g>.<option> f64 0-d: every hyper-parameter of group g (param_groups.0.lr)
+//   state.<i>.<name>           the state of parameter i, numbered across groups in order (as PyTorch
+//                              numbers them), e.g. state.3.exp_avg, state.3.step; only parameters that
+//                              have state appear
+//   param_groups.<g>.params    i64 [P_g]: the parameter numbers of group g
+//   param_groups.<g>.<option>  f64 0-d: every hyper-parameter of group g (param_groups.0.lr), and
+//                              param_groups.<g>.initial_lr once an LR scheduler has recorded it
 #pragma once
 
 #include <cstddef>

@@ -4,9 +4,8 @@
 // Per parameter p with gradient g (g += weight_decay * p), at step t:
 //   m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2;  m_hat = m / (1 - beta1^t)
 //   rho_inf = 2 / (1 - beta2) - 1;  rho_t = rho_inf - 2 t beta2^t / (1 - beta2^t)
-//   rho_t > 5: p -= m_hat * lr * sqrt(1 - beta2^t) / (sqrt(v) + eps) * r_t   (r_t: the variance
-//   rectification) otherwise: p -= m_hat * lr                                                (plain momentum
-//   SGD)
+//   rho_t > 5: p -= m_hat * lr * sqrt(1 - beta2^t) / (sqrt(v) + eps) * r_t, r_t the variance rectification
+//   otherwise: p -= m_hat * lr (plain momentum SGD)
 // State: state.<i>.step (i64), exp_avg, exp_avg_sq.
 #pragma once
 
