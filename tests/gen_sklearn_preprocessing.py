@@ -18,7 +18,9 @@ import warnings
 
 import numpy as np
 from sklearn import datasets
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import (MinMaxScaler, OneHotEncoder, OrdinalEncoder, PolynomialFeatures,
                                    RobustScaler, StandardScaler)
 
@@ -119,6 +121,19 @@ case("ordinal", OrdinalEncoder(), c_train, c_test)
 case("ordinal_nan", OrdinalEncoder(), c_nan_train, c_nan_test)
 case("ordinal_unknown", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1), c_train, c_unknown)
 case("ordinal_missing_code", OrdinalEncoder(encoded_missing_value=-2), c_nan_train, c_nan_test)
+
+# A mixed table as data::Table exports it: numeric columns 0, 2, 4 and categorical codes in 1, 3, with NaN.
+mixed_train = np.column_stack([w_nan_train[:, 0], c_nan_train[:50, 0], w_nan_train[:, 1], c_nan_train[:50, 3],
+                               w_nan_train[:, 2]])
+mixed_test = np.column_stack([w_nan_test[:, 0], c_unknown[:15, 0], w_nan_test[:, 1], c_nan_test[:15, 3],
+                              w_nan_test[:, 2]])
+for remainder in ("drop", "passthrough"):
+    ct = ColumnTransformer([
+        ("num", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), [0, 2]),
+        ("cat", Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
+                          ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]), [1, 3]),
+    ], remainder=remainder)
+    case("column_transformer_" + remainder, ct, mixed_train, mixed_test)
 
 with open(OUT, "w") as fh:
     fh.write("# Written by tests/gen_sklearn_preprocessing.py with scikit-learn 1.2.1; do not edit.\n")

@@ -1,6 +1,7 @@
-// Tests of classic/preprocessing*.h against scikit-learn 1.2.1 (tests/fixtures/sklearn_preprocessing.txt,
-// written by tests/gen_sklearn_preprocessing.py): outputs and fitted attributes to 1e-12 relative; plus
-// get/set_params, clone, LabelEncoder, feature names, and every error path.
+// Tests of classic/preprocessing*.h (and ColumnTransformer of Pipelines on a mixed table) against
+// scikit-learn 1.2.1 (tests/fixtures/sklearn_preprocessing.txt, written by
+// tests/gen_sklearn_preprocessing.py): outputs and fitted attributes to 1e-12 relative; plus get/set_params,
+// clone, LabelEncoder, feature names, and every error path.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -109,6 +110,15 @@ Subject subject_for(const std::string& name) {
   if (name == "ordinal_unknown")
     return make(OrdinalEncoder({.handle_unknown = "use_encoded_value", .unknown_value = -1}));
   if (name == "ordinal_missing_code") return make(OrdinalEncoder({.encoded_missing_value = -2}));
+  if (name == "column_transformer_drop" || name == "column_transformer_passthrough") {
+    Pipeline num, cat;
+    num.add("impute", SimpleImputer({.strategy = "median"})).add("scale", StandardScaler());
+    cat.add("impute", SimpleImputer({.strategy = "most_frequent"}))
+        .add("onehot", OneHotEncoder({.handle_unknown = "ignore"}));
+    ColumnTransformer ct({.remainder = name == "column_transformer_drop" ? "drop" : "passthrough"});
+    ct.add("num", std::move(num), {0, 2}).add("cat", std::move(cat), {1, 3});
+    return make(std::move(ct));
+  }
   return {};
 }
 
