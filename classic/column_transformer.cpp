@@ -2,6 +2,7 @@
 #include "kiln/classic/column_transformer.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "kiln/classic/preprocessing_util.h"
 
@@ -76,39 +77,35 @@ Transformer& ColumnTransformer::named_transformer(const std::string& name) const
   throw Error("unreachable");
 }
 
-Tensor ColumnTransformer::run(const Tensor& X, bool fitting, const Tensor& y) {
-  const std::string who = fitting ? "ColumnTransformer.fit" : "ColumnTransformer.transform";
-  Matrix m = detail::to_matrix(X, who);
-  if (fitting) {
-    KILN_CHECK(params_.remainder == "drop" || params_.remainder == "passthrough", who,
-               ": remainder must be 'drop' or 'passthrough', got '", params_.remainder, "'");
-    KILN_CHECK(!entries_.empty() || params_.remainder == "passthrough", who, ": no transformers were added");
-    n_features_in_ = m.cols;
-    std::vector<bool> used(static_cast<size_t>(m.cols), false);
-    for (const auto& e : entries_)
-      for (int64_t c : e.columns) {
-        KILN_CHECK(c < m.cols, who, ": transformer '", e.name, "' names column ", c, " but X has ", m.cols,
-                   " columns (shape ", shape_str(X.shape()), ")");
-        used[c] = true;
-      }
-    remainder_.clear();
-    if (params_.remainder == "passthrough")
-      for (int64_t c = 0; c < m.cols; ++c)
-        if (!used[c]) remainder_.push_back(c);
-    widths_.clear();
-  } else {
-    KILN_CHECK(m.cols == n_features_in_, who, ": X has ", m.cols,
-               " columns, but the transformer was fitted on ", n_features_in_);
-  }
+void ColumnTransformer::prepare_fit(const Matrix& m, const Tensor& X) {
+  const std::string who = "ColumnTransformer.fit";
+  KILN_CHECK(params_.remainder == "drop" || params_.remainder == "passthrough", who,
+             ": remainder must be 'drop' or 'passthrough', got '", params_.remainder, "'");
+  KILN_CHECK(!entries_.empty() || params_.remainder == "passthrough", who, ": no transformers were added");
+  n_features_in_ = m.cols;
+  std::vector<bool> used(static_cast<size_t>(m.cols), false);
+  for (const auto& e : entries_)
+    for (int64_t c : e.columns) {
+      KILN_CHECK(c < m.cols, who, ": transformer '", e.name, "' names column ", c, " but X has ", m.cols,
+                 " columns (shape ", shape_str(X.shape()), ")");
+      used[c] = true;
+    }
+  remainder_.clear();
+  if (params_.remainder == "passthrough")
+    for (int64_t c = 0; c < m.cols; ++c)
+      if (!used[c]) remainder_.push_back(c);
+}
+
+Tensor ColumnTransformer::assemble(const Matrix& m, const std::string& who,
+                                   const std::function<Tensor(Transformer&, const Tensor&)>& apply,
+                                   std::vector<int64_t>* widths) const {
   std::vector<Matrix> blocks;
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    const auto& e = entries_[i];
-    Tensor sub = detail::from_matrix(select_columns(m, e.columns));
-    Tensor out = fitting ? e.transformer->fit_transform(sub, y) : e.transformer->transform(sub);
+  for (const auto& e : entries_) {
+    Tensor out = apply(*e.transformer, detail::from_matrix(select_columns(m, e.columns)));
     blocks.push_back(detail::to_matrix(out, who + " (output of '" + e.name + "')"));
     KILN_CHECK(blocks.back().rows == m.rows, who, ": transformer '", e.name, "' returned ",
                blocks.back().rows, " rows for ", m.rows);
-    if (fitting) widths_.push_back(blocks.back().cols);
+    if (widths) widths->push_back(blocks.back().cols);
   }
   blocks.push_back(select_columns(m, remainder_));
   int64_t width = 0;
@@ -130,15 +127,25 @@ ColumnTransformer& ColumnTransformer::fit(const Tensor& X, const Tensor& y) {
 
 Tensor ColumnTransformer::fit_transform(const Tensor& X, const Tensor& y) {
   fitted_ = false;
-  Tensor out = run(X, true, y);
+  Matrix m = detail::to_matrix(X, "ColumnTransformer.fit");
+  prepare_fit(m, X);
+  std::vector<int64_t> widths;
+  Tensor out = assemble(
+      m, "ColumnTransformer.fit", [&](Transformer& t, const Tensor& sub) { return t.fit_transform(sub, y); },
+      &widths);
+  widths_ = std::move(widths);
   fitted_ = true;
   return out;
 }
 
 Tensor ColumnTransformer::transform(const Tensor& X) const {
   detail::check_fitted(fitted_, name(), "transform");
-  // run() only mutates fitted state when fitting.
-  return const_cast<ColumnTransformer*>(this)->run(X, false, Tensor());
+  Matrix m = detail::to_matrix(X, "ColumnTransformer.transform");
+  KILN_CHECK(m.cols == n_features_in_, "ColumnTransformer.transform: X has ", m.cols,
+             " columns, but the transformer was fitted on ", n_features_in_);
+  return assemble(
+      m, "ColumnTransformer.transform", [](Transformer& t, const Tensor& sub) { return t.transform(sub); },
+      nullptr);
 }
 
 std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> ColumnTransformer::output_indices_() const {

@@ -12,6 +12,7 @@
 //     .add("cat", classic::OneHotEncoder({.handle_unknown = "ignore"}), {2, 3});
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -21,6 +22,10 @@
 #include "kiln/classic/estimator.h"
 
 namespace kiln::classic {
+
+namespace detail {
+struct Matrix;
+}
 
 class ColumnTransformer : public Transformer {
  public:
@@ -67,7 +72,12 @@ class ColumnTransformer : public Transformer {
     std::unique_ptr<Transformer> transformer;
     std::vector<int64_t> columns;
   };
-  Tensor run(const Tensor& X, bool fitting, const Tensor& y);
+  // Validates the column lists against X (m) and computes the remainder columns.
+  void prepare_fit(const detail::Matrix& m, const Tensor& X);
+  // Applies `apply` to each transformer's columns and concatenates the blocks and the remainder.
+  Tensor assemble(const detail::Matrix& m, const std::string& who,
+                  const std::function<Tensor(Transformer&, const Tensor&)>& apply,
+                  std::vector<int64_t>* widths) const;
   Params params_;
   std::vector<Entry> entries_;
   bool fitted_ = false;
