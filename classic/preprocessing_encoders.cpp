@@ -288,7 +288,11 @@ OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
   Matrix m = detail::to_matrix(X, "OrdinalEncoder.fit");
   KILN_CHECK(m.rows > 0, "OrdinalEncoder.fit: X has no rows");
   categories_v_.clear();
-  for (int64_t c = 0; c < m.cols; ++c) categories_v_.push_back(column_categories(m, c, false));
+  nan_seen_.assign(static_cast<size_t>(m.cols), false);
+  for (int64_t c = 0; c < m.cols; ++c) {
+    categories_v_.push_back(column_categories(m, c, false));
+    for (int64_t r = 0; r < m.rows; ++r) nan_seen_[c] = nan_seen_[c] || std::isnan(m.at(r, c));
+  }
   fitted_ = true;
   return *this;
 }
@@ -300,7 +304,7 @@ Tensor OrdinalEncoder::transform(const Tensor& X) const {
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {
       double& x = m.at(r, c);
-      if (std::isnan(x)) {
+      if (std::isnan(x) && nan_seen_[c]) {  // NaN seen in fit is the missing category
         x = params_.encoded_missing_value;
         continue;
       }

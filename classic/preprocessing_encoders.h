@@ -84,7 +84,8 @@ class OrdinalEncoder : public Transformer {
   struct Params {
     std::string handle_unknown = "error";  // "error" or "use_encoded_value" (then unknown_value is used)
     double unknown_value = std::numeric_limits<double>::quiet_NaN();
-    // Code for NaN inputs; NaN (the default) keeps them missing, as scikit-learn.
+    // Code for NaN inputs in features that had NaN in fit; NaN (the default) keeps them missing. A NaN in a
+    // feature without NaN in fit is an unknown category, as scikit-learn.
     double encoded_missing_value = std::numeric_limits<double>::quiet_NaN();
   };
   OrdinalEncoder() : OrdinalEncoder(Params{}) {}
@@ -108,6 +109,7 @@ class OrdinalEncoder : public Transformer {
   Params params_;
   bool fitted_ = false;
   std::vector<std::vector<double>> categories_v_;
+  std::vector<bool> nan_seen_;  // NaN in fit makes it the missing category; otherwise it is unknown
 };
 
 }  // namespace kiln::classic

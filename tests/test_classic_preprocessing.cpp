@@ -290,6 +290,14 @@ TEST(ClassicPreprocessing, Errors) {
                     oe.transform(from_vector(std::vector<double>{1, 7}, Shape{1, 2}));
                   }),
                   "OrdinalEncoder.transform: unknown category 7.0 in column 1");
+  EXPECT_CONTAINS(error_of([&] {
+                    oe.transform(from_vector(std::vector<double>{NAN, 2}, Shape{1, 2}));
+                  }),
+                  "unknown category nan in column 0");
+  OrdinalEncoder oe_unknown({.handle_unknown = "use_encoded_value", .unknown_value = -1});
+  oe_unknown.fit(X);
+  EXPECT_EQ(oe_unknown.transform(from_vector(std::vector<double>{NAN, 2}, Shape{1, 2})).to_vector<double>(),
+            (std::vector<double>{-1, 0}));
   EXPECT_CONTAINS(error_of([&] { OrdinalEncoder({.handle_unknown = "ignore"}).fit(X); }),
                   "handle_unknown must be 'error' or 'use_encoded_value'");
   EXPECT_CONTAINS(error_of([&] { LabelEncoder().fit(X); }), "LabelEncoder.fit: y must be 1-D");
