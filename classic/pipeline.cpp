@@ -152,4 +152,16 @@ Tensor Pipeline::transform(const Tensor& X) const {
       .transform(Xt);
 }
 
+bool is_classifier(const Estimator& estimator) {
+  if (const auto* p = dynamic_cast<const Pipeline*>(&estimator))
+    return p->size() > 0 && is_classifier(*p->steps().back().second);
+  return dynamic_cast<const Classifier*>(&estimator) != nullptr;
+}
+
+bool is_regressor(const Estimator& estimator) {
+  if (const auto* p = dynamic_cast<const Pipeline*>(&estimator))
+    return p->size() > 0 && is_regressor(*p->steps().back().second);
+  return dynamic_cast<const Regressor*>(&estimator) != nullptr;
+}
+
 }  // namespace kiln::classic

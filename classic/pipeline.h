@@ -80,4 +80,10 @@ class Pipeline : public Classifier, public Transformer {
   bool fitted_ = false;
 };
 
+// scikit-learn's is_classifier / is_regressor: a Pipeline is what its final step is. Use these rather than
+// dynamic_cast<Classifier*>, which is true for every Pipeline (it must expose predict_proba when its final
+// step is a Classifier, so the type derives from Classifier whatever the final step).
+bool is_classifier(const Estimator& estimator);
+bool is_regressor(const Estimator& estimator);
+
 }  // namespace kiln::classic

@@ -270,6 +270,17 @@ TEST(ClassicPipeline, TransformOnlyAndRegressorPipelines) {
   reg.fit(X, y);
   EXPECT_EQ(reg.predict(X).to_vector<double>(), (std::vector<double>{3, 3, 3, 3}));
   EXPECT_DOUBLE_EQ(reg.score(X, y), 0.0);
+  EXPECT_TRUE(is_regressor(reg));
+  EXPECT_FALSE(is_classifier(reg));
+  EXPECT_FALSE(is_classifier(prep));
+  EXPECT_FALSE(is_regressor(prep));
+  Pipeline clf;
+  clf.add("impute", SimpleImputer()).add("clf", RecordingClassifier());
+  EXPECT_TRUE(is_classifier(clf));
+  EXPECT_FALSE(is_regressor(clf));
+  EXPECT_TRUE(is_classifier(RecordingClassifier()));
+  EXPECT_TRUE(is_regressor(MeanRegressor()));
+  EXPECT_FALSE(is_classifier(StandardScaler()));
   EXPECT_CONTAINS(error_of([&] { reg.predict_proba(X); }),
                   "the final step 'mean' (MeanRegressor) is not a Classifier");
   EXPECT_CONTAINS(error_of([&] { reg.transform(X); }), "is not a Transformer");
