@@ -8,7 +8,7 @@
 
 namespace kiln::classic {
 
-using detail::Matrix;
+using prep_detail::Matrix;
 
 namespace {
 Matrix select_columns(const Matrix& m, const std::vector<int64_t>& cols) {
@@ -57,11 +57,11 @@ ParamMap ColumnTransformer::get_params() const {
 void ColumnTransformer::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "remainder") {
-      params_.remainder = detail::as_string(v, name(), k);
+      params_.remainder = prep_detail::as_string(v, name(), k);
       continue;
     }
     size_t sep = k.find("__");
-    if (sep == std::string::npos) detail::unknown_param(name(), k, get_params());
+    if (sep == std::string::npos) prep_detail::unknown_param(name(), k, get_params());
     named_transformer(k.substr(0, sep)).set_params({{k.substr(sep + 2), v}});
   }
   fitted_ = false;
@@ -101,8 +101,8 @@ Tensor ColumnTransformer::assemble(const Matrix& m, const std::string& who,
                                    std::vector<int64_t>* widths) const {
   std::vector<Matrix> blocks;
   for (const auto& e : entries_) {
-    Tensor out = apply(*e.transformer, detail::from_matrix(select_columns(m, e.columns)));
-    blocks.push_back(detail::to_matrix(out, who + " (output of '" + e.name + "')"));
+    Tensor out = apply(*e.transformer, prep_detail::from_matrix(select_columns(m, e.columns)));
+    blocks.push_back(prep_detail::to_matrix(out, who + " (output of '" + e.name + "')"));
     KILN_CHECK(blocks.back().rows == m.rows, who, ": transformer '", e.name, "' returned ",
                blocks.back().rows, " rows for ", m.rows);
     if (widths) widths->push_back(blocks.back().cols);
@@ -117,7 +117,7 @@ Tensor ColumnTransformer::assemble(const Matrix& m, const std::string& who,
       std::copy_n(b.v.begin() + r * b.cols, b.cols, out.v.begin() + r * width + off);
     off += b.cols;
   }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 
 ColumnTransformer& ColumnTransformer::fit(const Tensor& X, const Tensor& y) {
@@ -127,7 +127,7 @@ ColumnTransformer& ColumnTransformer::fit(const Tensor& X, const Tensor& y) {
 
 Tensor ColumnTransformer::fit_transform(const Tensor& X, const Tensor& y) {
   fitted_ = false;
-  Matrix m = detail::to_matrix(X, "ColumnTransformer.fit");
+  Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.fit");
   prepare_fit(m, X);
   std::vector<int64_t> widths;
   Tensor out = assemble(
@@ -139,8 +139,8 @@ Tensor ColumnTransformer::fit_transform(const Tensor& X, const Tensor& y) {
 }
 
 Tensor ColumnTransformer::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "ColumnTransformer.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.transform");
   KILN_CHECK(m.cols == n_features_in_, "ColumnTransformer.transform: X has ", m.cols,
              " columns, but the transformer was fitted on ", n_features_in_);
   return assemble(
@@ -149,7 +149,7 @@ Tensor ColumnTransformer::transform(const Tensor& X) const {
 }
 
 std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> ColumnTransformer::output_indices_() const {
-  detail::check_fitted(fitted_, name(), "output_indices_");
+  prep_detail::check_fitted(fitted_, name(), "output_indices_");
   std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> out;
   int64_t off = 0;
   for (size_t i = 0; i < entries_.size(); ++i) {

@@ -23,7 +23,7 @@
 
 namespace kiln::classic {
 
-namespace detail {
+namespace prep_detail {
 struct Matrix;
 }
 
@@ -73,9 +73,9 @@ class ColumnTransformer : public Transformer {
     std::vector<int64_t> columns;
   };
   // Validates the column lists against X (m) and computes the remainder columns.
-  void prepare_fit(const detail::Matrix& m, const Tensor& X);
+  void prepare_fit(const prep_detail::Matrix& m, const Tensor& X);
   // Applies `apply` to each transformer's columns and concatenates the blocks and the remainder.
-  Tensor assemble(const detail::Matrix& m, const std::string& who,
+  Tensor assemble(const prep_detail::Matrix& m, const std::string& who,
                   const std::function<Tensor(Transformer&, const Tensor&)>& apply,
                   std::vector<int64_t>* widths) const;
   Params params_;

@@ -13,7 +13,7 @@
 
 namespace kiln::classic {
 
-using detail::Matrix;
+using prep_detail::Matrix;
 
 namespace {
 
@@ -31,8 +31,8 @@ std::string counts_str(const std::map<int64_t, int64_t>& c) {
 
 // Checks X and y and returns them as a matrix and labels.
 std::pair<Matrix, std::vector<int64_t>> xy(const Tensor& X, const Tensor& y, const std::string& who) {
-  Matrix m = detail::to_matrix(X, who);
-  std::vector<int64_t> labels = detail::to_labels(y, who);
+  Matrix m = prep_detail::to_matrix(X, who);
+  std::vector<int64_t> labels = prep_detail::to_labels(y, who);
   KILN_CHECK(static_cast<int64_t>(labels.size()) == m.rows, who, ": X has ", m.rows, " rows but y has ",
              labels.size(), " labels");
   KILN_CHECK(m.rows > 0, who, ": X has no rows");
@@ -45,7 +45,7 @@ void set_strategy(const ParamValue& v, std::string& strategy, double& ratio, con
     strategy = std::get<std::string>(v);
     ratio = 0.0;
   } else {
-    ratio = detail::as_double(v, who, "sampling_strategy");
+    ratio = prep_detail::as_double(v, who, "sampling_strategy");
   }
 }
 
@@ -57,29 +57,29 @@ Tensor compute_class_weight(const std::string& class_weight, const Tensor& class
   const std::string who = "compute_class_weight";
   KILN_CHECK(class_weight == "balanced", who, ": class_weight must be 'balanced' or a map of weights, got '",
              class_weight, "'");
-  std::vector<int64_t> cls = detail::to_labels(classes, who, "classes");
-  std::vector<int64_t> labels = detail::to_labels(y, who);
+  std::vector<int64_t> cls = prep_detail::to_labels(classes, who, "classes");
+  std::vector<int64_t> labels = prep_detail::to_labels(y, who);
   auto counts = class_counts(labels);
   for (const auto& [k, _] : counts)
     KILN_CHECK(std::find(cls.begin(), cls.end(), k) != cls.end(), who, ": y holds the label ", k,
                " which is not in classes; classes should include all valid labels");
   std::vector<double> w;
   const double n = static_cast<double>(labels.size()),
-               k = static_cast<double>(detail::unique_sorted(cls).size());
+               k = static_cast<double>(prep_detail::unique_sorted(cls).size());
   for (int64_t c : cls) {
     auto it = counts.find(c);
     KILN_CHECK(it != counts.end(), who, ": class ", c,
                " has no samples in y, so its 'balanced' weight is undefined");
     w.push_back(n / (k * static_cast<double>(it->second)));
   }
-  return detail::values_tensor(w);
+  return prep_detail::values_tensor(w);
 }
 
 Tensor compute_class_weight(const std::map<int64_t, double>& class_weight, const Tensor& classes,
                             const Tensor& y) {
   const std::string who = "compute_class_weight";
-  std::vector<int64_t> cls = detail::to_labels(classes, who, "classes");
-  detail::to_labels(y, who);
+  std::vector<int64_t> cls = prep_detail::to_labels(classes, who, "classes");
+  prep_detail::to_labels(y, who);
   for (const auto& [k, _] : class_weight)
     KILN_CHECK(std::find(cls.begin(), cls.end(), k) != cls.end(), who, ": class_weight names the class ", k,
                " which is not in classes");
@@ -88,7 +88,7 @@ Tensor compute_class_weight(const std::map<int64_t, double>& class_weight, const
     auto it = class_weight.find(c);
     w.push_back(it == class_weight.end() ? 1.0 : it->second);
   }
-  return detail::values_tensor(w);
+  return prep_detail::values_tensor(w);
 }
 
 namespace {
@@ -97,32 +97,32 @@ Tensor sample_weight_from(const Tensor& class_w, const std::vector<int64_t>& cla
   std::vector<double> cw = class_w.to_vector<double>(), out;
   for (int64_t l : labels)
     out.push_back(cw[std::lower_bound(classes.begin(), classes.end(), l) - classes.begin()]);
-  return detail::values_tensor(out);
+  return prep_detail::values_tensor(out);
 }
 }  // namespace
 
 Tensor compute_sample_weight(const std::string& class_weight, const Tensor& y) {
-  std::vector<int64_t> labels = detail::to_labels(y, "compute_sample_weight");
-  std::vector<int64_t> classes = detail::unique_sorted(labels);
+  std::vector<int64_t> labels = prep_detail::to_labels(y, "compute_sample_weight");
+  std::vector<int64_t> classes = prep_detail::unique_sorted(labels);
   KILN_CHECK(class_weight == "balanced",
              "compute_sample_weight: class_weight must be 'balanced' or a map, got '", class_weight, "'");
-  return sample_weight_from(compute_class_weight(class_weight, detail::labels_tensor(classes), y), classes,
-                            labels);
+  return sample_weight_from(compute_class_weight(class_weight, prep_detail::labels_tensor(classes), y),
+                            classes, labels);
 }
 
 Tensor compute_sample_weight(const std::map<int64_t, double>& class_weight, const Tensor& y) {
-  std::vector<int64_t> labels = detail::to_labels(y, "compute_sample_weight");
+  std::vector<int64_t> labels = prep_detail::to_labels(y, "compute_sample_weight");
   std::vector<double> w;
   for (int64_t l : labels) {
     auto it = class_weight.find(l);
     w.push_back(it == class_weight.end() ? 1.0 : it->second);
   }
-  return detail::values_tensor(w);
+  return prep_detail::values_tensor(w);
 }
 
 // ---------------- sampling strategy ----------------
 
-namespace detail {
+namespace prep_detail {
 std::map<int64_t, int64_t> sampling_targets(const SamplingStrategy& s,
                                             const std::map<int64_t, int64_t>& counts, bool over,
                                             const std::string& who) {
@@ -192,7 +192,7 @@ std::map<int64_t, int64_t> sampling_targets(const SamplingStrategy& s,
   }
   return out;
 }
-}  // namespace detail
+}  // namespace prep_detail
 
 // ---------------- SMOTE ----------------
 
@@ -212,13 +212,13 @@ void SMOTE::set_params(const ParamMap& params) {
     if (k == "sampling_strategy") {
       set_strategy(v, params_.sampling_strategy, params_.sampling_ratio, name());
     } else if (k == "k_neighbors") {
-      params_.k_neighbors = detail::as_int(v, name(), k);
+      params_.k_neighbors = prep_detail::as_int(v, name(), k);
     } else if (k == "random_state") {
-      params_.random_state = detail::as_int(v, name(), k);
+      params_.random_state = prep_detail::as_int(v, name(), k);
     } else if (k == "n_jobs") {
-      params_.n_jobs = detail::as_int(v, name(), k);
+      params_.n_jobs = prep_detail::as_int(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -228,7 +228,7 @@ std::pair<Tensor, Tensor> SMOTE::fit_resample(const Tensor& X, const Tensor& y) 
   KILN_CHECK(params_.k_neighbors >= 1, who, ": k_neighbors must be >= 1, got ", params_.k_neighbors);
   auto [m, labels] = xy(X, y, who);
   auto counts = class_counts(labels);
-  n_new_ = detail::sampling_targets(
+  n_new_ = prep_detail::sampling_targets(
       {params_.sampling_strategy, params_.sampling_ratio, params_.sampling_counts}, counts, true, who);
   const int64_t k = params_.k_neighbors, d = m.cols;
   int64_t total_new = 0;
@@ -279,11 +279,11 @@ std::pair<Tensor, Tensor> SMOTE::fit_resample(const Tensor& X, const Tensor& y) 
     }
   }
   fitted_ = true;
-  return {detail::from_matrix(out), detail::labels_tensor(out_y)};
+  return {prep_detail::from_matrix(out), prep_detail::labels_tensor(out_y)};
 }
 
 const std::map<int64_t, int64_t>& SMOTE::sampling_strategy_() const {
-  detail::check_fitted(fitted_, name(), "sampling_strategy_");
+  prep_detail::check_fitted(fitted_, name(), "sampling_strategy_");
   return n_new_;
 }
 
@@ -303,11 +303,11 @@ void RandomUnderSampler::set_params(const ParamMap& params) {
     if (k == "sampling_strategy") {
       set_strategy(v, params_.sampling_strategy, params_.sampling_ratio, name());
     } else if (k == "replacement") {
-      params_.replacement = detail::as_bool(v, name(), k);
+      params_.replacement = prep_detail::as_bool(v, name(), k);
     } else if (k == "random_state") {
-      params_.random_state = detail::as_int(v, name(), k);
+      params_.random_state = prep_detail::as_int(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -316,7 +316,7 @@ std::pair<Tensor, Tensor> RandomUnderSampler::fit_resample(const Tensor& X, cons
   const std::string who = "RandomUnderSampler.fit_resample";
   auto [m, labels] = xy(X, y, who);
   auto counts = class_counts(labels);
-  n_keep_ = detail::sampling_targets(
+  n_keep_ = prep_detail::sampling_targets(
       {params_.sampling_strategy, params_.sampling_ratio, params_.sampling_counts}, counts, false, who);
   std::mt19937_64 rng(static_cast<uint64_t>(params_.random_state));
   indices_.clear();
@@ -342,17 +342,17 @@ std::pair<Tensor, Tensor> RandomUnderSampler::fit_resample(const Tensor& X, cons
   std::vector<int64_t> out_y;
   for (int64_t i : indices_) out_y.push_back(labels[i]);
   fitted_ = true;
-  return {detail::from_matrix(detail::take_rows(m, indices_)), detail::labels_tensor(out_y)};
+  return {prep_detail::from_matrix(prep_detail::take_rows(m, indices_)), prep_detail::labels_tensor(out_y)};
 }
 
 const std::map<int64_t, int64_t>& RandomUnderSampler::sampling_strategy_() const {
-  detail::check_fitted(fitted_, name(), "sampling_strategy_");
+  prep_detail::check_fitted(fitted_, name(), "sampling_strategy_");
   return n_keep_;
 }
 
 Tensor RandomUnderSampler::sample_indices_() const {
-  detail::check_fitted(fitted_, name(), "sample_indices_");
-  return detail::labels_tensor(indices_);
+  prep_detail::check_fitted(fitted_, name(), "sample_indices_");
+  return prep_detail::labels_tensor(indices_);
 }
 
 }  // namespace kiln::classic

@@ -108,12 +108,12 @@ class RandomUnderSampler : public Resampler {
   std::vector<int64_t> indices_ = {};
 };
 
-namespace detail {
+namespace prep_detail {
 // Per-class sample counts to add (over-sampling) or to keep (under-sampling), as imbalanced-learn's
 // check_sampling_strategy. `who` prefixes errors.
 std::map<int64_t, int64_t> sampling_targets(const SamplingStrategy& s,
                                             const std::map<int64_t, int64_t>& counts, bool over,
                                             const std::string& who);
-}  // namespace detail
+}  // namespace prep_detail
 
 }  // namespace kiln::classic

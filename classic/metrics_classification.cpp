@@ -12,7 +12,7 @@
 
 namespace kiln::classic {
 
-namespace detail {
+namespace prep_detail {
 
 LabelPair label_pair(const Tensor& y_true, const Tensor& y_pred, const std::string& who) {
   LabelPair y{to_labels(y_true, who, "y_true"), to_labels(y_pred, who, "y_pred")};
@@ -97,15 +97,16 @@ Prf prf(const LabelPair& y, const std::vector<double>& w, const std::vector<int6
   return Prf{{avg(r.precision)}, {avg(r.recall)}, {avg(r.fscore)}, {}};
 }
 
-}  // namespace detail
+}  // namespace prep_detail
 
 namespace {
 // The labels precision_recall_fscore_support scores, following scikit-learn's _check_set_wise_labels.
-std::vector<int64_t> resolve_labels(const detail::LabelPair& y, const PrfOptions& o, const std::string& who) {
+std::vector<int64_t> resolve_labels(const prep_detail::LabelPair& y, const PrfOptions& o,
+                                    const std::string& who) {
   const std::string& a = o.average;
   KILN_CHECK(a == "binary" || a == "micro" || a == "macro" || a == "weighted" || a == "none", who,
              ": average must be 'binary', 'micro', 'macro', 'weighted' or 'none', got '", a, "'");
-  std::vector<int64_t> present = detail::union_labels(y.t, y.p);
+  std::vector<int64_t> present = prep_detail::union_labels(y.t, y.p);
   if (a == "binary") {
     KILN_CHECK(present.size() <= 2, who, ": target is multiclass (", present.size(),
                " labels) but average='binary'; choose average 'micro', 'macro', 'weighted' or 'none'");
@@ -117,13 +118,13 @@ std::vector<int64_t> resolve_labels(const detail::LabelPair& y, const PrfOptions
   return o.labels.empty() ? present : o.labels;
 }
 
-Tensor vec(const std::vector<double>& v) { return detail::values_tensor(v); }
+Tensor vec(const std::vector<double>& v) { return prep_detail::values_tensor(v); }
 }  // namespace
 
 double accuracy_score(const Tensor& y_true, const Tensor& y_pred, bool normalize,
                       const Tensor& sample_weight) {
-  auto y = detail::label_pair(y_true, y_pred, "accuracy_score");
-  auto w = detail::weights_of(sample_weight, y.t.size(), "accuracy_score");
+  auto y = prep_detail::label_pair(y_true, y_pred, "accuracy_score");
+  auto w = prep_detail::weights_of(sample_weight, y.t.size(), "accuracy_score");
   double hit = 0, total = 0;
   for (size_t i = 0; i < y.t.size(); ++i) hit += (y.t[i] == y.p[i]) * w[i], total += w[i];
   return normalize ? hit / total : hit;
@@ -131,10 +132,10 @@ double accuracy_score(const Tensor& y_true, const Tensor& y_pred, bool normalize
 
 double balanced_accuracy_score(const Tensor& y_true, const Tensor& y_pred, bool adjusted,
                                const Tensor& sample_weight) {
-  auto y = detail::label_pair(y_true, y_pred, "balanced_accuracy_score");
-  auto w = detail::weights_of(sample_weight, y.t.size(), "balanced_accuracy_score");
-  std::vector<int64_t> labels = detail::union_labels(y.t, y.p);
-  auto c = detail::label_counts(y, w, labels);
+  auto y = prep_detail::label_pair(y_true, y_pred, "balanced_accuracy_score");
+  auto w = prep_detail::weights_of(sample_weight, y.t.size(), "balanced_accuracy_score");
+  std::vector<int64_t> labels = prep_detail::union_labels(y.t, y.p);
+  auto c = prep_detail::label_counts(y, w, labels);
   double sum = 0;
   int n = 0;
   for (size_t i = 0; i < labels.size(); ++i)
@@ -151,14 +152,15 @@ PrfSupport precision_recall_fscore_support(const Tensor& y_true, const Tensor& y
                                            double beta) {
   const std::string who = "precision_recall_fscore_support";
   KILN_CHECK(beta >= 0, who, ": beta must be >= 0, got ", beta);
-  auto y = detail::label_pair(y_true, y_pred, who);
-  auto w = detail::weights_of(o.sample_weight, y.t.size(), who);
+  auto y = prep_detail::label_pair(y_true, y_pred, who);
+  auto w = prep_detail::weights_of(o.sample_weight, y.t.size(), who);
   auto labels = resolve_labels(y, o, who);
-  auto r = detail::prf(y, w, labels, o.average, beta, o.zero_division);
+  auto r = prep_detail::prf(y, w, labels, o.average, beta, o.zero_division);
   if (o.average == "none") {
-    Tensor support = o.sample_weight.defined()
-                         ? vec(r.support)
-                         : detail::labels_tensor(std::vector<int64_t>(r.support.begin(), r.support.end()));
+    Tensor support =
+        o.sample_weight.defined()
+            ? vec(r.support)
+            : prep_detail::labels_tensor(std::vector<int64_t>(r.support.begin(), r.support.end()));
     return {vec(r.precision), vec(r.recall), vec(r.fscore), support};
   }
   return {scalar_tensor(r.precision[0], {.dtype = DType::f64}),
@@ -167,15 +169,15 @@ PrfSupport precision_recall_fscore_support(const Tensor& y_true, const Tensor& y
 }
 
 namespace {
-detail::Prf averaged(const Tensor& y_true, const Tensor& y_pred, const PrfOptions& o, double beta,
-                     const std::string& who) {
+prep_detail::Prf averaged(const Tensor& y_true, const Tensor& y_pred, const PrfOptions& o, double beta,
+                          const std::string& who) {
   KILN_CHECK(o.average != "none", who,
              ": average='none' gives one value per label; use "
              "precision_recall_fscore_support");
   KILN_CHECK(beta >= 0, who, ": beta must be >= 0, got ", beta);
-  auto y = detail::label_pair(y_true, y_pred, who);
-  auto w = detail::weights_of(o.sample_weight, y.t.size(), who);
-  return detail::prf(y, w, resolve_labels(y, o, who), o.average, beta, o.zero_division);
+  auto y = prep_detail::label_pair(y_true, y_pred, who);
+  auto w = prep_detail::weights_of(o.sample_weight, y.t.size(), who);
+  return prep_detail::prf(y, w, resolve_labels(y, o, who), o.average, beta, o.zero_division);
 }
 }  // namespace
 
@@ -194,21 +196,21 @@ double fbeta_score(const Tensor& y_true, const Tensor& y_pred, double beta, cons
 
 Tensor confusion_matrix(const Tensor& y_true, const Tensor& y_pred, const ConfusionMatrixOptions& o) {
   const std::string who = "confusion_matrix";
-  auto y = detail::label_pair(y_true, y_pred, who);
-  auto w = detail::weights_of(o.sample_weight, y.t.size(), who);
+  auto y = prep_detail::label_pair(y_true, y_pred, who);
+  auto w = prep_detail::weights_of(o.sample_weight, y.t.size(), who);
   KILN_CHECK(o.normalize == "none" || o.normalize == "true" || o.normalize == "pred" || o.normalize == "all",
              who, ": normalize must be 'none', 'true', 'pred' or 'all', got '", o.normalize, "'");
-  std::vector<int64_t> labels = o.labels.empty() ? detail::union_labels(y.t, y.p) : o.labels;
+  std::vector<int64_t> labels = o.labels.empty() ? prep_detail::union_labels(y.t, y.p) : o.labels;
   KILN_CHECK(!labels.empty(), who, ": labels is empty");
   if (!o.labels.empty()) {
     bool any = false;
-    for (int64_t l : y.t) any = any || detail::label_index(labels, l) >= 0;
+    for (int64_t l : y.t) any = any || prep_detail::label_index(labels, l) >= 0;
     KILN_CHECK(any, who, ": none of the given labels is in y_true");
   }
   const auto k = static_cast<int64_t>(labels.size());
-  detail::Matrix cm(k, k);
+  prep_detail::Matrix cm(k, k);
   for (size_t i = 0; i < y.t.size(); ++i) {
-    int64_t a = detail::label_index(labels, y.t[i]), b = detail::label_index(labels, y.p[i]);
+    int64_t a = prep_detail::label_index(labels, y.t[i]), b = prep_detail::label_index(labels, y.p[i]);
     if (a >= 0 && b >= 0) cm.at(a, b) += w[i];
   }
   if (o.normalize == "none" && !o.sample_weight.defined()) {
@@ -218,7 +220,7 @@ Tensor confusion_matrix(const Tensor& y_true, const Tensor& y_pred, const Confus
   // 0/0 rows or columns become 0, as scikit-learn's nan_to_num.
   auto safe = [](double a, double b) { return b == 0 ? 0.0 : a / b; };
   double all = std::accumulate(cm.v.begin(), cm.v.end(), 0.0);
-  detail::Matrix out = cm;
+  prep_detail::Matrix out = cm;
   for (int64_t r = 0; r < k; ++r)
     for (int64_t c = 0; c < k; ++c) {
       if (o.normalize == "true") {
@@ -233,12 +235,12 @@ Tensor confusion_matrix(const Tensor& y_true, const Tensor& y_pred, const Confus
         out.at(r, c) = safe(cm.at(r, c), all);
       }
     }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 
 double log_loss(const Tensor& y_true, const Tensor& y_prob, const LogLossOptions& o) {
   const std::string who = "log_loss";
-  std::vector<int64_t> t = detail::to_labels(y_true, who, "y_true");
+  std::vector<int64_t> t = prep_detail::to_labels(y_true, who, "y_true");
   KILN_CHECK(y_prob.defined(), who, ": y_prob is an undefined tensor");
   KILN_CHECK(is_floating(y_prob.dtype()), who, ": y_prob must be floating probabilities, got dtype ",
              y_prob.dtype());
@@ -247,11 +249,11 @@ double log_loss(const Tensor& y_true, const Tensor& y_prob, const LogLossOptions
   const auto n = static_cast<int64_t>(t.size());
   KILN_CHECK(y_prob.size(0) == n, who, ": y_true has ", n, " samples but y_prob has ", y_prob.size(0));
   KILN_CHECK(n > 0, who, ": y_true is empty");
-  auto w = detail::weights_of(o.sample_weight, t.size(), who);
+  auto w = prep_detail::weights_of(o.sample_weight, t.size(), who);
   double eps = o.eps >= 0 ? o.eps
                           : (y_prob.dtype() == DType::f32 ? std::numeric_limits<float>::epsilon()
                                                           : std::numeric_limits<double>::epsilon());
-  std::vector<int64_t> classes = detail::unique_sorted(o.labels.empty() ? t : o.labels);
+  std::vector<int64_t> classes = prep_detail::unique_sorted(o.labels.empty() ? t : o.labels);
   KILN_CHECK(classes.size() >= 2, who,
              o.labels.empty() ? ": y_true contains only one label; pass the labels explicitly through labels"
                               : ": labels needs at least two labels");
@@ -269,7 +271,7 @@ double log_loss(const Tensor& y_true, const Tensor& y_prob, const LogLossOptions
              o.labels.empty() ? "; pass the labels explicitly through labels" : "");
   double total = 0, wsum = 0;
   for (int64_t i = 0; i < n; ++i) {
-    int64_t c = detail::label_index(classes, t[i]);
+    int64_t c = prep_detail::label_index(classes, t[i]);
     KILN_CHECK(c >= 0, who, ": y_true holds the label ", t[i], " which is not in labels");
     double rowsum = 0;
     for (int64_t j = 0; j < k; ++j) rowsum += p[i * k + j];

@@ -1,5 +1,5 @@
 // kiln/classic/metrics_common.h: internal helpers shared by the metrics_*.cpp files (namespace
-// classic::detail): label/weight extraction with length checks, per-label counts. Depends on
+// classic::prep_detail): label/weight extraction with length checks, per-label counts. Depends on
 // preprocessing_util.h. Not part of the public API.
 #pragma once
 
@@ -9,7 +9,7 @@
 
 #include "kiln/classic/preprocessing_util.h"
 
-namespace kiln::classic::detail {
+namespace kiln::classic::prep_detail {
 
 // Labels of y_true and y_pred, checked to be 1-D integer tensors of one length.
 struct LabelPair {
@@ -37,4 +37,4 @@ struct Prf {
 Prf prf(const LabelPair& y, const std::vector<double>& w, const std::vector<int64_t>& labels,
         const std::string& average, double beta, double zero_division);
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::prep_detail

@@ -51,7 +51,7 @@ struct BinaryInput {
 BinaryInput binary_input(const Tensor& y_true, const Tensor& y_score, const CurveOptions& o,
                          const std::string& who) {
   BinaryInput in;
-  in.t = detail::to_labels(y_true, who, "y_true");
+  in.t = prep_detail::to_labels(y_true, who, "y_true");
   KILN_CHECK(y_score.defined() && y_score.dim() == 1, who, ": y_score must be 1-D (N) scores, got ",
              y_score.defined() ? shape_str(y_score.shape()) : std::string("an undefined tensor"),
              "; for class probabilities pass the positive class's column");
@@ -60,8 +60,8 @@ BinaryInput binary_input(const Tensor& y_true, const Tensor& y_score, const Curv
              in.s.size());
   KILN_CHECK(!in.t.empty(), who, ": y_true is empty");
   for (double v : in.s) KILN_CHECK(std::isfinite(v), who, ": y_score holds a non-finite value (", v, ")");
-  in.w = detail::weights_of(o.sample_weight, in.t.size(), who);
-  std::vector<int64_t> classes = detail::unique_sorted(in.t);
+  in.w = prep_detail::weights_of(o.sample_weight, in.t.size(), who);
+  std::vector<int64_t> classes = prep_detail::unique_sorted(in.t);
   KILN_CHECK(classes.size() <= 2, who, ": y_true has ", classes.size(), " classes; this curve is binary");
   if (o.pos_label) {
     in.pos_label = *o.pos_label;
@@ -82,7 +82,7 @@ double trapezoid(const std::vector<double>& x, const std::vector<double>& y) {
   return area;
 }
 
-Tensor vec(const std::vector<double>& v) { return detail::values_tensor(v); }
+Tensor vec(const std::vector<double>& v) { return prep_detail::values_tensor(v); }
 
 // fpr/tpr vectors of roc_curve (without the tensors).
 struct Roc {
@@ -162,7 +162,7 @@ double average_precision_score(const Tensor& y_true, const Tensor& y_score, cons
 }
 
 double auc(const Tensor& x, const Tensor& y) {
-  std::vector<double> xs = detail::to_values(x, "auc", "x"), ys = detail::to_values(y, "auc", "y");
+  std::vector<double> xs = prep_detail::to_values(x, "auc", "x"), ys = prep_detail::to_values(y, "auc", "y");
   KILN_CHECK(xs.size() == ys.size(), "auc: x has ", xs.size(), " points but y has ", ys.size());
   KILN_CHECK(xs.size() >= 2, "auc: at least 2 points are needed, got ", xs.size());
   bool inc = true, dec = true;
@@ -175,9 +175,9 @@ double auc(const Tensor& x, const Tensor& y) {
 double roc_auc_score(const Tensor& y_true, const Tensor& y_score, const RocAucOptions& o) {
   const std::string who = "roc_auc_score";
   KILN_CHECK(y_score.defined(), who, ": y_score is an undefined tensor");
-  std::vector<int64_t> t = detail::to_labels(y_true, who, "y_true");
+  std::vector<int64_t> t = prep_detail::to_labels(y_true, who, "y_true");
   if (y_score.dim() == 1) {
-    std::vector<int64_t> classes = detail::unique_sorted(t);
+    std::vector<int64_t> classes = prep_detail::unique_sorted(t);
     KILN_CHECK(classes.size() <= 2, who, ": y_true has ", classes.size(),
                " classes but y_score is 1-D; pass (N, K) probabilities with multi_class='ovr'");
     CurveOptions co{.pos_label = classes.back(), .drop_intermediate = true, .sample_weight = o.sample_weight};
@@ -202,10 +202,10 @@ double roc_auc_score(const Tensor& y_true, const Tensor& y_score, const RocAucOp
                "multi_class='ovr'; row ",
                i, " sums to ", rs);
   }
-  std::vector<int64_t> classes = detail::unique_sorted(o.labels.empty() ? t : o.labels);
+  std::vector<int64_t> classes = prep_detail::unique_sorted(o.labels.empty() ? t : o.labels);
   KILN_CHECK(static_cast<int64_t>(classes.size()) == k, who, ": y_score has ", k, " columns but there are ",
              classes.size(), " classes", o.labels.empty() ? " in y_true; pass labels" : " in labels");
-  auto w = detail::weights_of(o.sample_weight, t.size(), who);
+  auto w = prep_detail::weights_of(o.sample_weight, t.size(), who);
   double total = 0, wsum = 0;
   for (int64_t j = 0; j < k; ++j) {
     BinaryInput in;

@@ -12,7 +12,7 @@ namespace {
 
 // y_true and y_pred as (N, M) matrices of one shape, with weights (N).
 struct RegInput {
-  detail::Matrix t, p;
+  prep_detail::Matrix t, p;
   std::vector<double> w;
   double wsum = 0;
 };
@@ -26,7 +26,7 @@ RegInput reg_input(const Tensor& y_true, const Tensor& y_pred, const Tensor& sam
              shape_str(y_true.shape()));
   KILN_CHECK(y_true.numel() > 0, who, ": y_true is empty");
   auto as2d = [&](const Tensor& y) {
-    detail::Matrix m;
+    prep_detail::Matrix m;
     m.rows = y.size(0);
     m.cols = y.dim() == 2 ? y.size(1) : 1;
     m.v = y.to_vector<double>();
@@ -35,7 +35,7 @@ RegInput reg_input(const Tensor& y_true, const Tensor& y_pred, const Tensor& sam
   RegInput in;
   in.t = as2d(y_true);
   in.p = as2d(y_pred);
-  in.w = detail::weights_of(sample_weight, static_cast<size_t>(in.t.rows), who);
+  in.w = prep_detail::weights_of(sample_weight, static_cast<size_t>(in.t.rows), who);
   for (double x : in.w) in.wsum += x;
   KILN_CHECK(in.wsum > 0, who, ": sample_weight sums to zero");
   return in;

@@ -72,24 +72,24 @@ std::string ClassificationReport::str(int digits) const {
 ClassificationReport classification_report_dict(const Tensor& y_true, const Tensor& y_pred,
                                                 const ReportOptions& o) {
   const std::string who = "classification_report";
-  auto y = detail::label_pair(y_true, y_pred, who);
-  auto w = detail::weights_of(o.sample_weight, y.t.size(), who);
-  std::vector<int64_t> present = detail::union_labels(y.t, y.p);
+  auto y = prep_detail::label_pair(y_true, y_pred, who);
+  auto w = prep_detail::weights_of(o.sample_weight, y.t.size(), who);
+  std::vector<int64_t> present = prep_detail::union_labels(y.t, y.p);
   std::vector<int64_t> labels = o.labels.empty() ? present : o.labels;
   KILN_CHECK(o.target_names.empty() || o.target_names.size() == labels.size(), who, ": ", labels.size(),
              " labels but ", o.target_names.size(), " target_names",
              o.labels.empty() ? "; pass labels to name a subset" : "");
   // "accuracy" replaces "micro avg" when the labels are exactly the ones present.
-  bool micro_is_accuracy = o.labels.empty() || detail::unique_sorted(o.labels) == present;
+  bool micro_is_accuracy = o.labels.empty() || prep_detail::unique_sorted(o.labels) == present;
   ClassificationReport rep;
   rep.weighted = o.sample_weight.defined();
-  auto per = detail::prf(y, w, labels, "none", 1.0, o.zero_division);
+  auto per = prep_detail::prf(y, w, labels, "none", 1.0, o.zero_division);
   for (size_t i = 0; i < labels.size(); ++i)
     rep.classes.push_back({o.target_names.empty() ? std::to_string(labels[i]) : o.target_names[i],
                            per.precision[i], per.recall[i], per.fscore[i], per.support[i]});
   rep.total_support = std::accumulate(per.support.begin(), per.support.end(), 0.0);
   for (const char* avg : {"micro", "macro", "weighted"}) {
-    auto a = detail::prf(y, w, labels, avg, 1.0, o.zero_division);
+    auto a = prep_detail::prf(y, w, labels, avg, 1.0, o.zero_division);
     if (std::string(avg) == "micro" && micro_is_accuracy) {
       rep.accuracy = a.fscore[0];
       continue;

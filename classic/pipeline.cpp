@@ -108,7 +108,7 @@ Pipeline& Pipeline::fit(const Tensor& X, const Tensor& y, const Tensor& sample_w
 Pipeline& Pipeline::fit(const Tensor& X, const Tensor& y) { return fit(X, y, Tensor()); }
 
 Tensor Pipeline::transform_head(const Tensor& X, const std::string& method) const {
-  detail::check_fitted(fitted_, name(), method);
+  prep_detail::check_fitted(fitted_, name(), method);
   Tensor Xt = X;
   for (size_t i = 0; i + 1 < steps_.size(); ++i)
     if (auto* t = dynamic_cast<Transformer*>(steps_[i].second.get())) Xt = t->transform(Xt);
@@ -137,7 +137,7 @@ Tensor Pipeline::predict_proba(const Tensor& X) const {
 }
 
 Tensor Pipeline::classes() const {
-  detail::check_fitted(fitted_, name(), "classes");
+  prep_detail::check_fitted(fitted_, name(), "classes");
   return final_as<Classifier>(final_step("classes"), steps_.back().first, "classes", "Classifier").classes();
 }
 

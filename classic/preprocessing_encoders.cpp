@@ -11,7 +11,7 @@
 
 namespace kiln::classic {
 
-using detail::Matrix;
+using prep_detail::Matrix;
 
 namespace {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -61,11 +61,11 @@ void check_width(const Matrix& m, size_t d, const std::string& who) {
 // ---------------- LabelEncoder ----------------
 
 void LabelEncoder::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) detail::unknown_param(name(), k, get_params());
+  for (const auto& [k, v] : params) prep_detail::unknown_param(name(), k, get_params());
 }
 
 LabelEncoder& LabelEncoder::fit(const Tensor& y, const Tensor&) {
-  classes_v_ = detail::unique_sorted(detail::to_labels(y, "LabelEncoder.fit"));
+  classes_v_ = prep_detail::unique_sorted(prep_detail::to_labels(y, "LabelEncoder.fit"));
   string_classes_v_.clear();
   strings_ = false;
   fitted_ = true;
@@ -73,35 +73,35 @@ LabelEncoder& LabelEncoder::fit(const Tensor& y, const Tensor&) {
 }
 
 Tensor LabelEncoder::transform(const Tensor& y) const {
-  detail::check_fitted(fitted_, name(), "transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
   KILN_CHECK(!strings_, "LabelEncoder.transform: fitted on string labels; pass a std::vector<std::string>");
-  std::vector<int64_t> labels = detail::to_labels(y, "LabelEncoder.transform");
+  std::vector<int64_t> labels = prep_detail::to_labels(y, "LabelEncoder.transform");
   for (auto& l : labels) {
     auto it = std::lower_bound(classes_v_.begin(), classes_v_.end(), l);
     KILN_CHECK(it != classes_v_.end() && *it == l, "LabelEncoder.transform: y contains the label ", l,
                " that was not seen in fit()");
     l = it - classes_v_.begin();
   }
-  return detail::labels_tensor(labels);
+  return prep_detail::labels_tensor(labels);
 }
 
 Tensor LabelEncoder::inverse_transform(const Tensor& codes) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
   KILN_CHECK(!strings_,
              "LabelEncoder.inverse_transform: fitted on string labels; use inverse_transform_strings");
-  std::vector<int64_t> c = detail::to_labels(codes, "LabelEncoder.inverse_transform", "codes");
+  std::vector<int64_t> c = prep_detail::to_labels(codes, "LabelEncoder.inverse_transform", "codes");
   for (auto& v : c) {
     KILN_CHECK(v >= 0 && v < static_cast<int64_t>(classes_v_.size()), "LabelEncoder.inverse_transform: code ",
                v, " is out of range [0, ", classes_v_.size(), ")");
     v = classes_v_[v];
   }
-  return detail::labels_tensor(c);
+  return prep_detail::labels_tensor(c);
 }
 
 Tensor LabelEncoder::classes_() const {
-  detail::check_fitted(fitted_, name(), "classes_");
+  prep_detail::check_fitted(fitted_, name(), "classes_");
   KILN_CHECK(!strings_, "LabelEncoder.classes_: fitted on string labels; use string_classes_()");
-  return detail::labels_tensor(classes_v_);
+  return prep_detail::labels_tensor(classes_v_);
 }
 
 LabelEncoder& LabelEncoder::fit(const std::vector<std::string>& y) {
@@ -116,7 +116,7 @@ LabelEncoder& LabelEncoder::fit(const std::vector<std::string>& y) {
 }
 
 Tensor LabelEncoder::transform(const std::vector<std::string>& y) const {
-  detail::check_fitted(fitted_, name(), "transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
   KILN_CHECK(strings_, "LabelEncoder.transform: fitted on integer labels; pass an i64 tensor");
   std::vector<int64_t> out;
   out.reserve(y.size());
@@ -126,15 +126,15 @@ Tensor LabelEncoder::transform(const std::vector<std::string>& y) const {
                "' that was not seen in fit()");
     out.push_back(it - string_classes_v_.begin());
   }
-  return detail::labels_tensor(out);
+  return prep_detail::labels_tensor(out);
 }
 
 std::vector<std::string> LabelEncoder::inverse_transform_strings(const Tensor& codes) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform_strings");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform_strings");
   KILN_CHECK(strings_,
              "LabelEncoder.inverse_transform_strings: fitted on integer labels; use inverse_transform");
   std::vector<std::string> out;
-  for (int64_t v : detail::to_labels(codes, "LabelEncoder.inverse_transform_strings", "codes")) {
+  for (int64_t v : prep_detail::to_labels(codes, "LabelEncoder.inverse_transform_strings", "codes")) {
     KILN_CHECK(v >= 0 && v < static_cast<int64_t>(string_classes_v_.size()),
                "LabelEncoder.inverse_transform_strings: code ", v, " is out of range [0, ",
                string_classes_v_.size(), ")");
@@ -144,7 +144,7 @@ std::vector<std::string> LabelEncoder::inverse_transform_strings(const Tensor& c
 }
 
 const std::vector<std::string>& LabelEncoder::string_classes_() const {
-  detail::check_fitted(fitted_, name(), "string_classes_");
+  prep_detail::check_fitted(fitted_, name(), "string_classes_");
   KILN_CHECK(strings_, "LabelEncoder.string_classes_: fitted on integer labels; use classes_()");
   return string_classes_v_;
 }
@@ -158,11 +158,11 @@ ParamMap OneHotEncoder::get_params() const {
 void OneHotEncoder::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "handle_unknown") {
-      params_.handle_unknown = detail::as_string(v, name(), k);
+      params_.handle_unknown = prep_detail::as_string(v, name(), k);
     } else if (k == "drop") {
-      params_.drop = detail::as_string(v, name(), k);
+      params_.drop = prep_detail::as_string(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -179,7 +179,7 @@ OneHotEncoder& OneHotEncoder::fit(const Tensor& X, const Tensor&) {
              "'");
   KILN_CHECK(params_.drop == "none" || params_.drop == "first" || params_.drop == "if_binary",
              "OneHotEncoder.fit: drop must be 'none', 'first' or 'if_binary', got '", params_.drop, "'");
-  Matrix m = detail::to_matrix(X, "OneHotEncoder.fit");
+  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.fit");
   KILN_CHECK(m.rows > 0, "OneHotEncoder.fit: X has no rows");
   categories_v_.clear();
   for (int64_t c = 0; c < m.cols; ++c) categories_v_.push_back(column_categories(m, c, true));
@@ -188,8 +188,8 @@ OneHotEncoder& OneHotEncoder::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor OneHotEncoder::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "OneHotEncoder.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.transform");
   check_width(m, categories_v_.size(), "OneHotEncoder.transform");
   std::vector<int64_t> offset;
   int64_t width = 0;
@@ -211,12 +211,12 @@ Tensor OneHotEncoder::transform(const Tensor& X) const {
       if (k == d) continue;
       out.at(r, offset[c] + (d >= 0 && k > d ? k - 1 : k)) = 1.0;
     }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 
 Tensor OneHotEncoder::inverse_transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = detail::to_matrix(X, "OneHotEncoder.inverse_transform");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.inverse_transform");
   int64_t width = 0;
   for (size_t j = 0; j < categories_v_.size(); ++j)
     width += static_cast<int64_t>(categories_v_[j].size()) - (dropped(j) >= 0 ? 1 : 0);
@@ -235,17 +235,17 @@ Tensor OneHotEncoder::inverse_transform(const Tensor& X) const {
       off += n;
     }
   }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 
 const std::vector<std::vector<double>>& OneHotEncoder::categories_() const {
-  detail::check_fitted(fitted_, name(), "categories_");
+  prep_detail::check_fitted(fitted_, name(), "categories_");
   return categories_v_;
 }
 
 std::vector<std::string> OneHotEncoder::get_feature_names_out(
     const std::vector<std::string>& input_features) const {
-  detail::check_fitted(fitted_, name(), "get_feature_names_out");
+  prep_detail::check_fitted(fitted_, name(), "get_feature_names_out");
   KILN_CHECK(input_features.empty() || input_features.size() == categories_v_.size(),
              "OneHotEncoder.get_feature_names_out: ", input_features.size(), " input names for ",
              categories_v_.size(), " features");
@@ -270,13 +270,13 @@ ParamMap OrdinalEncoder::get_params() const {
 void OrdinalEncoder::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "handle_unknown") {
-      params_.handle_unknown = detail::as_string(v, name(), k);
+      params_.handle_unknown = prep_detail::as_string(v, name(), k);
     } else if (k == "unknown_value") {
-      params_.unknown_value = detail::as_double(v, name(), k);
+      params_.unknown_value = prep_detail::as_double(v, name(), k);
     } else if (k == "encoded_missing_value") {
-      params_.encoded_missing_value = detail::as_double(v, name(), k);
+      params_.encoded_missing_value = prep_detail::as_double(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -285,7 +285,7 @@ OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.handle_unknown == "error" || params_.handle_unknown == "use_encoded_value",
              "OrdinalEncoder.fit: handle_unknown must be 'error' or 'use_encoded_value', got '",
              params_.handle_unknown, "'");
-  Matrix m = detail::to_matrix(X, "OrdinalEncoder.fit");
+  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.fit");
   KILN_CHECK(m.rows > 0, "OrdinalEncoder.fit: X has no rows");
   categories_v_.clear();
   nan_seen_.assign(static_cast<size_t>(m.cols), false);
@@ -298,8 +298,8 @@ OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor OrdinalEncoder::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "OrdinalEncoder.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.transform");
   check_width(m, categories_v_.size(), "OrdinalEncoder.transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {
@@ -318,12 +318,12 @@ Tensor OrdinalEncoder::transform(const Tensor& X) const {
         x = static_cast<double>(k);
       }
     }
-  return detail::from_matrix(m);
+  return prep_detail::from_matrix(m);
 }
 
 Tensor OrdinalEncoder::inverse_transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = detail::to_matrix(X, "OrdinalEncoder.inverse_transform");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.inverse_transform");
   check_width(m, categories_v_.size(), "OrdinalEncoder.inverse_transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {
@@ -333,11 +333,11 @@ Tensor OrdinalEncoder::inverse_transform(const Tensor& X) const {
                    k < static_cast<int64_t>(categories_v_[c].size());
       x = valid ? categories_v_[c][k] : kNaN;
     }
-  return detail::from_matrix(m);
+  return prep_detail::from_matrix(m);
 }
 
 const std::vector<std::vector<double>>& OrdinalEncoder::categories_() const {
-  detail::check_fitted(fitted_, name(), "categories_");
+  prep_detail::check_fitted(fitted_, name(), "categories_");
   return categories_v_;
 }
 

@@ -9,7 +9,7 @@
 
 namespace kiln::classic {
 
-using detail::Matrix;
+using prep_detail::Matrix;
 
 namespace {
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -26,13 +26,13 @@ ParamMap SimpleImputer::get_params() const {
 void SimpleImputer::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "strategy") {
-      params_.strategy = detail::as_string(v, name(), k);
+      params_.strategy = prep_detail::as_string(v, name(), k);
     } else if (k == "fill_value") {
-      params_.fill_value = detail::as_double(v, name(), k);
+      params_.fill_value = prep_detail::as_double(v, name(), k);
     } else if (k == "keep_empty_features") {
-      params_.keep_empty_features = detail::as_bool(v, name(), k);
+      params_.keep_empty_features = prep_detail::as_bool(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -42,7 +42,7 @@ SimpleImputer& SimpleImputer::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(s == "mean" || s == "median" || s == "most_frequent" || s == "constant",
              "SimpleImputer.fit: strategy must be 'mean', 'median', 'most_frequent' or 'constant', got '", s,
              "'");
-  Matrix m = detail::to_matrix(X, "SimpleImputer.fit");
+  Matrix m = prep_detail::to_matrix(X, "SimpleImputer.fit");
   KILN_CHECK(m.rows > 0, "SimpleImputer.fit: X has no rows");
   statistics_v_.assign(static_cast<size_t>(m.cols), kNaN);
   for (int64_t c = 0; c < m.cols; ++c) {
@@ -81,8 +81,8 @@ SimpleImputer& SimpleImputer::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor SimpleImputer::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "SimpleImputer.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "SimpleImputer.transform");
   KILN_CHECK(m.cols == static_cast<int64_t>(statistics_v_.size()), "SimpleImputer.transform: X has ", m.cols,
              " features, but the imputer was fitted on ", statistics_v_.size());
   std::vector<int64_t> keep;
@@ -94,12 +94,12 @@ Tensor SimpleImputer::transform(const Tensor& X) const {
       double x = m.at(r, keep[k]);
       out.at(r, static_cast<int64_t>(k)) = std::isnan(x) ? statistics_v_[keep[k]] : x;
     }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 
 Tensor SimpleImputer::statistics_() const {
-  detail::check_fitted(fitted_, name(), "statistics_");
-  return detail::values_tensor(statistics_v_);
+  prep_detail::check_fitted(fitted_, name(), "statistics_");
+  return prep_detail::values_tensor(statistics_v_);
 }
 
 // ---------------- PolynomialFeatures ----------------
@@ -113,20 +113,20 @@ ParamMap PolynomialFeatures::get_params() const {
 void PolynomialFeatures::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "degree") {
-      params_.degree = detail::as_int(v, name(), k);
+      params_.degree = prep_detail::as_int(v, name(), k);
     } else if (k == "interaction_only") {
-      params_.interaction_only = detail::as_bool(v, name(), k);
+      params_.interaction_only = prep_detail::as_bool(v, name(), k);
     } else if (k == "include_bias") {
-      params_.include_bias = detail::as_bool(v, name(), k);
+      params_.include_bias = prep_detail::as_bool(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
 
 PolynomialFeatures& PolynomialFeatures::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.degree >= 0, "PolynomialFeatures.fit: degree must be >= 0, got ", params_.degree);
-  Matrix m = detail::to_matrix(X, "PolynomialFeatures.fit");
+  Matrix m = prep_detail::to_matrix(X, "PolynomialFeatures.fit");
   n_features_in_ = m.cols;
   combos_.clear();
   if (params_.include_bias) combos_.push_back({});
@@ -153,8 +153,8 @@ PolynomialFeatures& PolynomialFeatures::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor PolynomialFeatures::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "PolynomialFeatures.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "PolynomialFeatures.transform");
   KILN_CHECK(m.cols == n_features_in_, "PolynomialFeatures.transform: X has ", m.cols,
              " features, but it was fitted on ", n_features_in_);
   Matrix out(m.rows, static_cast<int64_t>(combos_.size()));
@@ -165,16 +165,16 @@ Tensor PolynomialFeatures::transform(const Tensor& X) const {
         p = i == 0 ? m.at(r, combos_[k][0]) : p * m.at(r, combos_[k][i]);
       out.at(r, static_cast<int64_t>(k)) = p;
     }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 
 int64_t PolynomialFeatures::n_output_features_() const {
-  detail::check_fitted(fitted_, name(), "n_output_features_");
+  prep_detail::check_fitted(fitted_, name(), "n_output_features_");
   return static_cast<int64_t>(combos_.size());
 }
 
 Tensor PolynomialFeatures::powers_() const {
-  detail::check_fitted(fitted_, name(), "powers_");
+  prep_detail::check_fitted(fitted_, name(), "powers_");
   std::vector<int64_t> p(combos_.size() * static_cast<size_t>(n_features_in_), 0);
   for (size_t k = 0; k < combos_.size(); ++k)
     for (int64_t f : combos_[k]) ++p[k * static_cast<size_t>(n_features_in_) + static_cast<size_t>(f)];

@@ -11,13 +11,13 @@
 
 namespace kiln::classic {
 
-using detail::Matrix;
+using prep_detail::Matrix;
 
 namespace {
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-Tensor vec(const std::vector<double>& v) { return detail::values_tensor(v); }
+Tensor vec(const std::vector<double>& v) { return prep_detail::values_tensor(v); }
 
 void check_width(const Matrix& m, size_t d, const std::string& who) {
   KILN_CHECK(m.cols == static_cast<int64_t>(d), who, ": X has ", m.cols,
@@ -37,11 +37,11 @@ Tensor affine(const Matrix& in, const std::vector<double>& shift, const std::vec
       double& x = out.at(r, c);
       x = inverse ? x * scale[c] + shift[c] : (x - shift[c]) / scale[c];
     }
-  return detail::from_matrix(out);
+  return prep_detail::from_matrix(out);
 }
 }  // namespace
 
-namespace detail {
+namespace prep_detail {
 double nan_percentile(std::vector<double> values, double q) {
   values.erase(std::remove_if(values.begin(), values.end(), [](double x) { return std::isnan(x); }),
                values.end());
@@ -55,7 +55,7 @@ double nan_percentile(std::vector<double> values, double q) {
   // numpy's _lerp: interpolate from the nearer end for accuracy.
   return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
 }
-}  // namespace detail
+}  // namespace prep_detail
 
 // ---------------- StandardScaler ----------------
 
@@ -66,17 +66,17 @@ ParamMap StandardScaler::get_params() const {
 void StandardScaler::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "with_mean") {
-      params_.with_mean = detail::as_bool(v, name(), k);
+      params_.with_mean = prep_detail::as_bool(v, name(), k);
     } else if (k == "with_std") {
-      params_.with_std = detail::as_bool(v, name(), k);
+      params_.with_std = prep_detail::as_bool(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
 
 StandardScaler& StandardScaler::fit(const Tensor& X, const Tensor&) {
-  Matrix m = detail::to_matrix(X, "StandardScaler.fit");
+  Matrix m = prep_detail::to_matrix(X, "StandardScaler.fit");
   check_rows(m, "StandardScaler.fit");
   const int64_t d = m.cols;
   mean_v_.assign(d, 0.0);
@@ -111,35 +111,35 @@ StandardScaler& StandardScaler::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor StandardScaler::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "StandardScaler.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "StandardScaler.transform");
   check_width(m, mean_v_.size(), "StandardScaler.transform");
   std::vector<double> shift = params_.with_mean ? mean_v_ : std::vector<double>(mean_v_.size(), 0.0);
   return affine(m, shift, scale_v_, false);
 }
 
 Tensor StandardScaler::inverse_transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = detail::to_matrix(X, "StandardScaler.inverse_transform");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "StandardScaler.inverse_transform");
   check_width(m, mean_v_.size(), "StandardScaler.inverse_transform");
   std::vector<double> shift = params_.with_mean ? mean_v_ : std::vector<double>(mean_v_.size(), 0.0);
   return affine(m, shift, scale_v_, true);
 }
 
 Tensor StandardScaler::mean_() const {
-  detail::check_fitted(fitted_, name(), "mean_");
+  prep_detail::check_fitted(fitted_, name(), "mean_");
   return vec(mean_v_);
 }
 Tensor StandardScaler::var_() const {
-  detail::check_fitted(fitted_, name(), "var_");
+  prep_detail::check_fitted(fitted_, name(), "var_");
   return vec(var_v_);
 }
 Tensor StandardScaler::scale_() const {
-  detail::check_fitted(fitted_, name(), "scale_");
+  prep_detail::check_fitted(fitted_, name(), "scale_");
   return vec(scale_v_);
 }
 int64_t StandardScaler::n_samples_seen_() const {
-  detail::check_fitted(fitted_, name(), "n_samples_seen_");
+  prep_detail::check_fitted(fitted_, name(), "n_samples_seen_");
   return n_seen_;
 }
 
@@ -152,13 +152,13 @@ ParamMap MinMaxScaler::get_params() const {
 void MinMaxScaler::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "feature_min") {
-      params_.feature_min = detail::as_double(v, name(), k);
+      params_.feature_min = prep_detail::as_double(v, name(), k);
     } else if (k == "feature_max") {
-      params_.feature_max = detail::as_double(v, name(), k);
+      params_.feature_max = prep_detail::as_double(v, name(), k);
     } else if (k == "clip") {
-      params_.clip = detail::as_bool(v, name(), k);
+      params_.clip = prep_detail::as_bool(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -167,7 +167,7 @@ MinMaxScaler& MinMaxScaler::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.feature_min < params_.feature_max,
              "MinMaxScaler.fit: feature range must satisfy feature_min < feature_max, got (",
              params_.feature_min, ", ", params_.feature_max, ")");
-  Matrix m = detail::to_matrix(X, "MinMaxScaler.fit");
+  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.fit");
   check_rows(m, "MinMaxScaler.fit");
   const int64_t d = m.cols;
   data_min_v_.assign(d, kNaN);
@@ -192,8 +192,8 @@ MinMaxScaler& MinMaxScaler::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor MinMaxScaler::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "MinMaxScaler.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.transform");
   check_width(m, scale_v_.size(), "MinMaxScaler.transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {
@@ -201,32 +201,32 @@ Tensor MinMaxScaler::transform(const Tensor& X) const {
       x = x * scale_v_[c] + min_v_[c];
       if (params_.clip && !std::isnan(x)) x = std::clamp(x, params_.feature_min, params_.feature_max);
     }
-  return detail::from_matrix(m);
+  return prep_detail::from_matrix(m);
 }
 
 Tensor MinMaxScaler::inverse_transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = detail::to_matrix(X, "MinMaxScaler.inverse_transform");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.inverse_transform");
   check_width(m, scale_v_.size(), "MinMaxScaler.inverse_transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) m.at(r, c) = (m.at(r, c) - min_v_[c]) / scale_v_[c];
-  return detail::from_matrix(m);
+  return prep_detail::from_matrix(m);
 }
 
 Tensor MinMaxScaler::data_min_() const {
-  detail::check_fitted(fitted_, name(), "data_min_");
+  prep_detail::check_fitted(fitted_, name(), "data_min_");
   return vec(data_min_v_);
 }
 Tensor MinMaxScaler::data_max_() const {
-  detail::check_fitted(fitted_, name(), "data_max_");
+  prep_detail::check_fitted(fitted_, name(), "data_max_");
   return vec(data_max_v_);
 }
 Tensor MinMaxScaler::scale_() const {
-  detail::check_fitted(fitted_, name(), "scale_");
+  prep_detail::check_fitted(fitted_, name(), "scale_");
   return vec(scale_v_);
 }
 Tensor MinMaxScaler::min_() const {
-  detail::check_fitted(fitted_, name(), "min_");
+  prep_detail::check_fitted(fitted_, name(), "min_");
   return vec(min_v_);
 }
 
@@ -242,15 +242,15 @@ ParamMap RobustScaler::get_params() const {
 void RobustScaler::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "with_centering") {
-      params_.with_centering = detail::as_bool(v, name(), k);
+      params_.with_centering = prep_detail::as_bool(v, name(), k);
     } else if (k == "with_scaling") {
-      params_.with_scaling = detail::as_bool(v, name(), k);
+      params_.with_scaling = prep_detail::as_bool(v, name(), k);
     } else if (k == "quantile_min") {
-      params_.quantile_min = detail::as_double(v, name(), k);
+      params_.quantile_min = prep_detail::as_double(v, name(), k);
     } else if (k == "quantile_max") {
-      params_.quantile_max = detail::as_double(v, name(), k);
+      params_.quantile_max = prep_detail::as_double(v, name(), k);
     } else {
-      detail::unknown_param(name(), k, get_params());
+      prep_detail::unknown_param(name(), k, get_params());
     }
   }
 }
@@ -260,7 +260,7 @@ RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
                  params_.quantile_max <= 100,
              "RobustScaler.fit: invalid quantile range (", params_.quantile_min, ", ", params_.quantile_max,
              "); need 0 <= quantile_min <= quantile_max <= 100");
-  Matrix m = detail::to_matrix(X, "RobustScaler.fit");
+  Matrix m = prep_detail::to_matrix(X, "RobustScaler.fit");
   check_rows(m, "RobustScaler.fit");
   const int64_t d = m.cols;
   center_v_.assign(d, 0.0);
@@ -278,8 +278,8 @@ RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
       center_v_[c] = n == 0 ? kNaN : (n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0);
     }
     if (params_.with_scaling) {
-      double range = detail::nan_percentile(col, params_.quantile_max) -
-                     detail::nan_percentile(col, params_.quantile_min);
+      double range = prep_detail::nan_percentile(col, params_.quantile_max) -
+                     prep_detail::nan_percentile(col, params_.quantile_min);
       scale_v_[c] = range < 10 * kEps ? 1.0 : range;
     }
   }
@@ -288,25 +288,25 @@ RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor RobustScaler::transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = detail::to_matrix(X, "RobustScaler.transform");
+  prep_detail::check_fitted(fitted_, name(), "transform");
+  Matrix m = prep_detail::to_matrix(X, "RobustScaler.transform");
   check_width(m, scale_v_.size(), "RobustScaler.transform");
   return affine(m, center_v_, scale_v_, false);
 }
 
 Tensor RobustScaler::inverse_transform(const Tensor& X) const {
-  detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = detail::to_matrix(X, "RobustScaler.inverse_transform");
+  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "RobustScaler.inverse_transform");
   check_width(m, scale_v_.size(), "RobustScaler.inverse_transform");
   return affine(m, center_v_, scale_v_, true);
 }
 
 Tensor RobustScaler::center_() const {
-  detail::check_fitted(fitted_, name(), "center_");
+  prep_detail::check_fitted(fitted_, name(), "center_");
   return vec(center_v_);
 }
 Tensor RobustScaler::scale_() const {
-  detail::check_fitted(fitted_, name(), "scale_");
+  prep_detail::check_fitted(fitted_, name(), "scale_");
   return vec(scale_v_);
 }
 

@@ -112,9 +112,9 @@ class RobustScaler : public Transformer {
   std::vector<double> center_v_, scale_v_;
 };
 
-namespace detail {
+namespace prep_detail {
 // numpy.percentile(values, q) with the default linear method, ignoring NaN (NaN when all are NaN).
 double nan_percentile(std::vector<double> values, double q);
-}  // namespace detail
+}  // namespace prep_detail
 
 }  // namespace kiln::classic

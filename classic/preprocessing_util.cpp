@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <sstream>
 
-namespace kiln::classic::detail {
+namespace kiln::classic::prep_detail {
 
 namespace {
 bool is_integer_dtype(DType d) {
@@ -134,4 +134,4 @@ std::string param_str(const ParamValue& v) {
   return os.str();
 }
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::prep_detail

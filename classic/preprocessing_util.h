@@ -1,5 +1,5 @@
 // kiln/classic/preprocessing_util.h: internal helpers shared by preprocessing, pipeline, imbalance and
-// metrics (namespace classic::detail): tensors to and from dense f64 row-major matrices, label vectors,
+// metrics (namespace classic::prep_detail): tensors to and from dense f64 row-major matrices, label vectors,
 // typed access to ParamMap values with errors that name the estimator and parameter. Depends on
 // tensor/ and classic/estimator.h. Not part of the public API: names here may change.
 #pragma once
@@ -11,7 +11,7 @@
 #include "kiln/classic/estimator.h"
 #include "kiln/tensor/tensor.h"
 
-namespace kiln::classic::detail {
+namespace kiln::classic::prep_detail {
 
 // A dense row-major (rows, cols) f64 matrix; the working form of X inside classic/.
 struct Matrix {
@@ -55,4 +55,4 @@ void check_fitted(bool fitted, const std::string& who, const std::string& method
 // A printable form of a ParamValue ("0.5", "true", "'balanced'").
 std::string param_str(const ParamValue& v);
 
-}  // namespace kiln::classic::detail
+}  // namespace kiln::classic::prep_detail

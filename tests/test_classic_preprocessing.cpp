@@ -43,7 +43,7 @@ void expect_tensor(const Tensor& got, const kiln::test::FixtureCase& c, const st
 // A ParamMap as text (NaN-valued parameters compare equal this way).
 std::string params_text(const ParamMap& p) {
   std::string s;
-  for (const auto& [k, v] : p) s += k + "=" + kiln::classic::detail::param_str(v) + ";";
+  for (const auto& [k, v] : p) s += k + "=" + kiln::classic::prep_detail::param_str(v) + ";";
   return s;
 }
 
