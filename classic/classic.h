@@ -1,13 +1,20 @@
 // kiln/classic/classic.h: everything in classic/ (estimators, preprocessing, model selection, metrics).
 #pragma once
 
+#include "kiln/classic/column_transformer.h"
 #include "kiln/classic/estimator.h"
 #include "kiln/classic/forest.h"
 #include "kiln/classic/hist_gradient_boosting.h"
+#include "kiln/classic/imbalance.h"
 #include "kiln/classic/linear.h"
 #include "kiln/classic/logistic.h"
+#include "kiln/classic/metrics.h"
 #include "kiln/classic/model_selection.h"
 #include "kiln/classic/naive_bayes.h"
 #include "kiln/classic/neighbors.h"
+#include "kiln/classic/pipeline.h"
+#include "kiln/classic/preprocessing_encoders.h"
+#include "kiln/classic/preprocessing_features.h"
+#include "kiln/classic/preprocessing_scalers.h"
 #include "kiln/classic/search.h"
 #include "kiln/classic/tree.h"
