@@ -2,6 +2,7 @@
 // hist_gradient_boosting.h): parameters, losses (binary and multinomial log-loss, squared error), the
 // boosting loop with early stopping, prediction. The trees come from hist_gradient_boosting_core.cpp.
 #include "kiln/classic/hist_gradient_boosting.h"
+#include "kiln/classic/tensor_convert.h"
 
 #include <algorithm>
 #include <cmath>
@@ -121,7 +122,7 @@ bool set_boosting_param(P& p, const std::string& k, const ParamValue& v, const s
 // X as row-major f64 with the checks of tree_common's to_f32_rows (boosting bins in float64, like
 // scikit-learn).
 std::vector<double> to_f64_rows(const Tensor& X) {
-  Tensor c = X.to(Device::cpu()).to(DType::f64).contiguous();
+  Tensor c = cpu_contiguous_as(X, DType::f64, "HistGradientBoosting");
   const double* p = c.data<double>();
   return std::vector<double>(p, p + c.numel());
 }

@@ -2,6 +2,8 @@
 // per-fold fit-and-score shared with search.cpp (model_selection_detail.h). Scorers are in
 // model_selection_scoring.cpp.
 #include "kiln/classic/model_selection.h"
+#include "kiln/classic/pipeline.h"
+#include "kiln/classic/tensor_convert.h"
 
 #include <omp.h>
 
@@ -72,11 +74,11 @@ Tensor FoldData::y_rows(const std::vector<std::int64_t>& rows) const {
   if (is_integral(y_dtype)) {
     std::vector<std::int64_t> out;
     for (std::int64_t r : rows) out.push_back(static_cast<std::int64_t>(y[r]));
-    return from_vector(out).to(y_dtype);
+    return cpu_contiguous_as(from_vector(out), y_dtype);
   }
   std::vector<double> out;
   for (std::int64_t r : rows) out.push_back(y[r]);
-  return from_vector(out).to(y_dtype);
+  return cpu_contiguous_as(from_vector(out), y_dtype);
 }
 
 Tensor FoldData::sw_rows(const std::vector<std::int64_t>& rows) const {
@@ -123,10 +125,10 @@ std::vector<Split> resolve_cv(const Predictor& estimator, std::int64_t cv,
   if (splitter) return splitter->split(X, y);
   KILN_CHECK(cv >= 2, who, ": cv must be >= 2 folds, got ", cv);
   // scikit-learn's check_cv: stratified for a classifier with a class-label target. kiln's convention
-  // carries the target kind in the dtype (integer labels, floating regression targets); it also decides for
-  // a Pipeline, which is a Classifier type whatever its final step (so it can forward predict_proba).
-  const bool classification = dynamic_cast<const Classifier*>(&estimator) != nullptr && y.defined() &&
-                              is_integral(y.dtype()) && y.dtype() != DType::boolean;
+  // carries the target kind in the dtype (integer labels, floating regression targets). is_classifier
+  // judges a Pipeline by its final step (a Pipeline is a Classifier type whatever that step is).
+  const bool classification =
+      is_classifier(estimator) && y.defined() && is_integral(y.dtype()) && y.dtype() != DType::boolean;
   if (classification) return StratifiedKFold({.n_splits = cv}).split(X, y);
   return KFold({.n_splits = cv}).split(X, y);
 }
@@ -237,8 +239,8 @@ Split train_test_split_indices(std::int64_t n, const TrainTestSplitParams& p) {
 TrainTestSplit train_test_split(const Tensor& X, const Tensor& y, const TrainTestSplitParams& params) {
   selection_detail::FoldData data = selection_detail::make_fold_data(X, y, Tensor{}, "train_test_split");
   Split s = train_test_split_indices(data.n, params);
-  return {data.X_rows(s.train).to(X.dtype()), data.X_rows(s.test).to(X.dtype()), data.y_rows(s.train),
-          data.y_rows(s.test)};
+  return {cpu_contiguous_as(data.X_rows(s.train), X.dtype()),
+          cpu_contiguous_as(data.X_rows(s.test), X.dtype()), data.y_rows(s.train), data.y_rows(s.test)};
 }
 
 // ---------------------------------------------------------------- K-fold

@@ -1,6 +1,7 @@
 // classic/tree_common.cpp: the shared helpers of the tree ensembles (see tree_common.h). Depends on
 // tensor/ only.
 #include "kiln/classic/tree_common.h"
+#include "kiln/classic/tensor_convert.h"
 
 #include <algorithm>
 #include <cmath>
@@ -60,7 +61,7 @@ std::vector<float> to_f32_rows(const Tensor& X, const std::string& who, bool nee
              dtype_name(X.dtype()));
   KILN_CHECK(!need_rows || X.size(0) >= 1, who, ": X has no rows (shape ", shape_str(X.shape()), ")");
   KILN_CHECK(X.size(1) >= 1, who, ": X has no features (shape ", shape_str(X.shape()), ")");
-  Tensor c = X.to(Device::cpu()).to(DType::f32).contiguous();
+  Tensor c = cpu_contiguous_as(X, DType::f32, "tree");
   const float* p = c.data<float>();
   std::vector<float> out(p, p + c.numel());
   const int64_t d = X.size(1);

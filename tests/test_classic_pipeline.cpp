@@ -121,10 +121,10 @@ class MeanRegressor : public Regressor {
 };
 
 // Training rows around 0, test rows around 1000: any leak of test rows into a fitted mean shows.
-struct Split {
+struct TrainTest {
   Tensor X_train, y_train, X_test, y_test;
 };
-Split make_split() {
+TrainTest make_split() {
   std::vector<double> tr, te;
   std::vector<int64_t> ytr, yte;
   for (int i = 0; i < 40; ++i) {
@@ -151,7 +151,7 @@ std::vector<double> column_means(const Tensor& X) {
 }  // namespace
 
 TEST(ClassicPipeline, ScalerSeesOnlyTrainingRows) {
-  Split s = make_split();
+  TrainTest s = make_split();
   Pipeline pipe;
   pipe.add("scale", StandardScaler()).add("clf", RecordingClassifier());
   pipe.fit(s.X_train, s.y_train);
@@ -175,7 +175,7 @@ TEST(ClassicPipeline, ScalerSeesOnlyTrainingRows) {
 }
 
 TEST(ClassicPipeline, ResamplersRunOnTrainingRowsOnly) {
-  Split s = make_split();
+  TrainTest s = make_split();
   Pipeline pipe;
   pipe.add("scale", StandardScaler())
       .add("under", RandomUnderSampler({.random_state = 3}))
@@ -227,7 +227,7 @@ TEST(ClassicPipeline, ParamsByStepName) {
 }
 
 TEST(ClassicPipeline, CloneIsUnfittedAndIndependent) {
-  Split s = make_split();
+  TrainTest s = make_split();
   Pipeline pipe;
   pipe.add("scale", StandardScaler({.with_std = false})).add("clf", RecordingClassifier());
   pipe.fit(s.X_train, s.y_train);
@@ -287,7 +287,7 @@ TEST(ClassicPipeline, TransformOnlyAndRegressorPipelines) {
 }
 
 TEST(ClassicPipeline, SampleWeightReachesTheFinalStep) {
-  Split s = make_split();
+  TrainTest s = make_split();
   Pipeline pipe;
   pipe.add("scale", StandardScaler()).add("clf", RecordingClassifier());
   Tensor w = compute_sample_weight("balanced", s.y_train);
@@ -300,7 +300,7 @@ TEST(ClassicPipeline, SampleWeightReachesTheFinalStep) {
 }
 
 TEST(ClassicPipeline, Errors) {
-  Split s = make_split();
+  TrainTest s = make_split();
   EXPECT_CONTAINS(error_of([&] { Pipeline().fit(s.X_train, s.y_train); }),
                   "Pipeline.fit: the pipeline has no steps");
   Pipeline p;
@@ -354,7 +354,7 @@ TEST(ClassicColumnTransformer, LayoutAndRemainder) {
 }
 
 TEST(ClassicColumnTransformer, InsidePipelineFitsOnTrainingRowsOnly) {
-  Split s = make_split();
+  TrainTest s = make_split();
   ColumnTransformer ct;
   ct.add("scale", StandardScaler(), {1});
   Pipeline pipe;
