@@ -61,7 +61,13 @@ if [[ -x $build/tests/test_cuda ]]; then
   # Every op-table case on CUDA against the CPU (cases for kernels CUDA lacks report themselves skipped).
   stage test_ops_cuda 120 "$build/tests/test_ops" --gtest_filter='*CudaMatchesCpu*' --gtest_brief=1
   if command -v compute-sanitizer >/dev/null; then
-    stage sanitizer_test_cuda 150 compute-sanitizer --tool memcheck --error-exitcode 1 "$build/tests/test_cuda"
+    # The error-message test makes CUDA calls fail on purpose (an impossible cudaMalloc), which memcheck
+    # would report as API errors; everything else runs under it with API-error reporting on.
+    stage sanitizer_test_cuda 150 compute-sanitizer --tool memcheck --error-exitcode 1 "$build/tests/test_cuda" \
+      --gtest_filter='-*ErrorsNameTheOp*'
+    stage sanitizer_racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 1 "$build/tests/test_cuda" \
+      --gtest_filter='*Reductions*:*ScatterAdd*'
+
   else
     echo "compute-sanitizer not found: sanitizer stage skipped" | tee -a "$results"
     failed=1
