@@ -43,6 +43,23 @@ TEST(Cuda, WithoutADeviceTensorsFailAndSayWhy) {
   EXPECT_CONTAINS(e, "KILN_CUDA");
 #endif
   EXPECT_EQ(cuda::memory_allocated(), 0);
+  EXPECT_CONTAINS(error_of([] { cuda::pin_memory(ones({2})); }), "pin_memory");
+  EXPECT_FALSE(cuda::is_pinned(ones({2})));
+}
+
+TEST(Cuda, PinnedHostMemoryCopiesAsynchronouslyAndStaysAlive) {
+  REQUIRE_CUDA();
+  Tensor x = arange(0, 1000).to(DType::f32);
+  Tensor on_device;
+  {
+    Tensor pinned = cuda::pin_memory(x);
+    EXPECT_TRUE(cuda::is_pinned(pinned));
+    EXPECT_FALSE(cuda::is_pinned(x));
+    expect_same(pinned, x);
+    on_device = pinned.to(Device::cuda());
+  }  // the pinned storage must outlive the transfer that reads it
+  expect_same(on_device.to(Device::cpu()), x);
+  EXPECT_CONTAINS(error_of([&] { cuda::pin_memory(on_device); }), "needs a CPU tensor");
 }
 
 TEST(Cuda, CopiesRoundTripEveryDtypeAndLayout) {

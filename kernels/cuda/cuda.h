@@ -1,9 +1,11 @@
 // kiln/kernels/cuda/cuda.h: the user-facing CUDA API (torch.cuda's names). Every function exists in every
 // build: without KILN_CUDA, or without a usable device, is_available() is false and device_count() is 0
-// (a failing cudaGetDeviceCount counts as "no device", never as an error). Depends on nothing.
+// (a failing cudaGetDeviceCount counts as "no device", never as an error). Depends on tensor/.
 #pragma once
 
 #include <cstdint>
+
+#include "kiln/tensor/tensor.h"
 
 namespace kiln::cuda {
 
@@ -26,5 +28,12 @@ int64_t memory_allocated();
 int64_t max_memory_allocated();
 int64_t memory_cached();
 void empty_cache();
+
+// A copy of CPU tensor t in page-locked (pinned) host memory, PyTorch's pin_memory(): host -> device
+// copies from it run as DMA without a staging copy and return before the transfer ends (the DataLoader's
+// staging buffers). kiln keeps the pinned storage alive until its pending transfers finish; writing into
+// it before then races with the transfer, as with PyTorch's non_blocking copies. Needs a CUDA device.
+Tensor pin_memory(const Tensor& t);
+bool is_pinned(const Tensor& t);
 
 }  // namespace kiln::cuda

@@ -19,5 +19,10 @@ int64_t memory_allocated() { return 0; }
 int64_t max_memory_allocated() { return 0; }
 int64_t memory_cached() { return 0; }
 void empty_cache() {}
+Tensor pin_memory(const Tensor& t) {
+  KILN_CHECK(false, "pin_memory: kiln was built without CUDA (configure with -DKILN_CUDA=ON)");
+  return t;
+}
+bool is_pinned(const Tensor&) { return false; }
 
 }  // namespace kiln::cuda
