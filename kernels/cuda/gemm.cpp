@@ -12,9 +12,10 @@ namespace kiln::cuda {
 namespace {
 
 // cuBLAS checks ld >= rows of the column-major view even for a single-row operand, where kiln's callers
-// may pass any row stride; the stride is never used there, so raising it is harmless.
+// may pass any row stride; the stride is never used there, so raising it is harmless. ld >= 1 always
+// (k = 0 gives 0-column operands, for which cuBLAS computes C = beta C).
 int64_t leading(int64_t ld, int64_t rows_stored, int64_t cols_stored) {
-  return rows_stored <= 1 ? std::max<int64_t>({ld, cols_stored, 1}) : ld;
+  return rows_stored <= 1 ? std::max<int64_t>({ld, cols_stored, 1}) : std::max<int64_t>(ld, 1);
 }
 
 }  // namespace
