@@ -50,12 +50,17 @@ StorageImpl::~StorageImpl() {
 
 MemoryStats memory_stats(Device device) {
   const auto& s = g_stats[static_cast<int>(device.type)];
-  int64_t cached = device.is_cpu() ? detail::cpu_cached_bytes() : 0;
+  const Allocator& a = g_allocators[static_cast<int>(device.type)];
+  int64_t cached = device.is_cpu() ? detail::cpu_cached_bytes() : a.cached_bytes ? a.cached_bytes() : 0;
   return {s.allocated.load(), s.peak.load(), s.live.load(), cached};
 }
 
 void empty_cache(Device device) {
-  if (device.is_cpu()) detail::cpu_empty_cache();
+  const Allocator& a = g_allocators[static_cast<int>(device.type)];
+  if (device.is_cpu())
+    detail::cpu_empty_cache();
+  else if (a.empty_cache)
+    a.empty_cache();
 }
 
 void register_allocator(DeviceType type, Allocator allocator) {

@@ -55,6 +55,10 @@ void empty_cache(Device device = Device::cpu());
 struct Allocator {
   void* (*allocate)(size_t nbytes, int device_index);
   void (*deallocate)(void* ptr, size_t nbytes, int device_index);
+  // Optional (a caching allocator's): bytes of freed blocks held, and returning them (memory_stats and
+  // empty_cache for a non-CPU device go through these).
+  int64_t (*cached_bytes)() = nullptr;
+  void (*empty_cache)() = nullptr;
 };
 void register_allocator(DeviceType type, Allocator allocator);
 

@@ -84,7 +84,17 @@ TEST_P(OpTable, CudaMatchesCpu) {
   Tensor ref = op().fn(make_inputs(op(), DType::f32, false));
   std::vector<Tensor> inputs;
   for (const Tensor& t : make_inputs(op(), DType::f32, false)) inputs.push_back(t.to(Device::cuda()));
-  Tensor got = op().fn(inputs).to(Device::cpu());
+  Tensor got;
+  try {
+    got = op().fn(inputs).to(Device::cpu());
+  } catch (const Error& e) {
+    // A kernel the CUDA backend reports through supports() as missing (conv, pooling for now): a skip
+    // that names it, never a silent pass. Any other error fails.
+    std::string what = e.what();
+    if (what.find("not supported") != std::string::npos && what.find("cuda") != std::string::npos)
+      GTEST_SKIP() << "skipped: not on CUDA yet: " << what;
+    FAIL() << op().name() << " on CUDA: " << what;
+  }
   auto r = ref.to_vector<double>(), g = got.to_vector<double>();
   ASSERT_EQ(r.size(), g.size());
   for (size_t i = 0; i < r.size(); ++i)

@@ -8,6 +8,7 @@
 #include "kiln/autograd/ops.h"
 #include "kiln/classic/classic.h"
 #include "kiln/data/data.h"
+#include "kiln/kernels/cuda/cuda.h"
 #include "kiln/nn/nn.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"

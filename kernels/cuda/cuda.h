@@ -1,0 +1,39 @@
+// kiln/kernels/cuda/cuda.h: the user-facing CUDA API (torch.cuda's names). Every function exists in every
+// build: without KILN_CUDA, or without a usable device, is_available() is false and device_count() is 0
+// (a failing cudaGetDeviceCount counts as "no device", never as an error). Depends on tensor/.
+#pragma once
+
+#include <cstdint>
+
+#include "kiln/tensor/tensor.h"
+
+namespace kiln::cuda {
+
+// Whether at least one CUDA device can be used (kiln built with KILN_CUDA and a driver + device present).
+bool is_available();
+int device_count();
+
+// Waits for all work queued on device `index`'s stream (kiln runs one stream per device; reading a value
+// through item() / to(cpu) synchronizes by itself, so this is for timing).
+void synchronize(int index = 0);
+
+// cuBLAS may use TF32 tensor cores for f32 GEMMs (10-bit mantissa products, f32 accumulation). Off by
+// default, as in PyTorch (torch.backends.cuda.matmul.allow_tf32).
+void set_allow_tf32(bool allow);
+bool allow_tf32();
+
+// The caching allocator's statistics, summed over devices, in bytes: live tensors' storage, its peak since
+// start, and freed blocks held for reuse. empty_cache() returns the held blocks to the driver.
+int64_t memory_allocated();
+int64_t max_memory_allocated();
+int64_t memory_cached();
+void empty_cache();
+
+// A copy of CPU tensor t in page-locked (pinned) host memory, PyTorch's pin_memory(): host -> device
+// copies from it run as DMA without a staging copy and return before the transfer ends (the DataLoader's
+// staging buffers). kiln keeps the pinned storage alive until its pending transfers finish; writing into
+// it before then races with the transfer, as with PyTorch's non_blocking copies. Needs a CUDA device.
+Tensor pin_memory(const Tensor& t);
+bool is_pinned(const Tensor& t);
+
+}  // namespace kiln::cuda

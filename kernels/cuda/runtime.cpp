@@ -1,0 +1,205 @@
+// The CUDA runtime side of the backend: error messages, device discovery, one stream and one cuBLAS
+// handle per device, and the caching device allocator (registered for DeviceType::cuda in register.cpp).
+//
+// The allocator keeps freed blocks in exact size classes (multiples of 512 B below 1 MiB, of 2 MiB above)
+// and hands them out again, so a training loop that repeats the same shapes stops calling cudaMalloc after
+// its first step. Reuse needs no events: every kernel of a device runs in order on that device's one
+// stream, so work queued on a reused block always comes after the work on its previous tensor.
+#include <cublas_v2.h>
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "kiln/kernels/cuda/cuda.h"
+#include "kiln/kernels/cuda/cuda_kernels.h"
+#include "kiln/tensor/storage.h"
+
+namespace kiln::cuda {
+
+namespace detail {
+void throw_cuda_error(const char* file, int line, const char* op, const char* expr, cudaError_t status) {
+  cudaGetLastError();  // clear a non-sticky error so later calls are not blamed for it
+  ::kiln::detail::throw_error(file, line,
+                              ::kiln::detail::cat_message(op, ": CUDA error ", cudaGetErrorName(status), " (",
+                                                          cudaGetErrorString(status), ") from ", expr));
+}
+void throw_cublas_error(const char* file, int line, const char* op, const char* expr, int status) {
+  auto s = static_cast<cublasStatus_t>(status);
+  ::kiln::detail::throw_error(file, line,
+                              ::kiln::detail::cat_message(op, ": cuBLAS error ", cublasGetStatusName(s), " (",
+                                                          cublasGetStatusString(s), ") from ", expr));
+}
+}  // namespace detail
+
+namespace {
+
+// The device count and, when it is 0, why: any error from the driver means "no device".
+struct Discovery {
+  int count = 0;
+  std::string why;
+};
+const Discovery& discovery() {
+  static const Discovery d = [] {
+    Discovery r;
+    cudaError_t s = cudaGetDeviceCount(&r.count);
+    if (s != cudaSuccess) {
+      cudaGetLastError();
+      r.count = 0;
+      r.why = std::string(cudaGetErrorName(s)) + ": " + cudaGetErrorString(s);
+    } else if (r.count == 0) {
+      r.why = "the driver reports 0 devices";
+    }
+    return r;
+  }();
+  return d;
+}
+
+void check_index(int index, const char* op) {
+  const Discovery& d = discovery();
+  KILN_CHECK(d.count > 0, op, ": no CUDA device (", d.why, ")");
+  KILN_CHECK(index >= 0 && index < d.count, op, ": device cuda:", index, " requested, but there ",
+             d.count == 1 ? "is 1 CUDA device" : "are " + std::to_string(d.count) + " CUDA devices");
+}
+
+// Per-device state, created on first use and deliberately never destroyed: at process exit the driver may
+// already be shutting down, and freeing into it would fail.
+struct DeviceState {
+  std::once_flag stream_once, handle_once;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t handle = nullptr;
+  std::mutex mutex;  // guards free_blocks
+  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+};
+std::vector<DeviceState*>& states() {
+  static auto* s = [] {
+    auto* v = new std::vector<DeviceState*>();
+    for (int i = 0; i < discovery().count; ++i) v->push_back(new DeviceState());
+    return v;
+  }();
+  return *s;
+}
+DeviceState& state(int index, const char* op) {
+  check_index(index, op);
+  return *states()[index];
+}
+
+std::atomic<int64_t> g_cached{0};
+std::atomic<bool> g_allow_tf32{false};
+
+size_t size_class(size_t nbytes) {
+  constexpr size_t kSmall = 512, kLarge = size_t(2) << 20, kSmallLimit = size_t(1) << 20;
+  return nbytes < kSmallLimit ? (nbytes + kSmall - 1) / kSmall * kSmall
+                              : (nbytes + kLarge - 1) / kLarge * kLarge;
+}
+
+void release_cached(int index) {
+  DeviceState& st = *states()[index];
+  std::lock_guard lock(st.mutex);
+  DeviceGuard guard(index);
+  for (auto& [bytes, blocks] : st.free_blocks) {
+    for (void* p : blocks) {
+      KILN_CUDA_CHECK(cudaFree(p), "cuda::empty_cache");
+      g_cached.fetch_sub(static_cast<int64_t>(bytes));
+    }
+  }
+  st.free_blocks.clear();
+}
+
+}  // namespace
+
+DeviceGuard::DeviceGuard(int index) {
+  KILN_CUDA_CHECK(cudaGetDevice(&previous_), "cuda device guard");
+  if (previous_ != index) {
+    KILN_CUDA_CHECK(cudaSetDevice(index), "cuda device guard");
+  } else {
+    previous_ = -1;
+  }
+}
+DeviceGuard::~DeviceGuard() {
+  if (previous_ >= 0) cudaSetDevice(previous_);  // no throw from a destructor; the next call reports it
+}
+
+cudaStream_t stream(int index) {
+  DeviceState& st = state(index, "cuda stream");
+  std::call_once(st.stream_once, [&] {
+    DeviceGuard guard(index);
+    KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking), "cuda stream");
+  });
+  return st.stream;
+}
+
+void* cublas_handle(int index) {
+  DeviceState& st = state(index, "cublas");
+  cudaStream_t s = stream(index);
+  std::call_once(st.handle_once, [&] {
+    DeviceGuard guard(index);
+    KILN_CUBLAS_CHECK(cublasCreate(&st.handle), "cublas");
+    KILN_CUBLAS_CHECK(cublasSetStream(st.handle, s), "cublas");
+  });
+  return st.handle;
+}
+
+void sync_stream(int index, const char* op) { KILN_CUDA_CHECK(cudaStreamSynchronize(stream(index)), op); }
+
+int device_of(const Tensor& t, const char* op) {
+  KILN_ASSERT(t.device().is_cuda(), op, ": CUDA kernel got a tensor on ", t.device());
+  return t.device().index;
+}
+
+void* allocate(size_t nbytes, int device) {
+  if (nbytes == 0) return nullptr;
+  DeviceState& st = state(device, "CUDA allocator");
+  const size_t bytes = size_class(nbytes);
+  {
+    std::lock_guard lock(st.mutex);
+    auto it = st.free_blocks.find(bytes);
+    if (it != st.free_blocks.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      g_cached.fetch_sub(static_cast<int64_t>(bytes));
+      return p;
+    }
+  }
+  DeviceGuard guard(device);
+  void* p = nullptr;
+  if (cudaMalloc(&p, bytes) != cudaSuccess) {
+    cudaGetLastError();
+    release_cached(device);  // the cache may hold the memory this request needs, in other size classes
+    cudaError_t s = cudaMalloc(&p, bytes);
+    if (s != cudaSuccess)
+      detail::throw_cuda_error(
+          __FILE__, __LINE__, "CUDA allocator",
+          ("cudaMalloc of " + std::to_string(bytes) + " bytes on cuda:" + std::to_string(device)).c_str(), s);
+  }
+  return p;
+}
+
+void deallocate(void* ptr, size_t nbytes, int device) {
+  if (ptr == nullptr) return;
+  DeviceState& st = *states()[device];
+  const size_t bytes = size_class(nbytes);
+  std::lock_guard lock(st.mutex);
+  st.free_blocks[bytes].push_back(ptr);
+  g_cached.fetch_add(static_cast<int64_t>(bytes));
+}
+
+DeviceBuffer::DeviceBuffer(size_t nbytes, int device)
+    : ptr_(allocate(nbytes, device)), nbytes_(nbytes), device_(device) {}
+DeviceBuffer::~DeviceBuffer() { deallocate(ptr_, nbytes_, device_); }
+
+// ---- the public API (cuda.h) ----
+bool is_available() { return discovery().count > 0; }
+int device_count() { return discovery().count; }
+void synchronize(int index) { sync_stream(index, "cuda::synchronize"); }
+void set_allow_tf32(bool allow) { g_allow_tf32.store(allow); }
+bool allow_tf32() { return g_allow_tf32.load(); }
+int64_t memory_allocated() { return memory_stats(Device::cuda()).allocated_bytes; }
+int64_t max_memory_allocated() { return memory_stats(Device::cuda()).peak_allocated_bytes; }
+int64_t memory_cached() { return g_cached.load(); }
+void empty_cache() {
+  for (int i = 0; i < device_count(); ++i) release_cached(i);
+}
+
+}  // namespace kiln::cuda
