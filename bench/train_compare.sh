@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/train_compare.sh: end-to-end training throughput of the demo's MLP and CNN at batch 128 on 2
 # threads, kiln (build/release/bench/kiln_bench_train) and PyTorch (bench/train_torch.py) interleaved,
-# ROUNDS times each (default 3), so both see the same machine conditions. Prints every run and a
+# ROUNDS times each (default 3; MODELS="mlp cnn" by default), so both see the same machine conditions. Prints every run and a
 # median-of-rounds summary. Environment: ROUNDS, THREADS (2), BATCH (128), BUILD_DIR (build/release),
 # RT_PRIORITY (run under `chrt -f`, for shared machines; needs root).
 set -euo pipefail
@@ -16,7 +16,7 @@ launch=()
 [[ -n "${RT_PRIORITY:-}" ]] && launch=(chrt -f "$RT_PRIORITY")
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 declare -A results
-for model in mlp cnn; do
+for model in ${MODELS:-mlp cnn}; do
   for ((r = 0; r < ROUNDS; ++r)); do
     for lib in kiln torch; do
       if [[ $lib == kiln ]]; then
@@ -36,7 +36,7 @@ median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {p
 echo
 echo "| model (batch $BATCH, $THREADS threads) | kiln samples/s | PyTorch samples/s | kiln / PyTorch | kiln peak RSS | PyTorch peak RSS |"
 echo "|---|---|---|---|---|---|"
-for model in mlp cnn; do
+for model in ${MODELS:-mlp cnn}; do
   k=$(median "${results[$model,kiln]}"); t=$(median "${results[$model,torch]}")
   kr=$(median "${results[$model,kiln,rss]}"); tr=$(median "${results[$model,torch,rss]}")
   echo "| $model | $k | $t | $(awk -v a="$k" -v b="$t" 'BEGIN {printf "%.2f", a / b}') | $kr MiB | $tr MiB |"

@@ -51,7 +51,8 @@ const Backend kCudaBackend = {
     .scatter_add = scatter_add,
     .random = random,
     // supports('c', ...) is false, so the ops never get here; these only make a stray call say so.
-    .conv2d = [](const Conv2dArgs&, const Tensor&, const Tensor&, const Tensor&) { missing_conv("conv2d"); },
+    .conv2d = [](const Conv2dArgs&, const Tensor&, const Tensor&, const Tensor&,
+                 const Tensor&) { missing_conv("conv2d"); },
     .conv2d_backward_data = [](const Conv2dArgs&, const Tensor&, const Tensor&,
                                const Tensor&) { missing_conv("conv2d_backward_data"); },
     .conv2d_backward_filter = [](const Conv2dArgs&, const Tensor&, const Tensor&,
