@@ -18,6 +18,8 @@ namespace detail {
                                    cudaError_t status);
 [[noreturn]] void throw_cublas_error(const char* file, int line, const char* op, const char* expr,
                                      int status);
+// Defined only in builds with cuDNN (conv_cudnn.cpp); the macro below is used only there.
+[[noreturn]] void throw_cudnn_error(const char* file, int line, const char* op, const char* expr, int status);
 }  // namespace detail
 
 // Every CUDA runtime call goes through this: a failure throws kiln::Error naming `op` (the kiln op or
@@ -34,6 +36,13 @@ namespace detail {
     int kiln_status_ = static_cast<int>(expr);                                               \
     if (kiln_status_ != 0) [[unlikely]]                                                      \
       ::kiln::cuda::detail::throw_cublas_error(__FILE__, __LINE__, op, #expr, kiln_status_); \
+  } while (0)
+// The same for cuDNN calls (status text from cudnnGetErrorString).
+#define KILN_CUDNN_CHECK(expr, op)                                                          \
+  do {                                                                                      \
+    int kiln_status_ = static_cast<int>(expr);                                              \
+    if (kiln_status_ != 0) [[unlikely]]                                                     \
+      ::kiln::cuda::detail::throw_cudnn_error(__FILE__, __LINE__, op, #expr, kiln_status_); \
   } while (0)
 // After a kernel launch: launch-configuration errors surface here, execution errors at the next sync.
 #define KILN_CUDA_CHECK_LAUNCH(op) KILN_CUDA_CHECK(cudaGetLastError(), op)
@@ -54,6 +63,8 @@ class DeviceGuard {
 cudaStream_t stream(int index);
 // The cuBLAS handle of device `index`, bound to stream(index).
 void* cublas_handle(int index);
+// The cuDNN handle of device `index` (a cudnnHandle_t), bound to stream(index); only in builds with cuDNN.
+void* cudnn_handle(int index);
 // Waits for device `index`'s stream; `op` names the reader for error messages.
 void sync_stream(int index, const char* op);
 
@@ -104,6 +115,25 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
 // gemm.cpp
 void gemm(const GemmArgs& args);
+// conv_cudnn.cpp: the table's conv2d entries (cuDNN where built with it and it takes the case, else the
+// fallback); conv_fallback.cu: the im2col + cuBLAS fallback (f32/f64) and the bias addition both use.
+void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+            const Tensor& out);
+void conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                          const Tensor& grad_x);
+void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                            const Tensor& grad_weight);
+void conv2d_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out);
+void conv2d_backward_data_fallback(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                                   const Tensor& grad_x);
+void conv2d_backward_filter_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                                     const Tensor& grad_weight);
+// out (N, C, H, W) += bias (C) broadcast over N, H, W.
+void add_channel_bias(const Tensor& out, const Tensor& bias);
+// pool.cu: the table's max_pool2d entries.
+void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
+void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
+                         const Tensor& grad_x);
 // The device of a CUDA tensor (checks it is one).
 int device_of(const Tensor& t, const char* op);
 

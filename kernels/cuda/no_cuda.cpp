@@ -24,5 +24,10 @@ Tensor pin_memory(const Tensor& t) {
   return t;
 }
 bool is_pinned(const Tensor&) { return false; }
+namespace detail {
+bool has_cudnn() { return false; }
+void set_conv_fallback_only(bool) {}
+bool conv_fallback_only() { return false; }
+}  // namespace detail
 
 }  // namespace kiln::cuda

@@ -19,7 +19,7 @@ bool supports(char family, int code, DType t) {
     case 'g':
       return floating;
     case 'c':
-      return false;  // conv2d and pooling: not on CUDA yet (cuDNN is the next slice)
+      return floating;  // conv2d (cuDNN or the im2col fallback) and max pooling
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
       if (k == RandomKernel::randint) return t != DType::boolean && t != DType::f16 && t != DType::bf16;
@@ -28,13 +28,6 @@ bool supports(char family, int code, DType t) {
     default:  // 'd' reductions, and copy, fill, where, index kernels
       return t != DType::f16 && t != DType::bf16;
   }
-}
-
-[[noreturn]] void missing_conv(const char* op) {
-  ::kiln::detail::throw_error(__FILE__, __LINE__,
-                              ::kiln::detail::cat_message(op,
-                                                          ": not implemented on CUDA yet (move the tensors "
-                                                          "to the CPU)"));
 }
 
 const Backend kCudaBackend = {
@@ -50,17 +43,11 @@ const Backend kCudaBackend = {
     .gather = gather,
     .scatter_add = scatter_add,
     .random = random,
-    // supports('c', ...) is false, so the ops never get here; these only make a stray call say so.
-    .conv2d = [](const Conv2dArgs&, const Tensor&, const Tensor&, const Tensor&,
-                 const Tensor&) { missing_conv("conv2d"); },
-    .conv2d_backward_data = [](const Conv2dArgs&, const Tensor&, const Tensor&,
-                               const Tensor&) { missing_conv("conv2d_backward_data"); },
-    .conv2d_backward_filter = [](const Conv2dArgs&, const Tensor&, const Tensor&,
-                                 const Tensor&) { missing_conv("conv2d_backward_filter"); },
-    .max_pool2d = [](const Pool2dArgs&, const Tensor&, const Tensor&,
-                     const Tensor&) { missing_conv("max_pool2d"); },
-    .max_pool2d_backward = [](const Pool2dArgs&, const Tensor&, const Tensor&,
-                              const Tensor&) { missing_conv("max_pool2d_backward"); },
+    .conv2d = conv2d,
+    .conv2d_backward_data = conv2d_backward_data,
+    .conv2d_backward_filter = conv2d_backward_filter,
+    .max_pool2d = max_pool2d,
+    .max_pool2d_backward = max_pool2d_backward,
     .supports = supports,
 };
 

@@ -1,11 +1,15 @@
-// The CUDA runtime side of the backend: error messages, device discovery, one stream and one cuBLAS
-// handle per device, and the caching device allocator (registered for DeviceType::cuda in register.cpp).
+// The CUDA runtime side of the backend: error messages, device discovery, one stream, one cuBLAS handle
+// and (with cuDNN) one cuDNN handle per device, and the caching device allocator (registered for
+// DeviceType::cuda in register.cpp).
 //
 // The allocator keeps freed blocks in exact size classes (multiples of 512 B below 1 MiB, of 2 MiB above)
 // and hands them out again, so a training loop that repeats the same shapes stops calling cudaMalloc after
 // its first step. Reuse needs no events: every kernel of a device runs in order on that device's one
 // stream, so work queued on a reused block always comes after the work on its previous tensor.
 #include <cublas_v2.h>
+#if KILN_WITH_CUDNN
+#include <cudnn.h>
+#endif
 
 #include <atomic>
 #include <mutex>
@@ -66,10 +70,11 @@ void check_index(int index, const char* op) {
 // Per-device state, created on first use and deliberately never destroyed: at process exit the driver may
 // already be shutting down, and freeing into it would fail.
 struct DeviceState {
-  std::once_flag stream_once, handle_once;
+  std::once_flag stream_once, handle_once, cudnn_once;
   cudaStream_t stream = nullptr;
   cublasHandle_t handle = nullptr;
-  std::mutex mutex;  // guards free_blocks
+  void* cudnn = nullptr;  // a cudnnHandle_t in builds with cuDNN
+  std::mutex mutex;       // guards free_blocks
   std::unordered_map<size_t, std::vector<void*>> free_blocks;
 };
 std::vector<DeviceState*>& states() {
@@ -139,6 +144,24 @@ void* cublas_handle(int index) {
     KILN_CUBLAS_CHECK(cublasSetStream(st.handle, s), "cublas");
   });
   return st.handle;
+}
+
+void* cudnn_handle(int index) {
+#if KILN_WITH_CUDNN
+  DeviceState& st = state(index, "cudnn");
+  cudaStream_t s = stream(index);
+  std::call_once(st.cudnn_once, [&] {
+    DeviceGuard guard(index);
+    cudnnHandle_t h = nullptr;
+    KILN_CUDNN_CHECK(cudnnCreate(&h), "cudnn");
+    KILN_CUDNN_CHECK(cudnnSetStream(h, s), "cudnn");
+    st.cudnn = h;
+  });
+  return st.cudnn;
+#else
+  KILN_ASSERT(false, "cudnn_handle: kiln was built without cuDNN");
+  return nullptr;
+#endif
 }
 
 void sync_stream(int index, const char* op) { KILN_CUDA_CHECK(cudaStreamSynchronize(stream(index)), op); }
