@@ -50,8 +50,11 @@ __device__ bool tap_hits(int64_t pos, int64_t o, int64_t stride, int64_t pad, in
 
 // One thread per input element (n, c, ih, iw): the outputs whose windows can hold it are
 // oh in [ceil((ih + pad - (kH - 1) dil) / stride), floor((ih + pad) / stride)], likewise ow.
+// With dilation a window can miss the input entirely; the forward then names position 0, so where the
+// host found such windows (empty_windows) position 0 scans every output instead.
 template <class T>
-__global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, const int64_t* indices, T* gx) {
+__global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, const int64_t* indices,
+                                           bool empty_windows, T* gx) {
   const int64_t plane_in = a.h * a.w, plane_out = a.h_out * a.w_out, total = a.n * a.c * plane_in;
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step) {
@@ -65,6 +68,12 @@ __global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, cons
     const int64_t oh_end = (ih + a.pad_h) / a.stride_h + 1, ow_end = (iw + a.pad_w) / a.stride_w + 1;
     const int64_t oh_hi = oh_end < a.h_out ? oh_end : a.h_out, ow_hi = ow_end < a.w_out ? ow_end : a.w_out;
     T sum = T(0);
+    if (empty_windows && at == 0) {
+      for (int64_t o = 0; o < plane_out; ++o)
+        if (idx[o] == 0) sum += g[o];
+      gx[i] = sum;
+      continue;
+    }
     for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
       if (!tap_hits(ih, oh, a.stride_h, a.pad_h, a.dil_h, a.kh)) continue;
       for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
@@ -75,6 +84,19 @@ __global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, cons
     }
     gx[i] = sum;
   }
+}
+
+// Whether some output's window holds no input position along one axis (only possible with dilation).
+bool has_empty_window(int64_t size, int64_t k, int64_t stride, int64_t pad, int64_t dil, int64_t out) {
+  for (int64_t o = 0; o < out; ++o) {
+    bool any = false;
+    for (int64_t t = 0; t < k && !any; ++t) {
+      const int64_t pos = o * stride - pad + t * dil;
+      any = pos >= 0 && pos < size;
+    }
+    if (!any) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -101,10 +123,12 @@ void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tens
   const int64_t total = a.n * a.c * a.h * a.w;
   if (total == 0) return;
   DeviceGuard guard(dev);
+  const bool empty_windows = has_empty_window(a.h, a.kh, a.stride_h, a.pad_h, a.dil_h, a.h_out) ||
+                             has_empty_window(a.w, a.kw, a.stride_w, a.pad_w, a.dil_w, a.w_out);
   KILN_DISPATCH_FLOAT(grad_out.dtype(), "max_pool2d_backward", [&] {
     max_pool2d_backward_kernel<scalar_t><<<grid_for(total), kThreads, 0, stream(dev)>>>(
         a, static_cast<const scalar_t*>(grad_out.data_ptr()), static_cast<const int64_t*>(indices.data_ptr()),
-        static_cast<scalar_t*>(grad_x.data_ptr()));
+        empty_windows, static_cast<scalar_t*>(grad_x.data_ptr()));
   });
   KILN_CUDA_CHECK_LAUNCH("max_pool2d_backward");
 }
