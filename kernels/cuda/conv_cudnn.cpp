@@ -1,6 +1,6 @@
 // The table's CUDA conv2d entries: cuDNN (legacy convolution API) for NCHW-contiguous operands where kiln
 // is built with it (KILN_WITH_CUDNN), else the im2col + cuBLAS fallback (conv_fallback.cu). cuDNN may
-// decline a case (CUDNN_STATUS_NOT_SUPPORTED, dims past its 32-bit limits, a conv_transpose2d whose
+// decline a case (a CUDNN_STATUS_NOT_SUPPORTED* status, dims past its 32-bit limits, a conv_transpose2d whose
 // output_padding makes the input larger than the forward formula gives, no algorithm within the
 // workspace cap); such a case runs on the fallback, and so does everything while the test switch
 // detail::set_conv_fallback_only is on.
@@ -83,12 +83,15 @@ bool cudnn_type(DType t, cudnnDataType_t& out) {
   }
 }
 
-// A cuDNN call that may decline the case: NOT_SUPPORTED makes the enclosing function return false (the
-// caller then runs the fallback); any other failure throws.
+// cuDNN 9 splits "not supported" into sub-codes (shape, layout, data type, ...): any of them declines.
+bool declined(cudnnStatus_t s) { return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED; }
+
+// A cuDNN call that may decline the case: a NOT_SUPPORTED status makes the enclosing function return false
+// (the caller then runs the fallback); any other failure throws.
 #define KILN_CUDNN_TRY(expr, op)                                                                           \
   do {                                                                                                     \
     cudnnStatus_t kiln_try_ = (expr);                                                                      \
-    if (kiln_try_ == CUDNN_STATUS_NOT_SUPPORTED) return false;                                             \
+    if (declined(kiln_try_)) return false;                                                                 \
     if (kiln_try_ != CUDNN_STATUS_SUCCESS)                                                                 \
       ::kiln::cuda::detail::throw_cudnn_error(__FILE__, __LINE__, op, #expr, static_cast<int>(kiln_try_)); \
   } while (0)
@@ -309,7 +312,7 @@ bool run_cudnn(Pass pass, int dev, const Conv2dArgs& a, const Tensor& x, const T
                                        static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
                                        workspace.get(), choice.workspace, beta, wd.d, w.data_ptr());
   }
-  if (s == CUDNN_STATUS_NOT_SUPPORTED) {  // nothing was written; remember, and let the fallback run
+  if (declined(s)) {  // nothing was written; remember, and let the fallback run
     std::lock_guard lock(g_cache_mutex);
     g_cache[key].supported = false;
     return false;
