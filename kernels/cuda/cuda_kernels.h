@@ -1,7 +1,7 @@
 // kiln/kernels/cuda/cuda_kernels.h: internals of the CUDA backend, shared by its .cpp and .cu files: the
-// check macros, the per-device stream and cuBLAS handle, the strided-operand description the elementwise
-// kernels take, and the kernel entry points behind the table (each has the contract of the table entry
-// of the same name in tensor/backend.h). Depends on the CUDA runtime and tensor/.
+// check macros, the per-device stream, cuBLAS and cuDNN handles, the strided-operand description the
+// elementwise kernels take, and the kernel entry points behind the table (each has the contract of the table
+// entry of the same name in tensor/backend.h). Depends on the CUDA runtime and tensor/.
 #pragma once
 
 #include <cuda_runtime.h>
