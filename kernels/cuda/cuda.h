@@ -37,3 +37,5 @@ Tensor pin_memory(const Tensor& t);
 bool is_pinned(const Tensor& t);
 
 }  // namespace kiln::cuda
+
+#include "kiln/kernels/cuda/graph.h"  // kiln::cuda::Graph, TrainStepGraph
