@@ -195,7 +195,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%
   echo
   echo "## CUDA test counts"
   for t in "${cuda_tests[@]}" test_ops_cuda; do
-    echo "$t: $(grep -E '^\[  (PASSED|SKIPPED|FAILED)  \] [0-9]+ test' "$logs/$t.log" 2>/dev/null | tr '\n' ' ')"
+    echo "$t: $(grep -E '^\[ +(PASSED|SKIPPED|FAILED) +\] [0-9]+ test' "$logs/$t.log" 2>/dev/null | tr '\n' ' ')"
   done
 } >>"$results"
 
