@@ -154,7 +154,7 @@ struct TrainStepGraph::Impl {
           b.defined() ? shape_str(b.shape()) : "undefined", " ", b.defined() ? b.dtype() : inputs[i].dtype());
       KILN_CHECK(b.device().is_cpu() || b.device() == inputs[i].device(), "TrainStepGraph::run: input ", i,
                  " is on ", b.device(), ", the static input on ", inputs[i].device());
-      if (b.impl_ptr() != inputs[i].impl_ptr()) copy(b, inputs[i]);
+      if (b.impl_ptr() != inputs[i].impl_ptr()) cuda::copy(b, inputs[i]);  // host or device source
     }
   }
 
