@@ -1,9 +1,10 @@
 // tests/test_cuda_graph.cpp: CUDA Graph capture (kernels/cuda/graph.h) and the DataLoader's pinned
 // staging. Replays recompute from new static inputs; the private pool keeps captured memory away from
 // eager tensors until the Graph dies; backward at capture assigns .grad, so replays never accumulate;
-// TrainStepGraph trains exactly like the eager loop (against the CPU); host reads, synchronization and
-// random draws during capture fail with errors that say so, and leave the stream usable. The errors that
-// need no device run everywhere; the rest print "skipped: no CUDA device" without one.
+// TrainStepGraph trains exactly like the eager loop (against the CPU), BatchNorm buffers included; host
+// reads, synchronization and random draws during capture fail with errors that say so, and leave the
+// stream usable. The errors that need no device run everywhere; the rest print "skipped: no CUDA device"
+// without one.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -213,6 +214,42 @@ TEST(CudaGraph, TrainStepGraphTrainsLikeTheEagerLoop) {
   EXPECT_CONTAINS(error_of([&] { step.run({xs[0], ts[0]}); }), "do not call zero_grad()");
   EXPECT_CONTAINS(error_of([&] { step.run({xs[0]}); }), "1 tensors for 2 static inputs");
   EXPECT_CONTAINS(error_of([&] { step.run({xs[0], randn({4, 3})}); }), "needs drop_last");
+}
+
+// BatchNorm updates its running statistics in place (and counts batches), so replays keep updating the
+// module's own buffers: after the same batches, graphed and eager (CPU) modules agree on buffers and grads.
+TEST(CudaGraph, ReplaysUpdateBatchNormBuffersInPlace) {
+  REQUIRE_CUDA();
+  auto build = [] {
+    manual_seed(11);
+    return nn::Sequential(nn::Linear(4, 3), nn::BatchNorm1d(3), nn::ReLU());
+  };
+  nn::Sequential eager = build(), graphed = build();
+  graphed.to(Device::cuda());
+  std::vector<Tensor> xs;
+  for (int i = 0; i < 3; ++i) xs.push_back(randn({6, 4}));
+  Tensor x = empty({6, 4}, {.device = Device::cuda()});
+  cuda::TrainStepGraph step({x}, graphed.parameters(),
+                            [&] {
+                              Tensor loss = sum(square(graphed(x)));
+                              loss.backward();
+                              return loss;
+                            },
+                            nullptr, {.warmup_steps = 1});
+  for (int i = 0; i < 6; ++i) {
+    for (const Tensor& p : eager.parameters()) p.set_grad(Tensor());
+    sum(square(eager(xs[i % 3]))).backward();
+    step.run({xs[i % 3]});
+  }
+  EXPECT_TRUE(step.captured());
+  auto want = eager.named_buffers(), got = graphed.named_buffers();
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(want[i].first);
+    expect_close(got[i].second, want[i].second, 1e-5);
+  }
+  auto pw = eager.parameters(), pg = graphed.parameters();
+  for (size_t i = 0; i < pw.size(); ++i) expect_close(pg[i].grad(), pw[i].grad(), 1e-4);
 }
 
 TEST(CudaGraph, PinnedDataLoaderBatchesMatchAndCopyToTheDevice) {
