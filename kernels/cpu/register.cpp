@@ -45,6 +45,8 @@ const Backend kCpuBackend = {
     .conv2d_backward_filter = conv2d_backward_filter,
     .max_pool2d = max_pool2d,
     .max_pool2d_backward = max_pool2d_backward,
+    .is_capturing = [](int) { return false; },
+    .pin_memory = [](const Tensor& t) { return t; },
     .supports = supports,
 };
 

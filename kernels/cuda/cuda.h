@@ -46,3 +46,5 @@ bool conv_fallback_only();
 }  // namespace detail
 
 }  // namespace kiln::cuda
+
+#include "kiln/kernels/cuda/graph.h"  // kiln::cuda::Graph, TrainStepGraph

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 #include "kiln/tensor/backend.h"
 
@@ -84,6 +85,21 @@ class DeviceBuffer {
 };
 void* allocate(size_t nbytes, int device);
 void deallocate(void* ptr, size_t nbytes, int device);
+
+// CUDA Graph support (runtime.cpp; graph.h describes the rules). A private pool is a set of blocks that
+// belong to one Graph. While it is device `index`'s capture pool, allocate() serves from it (a block taken
+// from the shared cache then belongs to it) and a freed block that belongs to no live pool joins it; a
+// pool's block freed at any time goes back to that pool. release_private_pool() gives its free blocks to
+// the shared cache; its live blocks go there when freed.
+struct PrivatePool;
+std::shared_ptr<PrivatePool> new_private_pool();
+void set_capture_pool(int index, std::shared_ptr<PrivatePool> pool);  // nullptr: capture over
+void release_private_pool(int index, const std::shared_ptr<PrivatePool>& pool);
+int64_t private_pool_bytes(const PrivatePool& pool);
+// Whether device `index`'s stream is capturing, and a kiln::Error naming `what` (an operation that cannot
+// be captured, with the reason) if it is.
+bool stream_capturing(int index);
+void check_not_capturing(int index, const char* what);
 
 // Up to kMaxDims dims after merging the ones contiguous in every operand (elementwise kernels).
 inline constexpr int kMaxDims = 10;
