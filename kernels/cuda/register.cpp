@@ -30,8 +30,6 @@ bool supports(char family, int code, DType t) {
   }
 }
 
-<<<<<<< HEAD
-=======
 // A draw's Philox offset is taken from the host generator when the op runs, so a captured draw would
 // repeat the same numbers on every replay: refused while capturing.
 void random_outside_capture(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a,
@@ -42,14 +40,6 @@ void random_outside_capture(RandomKernel k, const Tensor& out, uint64_t seed, ui
   random(k, out, seed, offset, a, b);
 }
 
-[[noreturn]] void missing_conv(const char* op) {
-  ::kiln::detail::throw_error(__FILE__, __LINE__,
-                              ::kiln::detail::cat_message(op,
-                                                          ": not implemented on CUDA yet (move the tensors "
-                                                          "to the CPU)"));
-}
-
->>>>>>> wip-gputools
 const Backend kCudaBackend = {
     .name = "cuda",
     .unary = unary,
@@ -62,29 +52,14 @@ const Backend kCudaBackend = {
     .index_select = index_select,
     .gather = gather,
     .scatter_add = scatter_add,
-<<<<<<< HEAD
-    .random = random,
+    .random = random_outside_capture,
     .conv2d = conv2d,
     .conv2d_backward_data = conv2d_backward_data,
     .conv2d_backward_filter = conv2d_backward_filter,
     .max_pool2d = max_pool2d,
     .max_pool2d_backward = max_pool2d_backward,
-=======
-    .random = random_outside_capture,
-    // supports('c', ...) is false, so the ops never get here; these only make a stray call say so.
-    .conv2d = [](const Conv2dArgs&, const Tensor&, const Tensor&, const Tensor&,
-                 const Tensor&) { missing_conv("conv2d"); },
-    .conv2d_backward_data = [](const Conv2dArgs&, const Tensor&, const Tensor&,
-                               const Tensor&) { missing_conv("conv2d_backward_data"); },
-    .conv2d_backward_filter = [](const Conv2dArgs&, const Tensor&, const Tensor&,
-                                 const Tensor&) { missing_conv("conv2d_backward_filter"); },
-    .max_pool2d = [](const Pool2dArgs&, const Tensor&, const Tensor&,
-                     const Tensor&) { missing_conv("max_pool2d"); },
-    .max_pool2d_backward = [](const Pool2dArgs&, const Tensor&, const Tensor&,
-                              const Tensor&) { missing_conv("max_pool2d_backward"); },
     .is_capturing = stream_capturing,
     .pin_memory = kiln::cuda::pin_memory,
->>>>>>> wip-gputools
     .supports = supports,
 };
 
