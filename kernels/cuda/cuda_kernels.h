@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "kiln/tensor/backend.h"
 
@@ -104,6 +105,10 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
 // gemm.cpp
 void gemm(const GemmArgs& args);
+// optim.cu: the multi-tensor optimizer steps and GradScaler's unscale (family 'p').
+void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
+void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+bool optim_supports(int code, DType t);
 // The device of a CUDA tensor (checks it is one).
 int device_of(const Tensor& t, const char* op);
 

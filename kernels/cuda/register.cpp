@@ -18,6 +18,8 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
       return floating;
+    case 'p':
+      return optim_supports(code, t);
     case 'c':
       return false;  // conv2d and pooling: not on CUDA yet (cuDNN is the next slice)
     case 'r': {
@@ -61,6 +63,8 @@ const Backend kCudaBackend = {
                      const Tensor&) { missing_conv("max_pool2d"); },
     .max_pool2d_backward = [](const Pool2dArgs&, const Tensor&, const Tensor&,
                               const Tensor&) { missing_conv("max_pool2d_backward"); },
+    .optim_step = optim_step,
+    .unscale_check = unscale_check,
     .supports = supports,
 };
 
