@@ -20,6 +20,8 @@ bool supports(char family, int code, DType t) {
       if (k == RandomKernel::randint) return t != DType::boolean && t != DType::f16 && t != DType::bf16;
       return floating;
     }
+    case 'p':
+      return optim_supports(code, t);
     case 'd':
       return t != DType::f16 && t != DType::bf16;  // reductions
     default:
@@ -47,6 +49,8 @@ const Backend kCpuBackend = {
     .max_pool2d_backward = max_pool2d_backward,
     .is_capturing = [](int) { return false; },
     .pin_memory = [](const Tensor& t) { return t; },
+    .optim_step = optim_step,
+    .unscale_check = unscale_check,
     .supports = supports,
 };
 

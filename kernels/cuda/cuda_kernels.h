@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "kiln/tensor/backend.h"
 
@@ -150,6 +151,10 @@ void add_channel_bias(const Tensor& out, const Tensor& bias);
 void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
 void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                          const Tensor& grad_x);
+// optim.cu: the multi-tensor optimizer steps and GradScaler's unscale (family 'p').
+void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
+void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+bool optim_supports(int code, DType t);
 // The device of a CUDA tensor (checks it is one).
 int device_of(const Tensor& t, const char* op);
 

@@ -18,6 +18,8 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
       return floating;
+    case 'p':
+      return optim_supports(code, t);
     case 'c':
       return floating;  // conv2d (cuDNN or the im2col fallback) and max pooling
     case 'r': {
@@ -60,6 +62,8 @@ const Backend kCudaBackend = {
     .max_pool2d_backward = max_pool2d_backward,
     .is_capturing = stream_capturing,
     .pin_memory = kiln::cuda::pin_memory,
+    .optim_step = optim_step,
+    .unscale_check = unscale_check,
     .supports = supports,
 };
 
