@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kiln/tensor/tensor.h"
 
@@ -79,6 +80,20 @@ struct Pool2dArgs {
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
 };
 
+// An index range check (Backend::check_index): every value must lie in [lo, hi), or equal `allowed` when
+// has_allowed (cross-entropy's ignore_index). op and what name the check in the message
+// "<op>: index V is out of range for <what> <hi - lo> (valid: lo to hi - 1[ or allowed])"; `detail`, when
+// set, replaces the parenthesis on the CPU (a device check outlives the call, so it keeps only op/what).
+struct IndexCheck {
+  const char* op = "";
+  const char* what = "a dimension of size";
+  int64_t lo = 0, hi = 0;
+  bool has_allowed = false;
+  int64_t allowed = 0;
+  const char* detail = nullptr;
+};
+std::string index_range_message(const IndexCheck& check, int64_t value);
+
 struct Backend {
   const char* name;
   void (*unary)(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
@@ -126,6 +141,15 @@ struct Backend {
   // A copy of CPU tensor t in page-locked host memory, from which copies to this backend's device run
   // asynchronously (cuda::pin_memory; the DataLoader's pin_memory option). The CPU table returns t.
   Tensor (*pin_memory)(const Tensor& t);
+  // ---- index validation without a host synchronization, and device-built ranges (syncfree) ----
+  // Checks that every value of i64 `index` lies in [check.lo, check.hi) (or equals check.allowed). The CPU
+  // scans now and throws kiln::Error with index_range_message(); CUDA queues a check kernel that records
+  // the first bad value in the device's error word, and the next synchronization of that device (item(),
+  // to(cpu), cuda::synchronize) throws the same message, marked as detected there, and clears it.
+  void (*check_index)(const Tensor& index, const IndexCheck& check);
+  // out[i] = start + i * step computed in double and converted to out's dtype (contiguous out), so every
+  // device writes the values arange builds on the host.
+  void (*arange)(const Tensor& out, double start, double step);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
   // 'g' gemm, 'r' random, 'c' convolution and pooling, 'o' other).
   bool (*supports)(char family, int code, DType dtype);

@@ -47,6 +47,8 @@ const Backend kCpuBackend = {
     .max_pool2d_backward = max_pool2d_backward,
     .is_capturing = [](int) { return false; },
     .pin_memory = [](const Tensor& t) { return t; },
+    .check_index = check_index,
+    .arange = arange,
     .supports = supports,
 };
 
