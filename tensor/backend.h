@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kiln/tensor/tensor.h"
@@ -100,19 +101,34 @@ struct OptimStepArgs {
   bool amsgrad = false, maximize = false, decoupled = false, nesterov = false, centered = false;
 };
 // One parameter of a step: param, grad and the state buffers contiguous, of one dtype and device; state
-// slots the kernel (or its options) does not use are undefined. State slots and per-tensor scalars (t is
-// the parameter's step count after this step):
-//   sgd:     {momentum_buffer (with momentum)};  s0 = 1 on the buffer's first step (buffer = d), else 0
-//   adam:    {exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)};  s0 = lr / (1 - beta1^t), s1 = sqrt(1 -
-//   beta2^t) rmsprop: {square_avg, momentum_buffer (momentum > 0), grad_avg (centered)} adagrad: {sum};  s0 =
-//   lr / (1 + (t - 1) lr_decay) nadam:   {exp_avg, exp_avg_sq};  s0 = 1 - beta2^t, s1 = the gradient's step,
-//   s2 = the average's step radam:   {exp_avg, exp_avg_sq};  s0 = 1 - beta1^t, s1 = sqrt(1 - beta2^t), s2 =
-//   rect, s3 = 1 if rho_t > 5
+// slots the kernel (or its options) does not use are undefined. Per kernel, the state slots and the
+// per-tensor scalars (t is the parameter's step count after this step):
+// - sgd: {momentum_buffer (with momentum)}; s0 = 1 on the buffer's first step (buffer = d), else 0.
+// - adam: {exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)}; s0 = lr / (1 - beta1^t),
+//   s1 = sqrt(1 - beta2^t).
+// - rmsprop: {square_avg, momentum_buffer (momentum > 0), grad_avg (centered)}.
+// - adagrad: {sum}; s0 = lr / (1 + (t - 1) lr_decay).
+// - nadam: {exp_avg, exp_avg_sq}; s0 = 1 - beta2^t, s1 = the gradient's step, s2 = the average's step.
+// - radam: {exp_avg, exp_avg_sq}; s0 = 1 - beta1^t, s1 = sqrt(1 - beta2^t), s2 = rect,
+//   s3 = 1 if rho_t > 5.
 struct OptimTensor {
   Tensor param, grad;
   Tensor state[3];
   double scalar[4] = {0.0, 0.0, 0.0, 0.0};
 };
+// An index range check (Backend::check_index): every value must lie in [lo, hi), or equal `allowed` when
+// has_allowed (cross-entropy's ignore_index). op and what name the check in the message
+// "<op>: index V is out of range for <what> <hi - lo> (valid: lo to hi - 1[ or allowed])"; `detail`, when
+// set, replaces the parenthesis on the CPU (a device check outlives the call, so it keeps only op/what).
+struct IndexCheck {
+  const char* op = "";
+  const char* what = "a dimension of size";
+  int64_t lo = 0, hi = 0;
+  bool has_allowed = false;
+  int64_t allowed = 0;
+  const char* detail = nullptr;
+};
+std::string index_range_message(const IndexCheck& check, int64_t value);
 
 struct Backend {
   const char* name;
@@ -167,6 +183,15 @@ struct Backend {
   // any element of any grad is inf or NaN (left as is otherwise). inv_scale and found_inf are f32 0-d
   // tensors on this device, read and written there (no host synchronization).
   void (*unscale_check)(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+  // ---- index validation without a host synchronization, and device-built ranges (syncfree) ----
+  // Checks that every value of i64 `index` lies in [check.lo, check.hi) (or equals check.allowed). The CPU
+  // scans now and throws kiln::Error with index_range_message(); CUDA queues a check kernel that records
+  // the first bad value in the device's error word, and the next synchronization of that device (item(),
+  // to(cpu), cuda::synchronize) throws the same message, marked as detected there, and clears it.
+  void (*check_index)(const Tensor& index, const IndexCheck& check);
+  // out[i] = start + i * step computed in double and converted to out's dtype (contiguous out), so every
+  // device writes the values arange builds on the host.
+  void (*arange)(const Tensor& out, double start, double step);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
   // 'g' gemm, 'r' random, 'c' convolution and pooling, 'p' optimizer steps, 'o' other).
   bool (*supports)(char family, int code, DType dtype);

@@ -27,6 +27,8 @@ void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& 
 void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
 void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                          const Tensor& grad_x);
+void check_index(const Tensor& index, const IndexCheck& check);
+void arange(const Tensor& out, double start, double step);
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
 // optim_step.cpp
 void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);

@@ -51,6 +51,8 @@ const Backend kCpuBackend = {
     .pin_memory = [](const Tensor& t) { return t; },
     .optim_step = optim_step,
     .unscale_check = unscale_check,
+    .check_index = check_index,
+    .arange = arange,
     .supports = supports,
 };
 

@@ -32,14 +32,20 @@ bool supports(char family, int code, DType t) {
   }
 }
 
-// A draw's Philox offset is taken from the host generator when the op runs, so a captured draw would
-// repeat the same numbers on every replay: refused while capturing.
-void random_outside_capture(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a,
-                            double b) {
-  check_not_capturing(device_of(out, "random"),
-                      "a random draw (dropout, rand, randn, ...: its Philox offset is fixed on the host, so "
-                      "every replay would repeat the same numbers)");
-  random(k, out, seed, offset, a, b);
+// While a Graph captures, a draw's Philox seed and base counter come from the Graph's device state, which
+// each replay rewrites from the host generator (graph.cpp): replays draw new numbers, the ones eager steps
+// would have drawn. The draw's offset is taken relative to the generator's offset when capture began.
+void random_entry(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b) {
+  const int dev = device_of(out, "random");
+  if (!stream_capturing(dev)) return random(k, out, seed, offset, a, b);
+  const CaptureRandom r = capture_random(dev);
+  KILN_CHECK(r.state != nullptr,
+             "a random draw (dropout, rand, randn, ...) during a CUDA Graph capture on cuda:", dev,
+             " that kiln::cuda::Graph did not begin: its replays could not draw new numbers");
+  KILN_CHECK(seed == r.seed && offset >= r.start_offset,
+             "a random draw during CUDA Graph capture on cuda:", dev,
+             " after the generator was reseeded (manual_seed) since capture began; seed before capture()");
+  random(k, out, seed, offset - r.start_offset, a, b, r.state);
 }
 
 const Backend kCudaBackend = {
@@ -54,7 +60,7 @@ const Backend kCudaBackend = {
     .index_select = index_select,
     .gather = gather,
     .scatter_add = scatter_add,
-    .random = random_outside_capture,
+    .random = random_entry,
     .conv2d = conv2d,
     .conv2d_backward_data = conv2d_backward_data,
     .conv2d_backward_filter = conv2d_backward_filter,
@@ -64,6 +70,8 @@ const Backend kCudaBackend = {
     .pin_memory = kiln::cuda::pin_memory,
     .optim_step = optim_step,
     .unscale_check = unscale_check,
+    .check_index = check_index,
+    .arange = arange,
     .supports = supports,
 };
 
