@@ -1,9 +1,9 @@
 // nn/loss_cross_entropy.cpp: nll_loss and cross_entropy (class-index and class-probability targets, class
-// weights, ignore_index, label smoothing), composed of log_softmax, gather and reductions. Depends on
-// autograd/ops.h and nn/loss_detail.h.
-//
-// The common case (index targets, no weight, nothing ignored, no smoothing) is log_softmax + gather + mean:
-// no (N, K) one-hot or mask is built. Targets are scanned once on the CPU (N * d1 * ... integers) to
+// weights, ignore_index, label smoothing). cross_entropy with class indices runs the fused
+// softmax_cross_entropy op (one kernel forward, one backward) and reduces here; nll_loss and
+// probability targets are composed of log_softmax, gather and reductions. Depends on autograd/ops.h and
+// nn/loss_detail.h.
+// Targets are scanned once on the CPU (N * d1 * ... integers) to
 // reject out-of-range classes with a message naming the loss and to count ignored entries.
 #include <cmath>
 #include <cstdint>
@@ -172,30 +172,29 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
 
   check_index_target(op, input, target);
   int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
-  Tensor logp = log_softmax(input, cdim);
-  NLLParts nll = nll_core(logp, target, o.weight, o.ignore_index, ignored, o.reduction, op);
-  if (o.label_smoothing == 0.0) return nll.loss;
-
-  // Label smoothing (PyTorch's formula): (1 - eps) nll + eps / K * smooth, where smooth sums -logp over the
-  // classes (weighted by class), is 0 at ignored targets, and shares nll's mean divisor.
-  Tensor weighted = o.weight.defined() ? logp * class_weight_view(o.weight, input) : logp;
-  Tensor smooth = neg(sum(weighted, {cdim}));
-  if (ignored > 0) {
-    Tensor keep = ne(target, full({}, static_cast<double>(o.ignore_index),
-                                  {.dtype = DType::i64, .device = target.device()}));
-    smooth = where(keep, smooth, 0.0);
-  }
-  Tensor reduced;
-  if (o.reduction == Reduction::none) {
-    reduced = smooth;
-  } else if (o.reduction == Reduction::sum) {
-    reduced = sum(smooth);
+  // One fused kernel computes the per-element loss (label smoothing and class weights included) and, in
+  // the backward, (softmax - smoothed target) * weight * g; only the reduction is left here.
+  Tensor loss = softmax_cross_entropy(input, target, o.weight, o.ignore_index, o.label_smoothing);
+  if (o.reduction == Reduction::none) return loss;
+  if (o.reduction == Reduction::sum) return sum(loss);
+  if (!o.weight.defined() && ignored == 0) return mean(loss);
+  // PyTorch's weighted mean: divided by the summed weights of the non-ignored targets (their count
+  // without weights); smoothing shares that divisor.
+  Tensor denom;
+  if (!o.weight.defined()) {
+    denom = scalar_as(static_cast<double>(target.numel() - ignored), input);
   } else {
-    Tensor denom =
-        nll.denom.defined() ? nll.denom : scalar_as(static_cast<double>(target.numel() - ignored), input);
-    reduced = divide_by_weight(sum(smooth), denom);
+    Tensor safe_target = target;
+    Tensor ignore_mask;
+    if (ignored > 0) {
+      ignore_mask = eq(target, full({}, static_cast<double>(o.ignore_index),
+                                    {.dtype = DType::i64, .device = target.device()}));
+      safe_target = where(ignore_mask, 0.0, target);
+    }
+    Tensor w = reshape(index_select(o.weight, 0, reshape(safe_target, {-1})), target.shape());
+    denom = ignored > 0 ? sum(where(ignore_mask, 0.0, w)) : sum(w);
   }
-  return nll.loss * (1.0 - o.label_smoothing) + reduced * (o.label_smoothing / static_cast<double>(k));
+  return divide_by_weight(sum(loss), denom);
 }
 
 }  // namespace kiln::nn::functional

@@ -102,6 +102,16 @@ void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Ten
 void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
 void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+// fused.cu
+void softmax(const Tensor& in, const Tensor& out, bool log);
+void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& lse);
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                            int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                            const Tensor& grad_loss, const Tensor& grad_logits);
+void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
+void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
+                       const Tensor& bias, const Tensor& out, const Tensor& grad_z);
 // gemm.cpp
 void gemm(const GemmArgs& args);
 // The device of a CUDA tensor (checks it is one).

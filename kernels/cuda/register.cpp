@@ -17,6 +17,7 @@ bool supports(char family, int code, DType t) {
     case 'b':
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
+    case 'f':  // fused softmax, cross-entropy, bias + activation (fused.cu)
       return floating;
     case 'c':
       return false;  // conv2d and pooling: not on CUDA yet (cuDNN is the next slice)
@@ -61,6 +62,11 @@ const Backend kCudaBackend = {
                      const Tensor&) { missing_conv("max_pool2d"); },
     .max_pool2d_backward = [](const Pool2dArgs&, const Tensor&, const Tensor&,
                               const Tensor&) { missing_conv("max_pool2d_backward"); },
+    .softmax = softmax,
+    .cross_entropy = cross_entropy,
+    .cross_entropy_backward = cross_entropy_backward,
+    .bias_act = bias_act,
+    .bias_act_backward = bias_act_backward,
     .supports = supports,
 };
 
