@@ -1,7 +1,8 @@
 // CPU fused kernels (family 'f' of tensor/backend.h): row-wise softmax / log_softmax, softmax +
 // cross-entropy from logits (forward and backward), and bias + activation (forward and backward).
 // Rows are independent and each is computed by one thread, so results never depend on the thread count.
-// Row sums of exponentials accumulate in double for f32 too (they are cheap next to the exps).
+// Contiguous rows run as Eigen array expressions in the element type (mixing in double would stop Eigen
+// vectorizing the exps); the saved logsumexp is f64 and the shifts against it are taken from the row max.
 // Depends on Eigen (vectorized row loops), OpenMP and cpu_kernels.h.
 #include <Eigen/Core>
 #include <cmath>
@@ -29,7 +30,7 @@ void softmax_row(const T* x, T* y, int64_t r, bool log) {
   Row<T> out(y, r);
   const T m = in.maxCoeff();
   out = (in - m).exp();
-  const double s = out.template cast<double>().sum();
+  const double s = out.sum();
   if (log) {
     out = (in - m) - static_cast<T>(std::log(s));  // x - max is exact; max + log(s) would round
   } else {
@@ -92,7 +93,7 @@ double column_lse(const T* x, int64_t k, int64_t inner) {
   if (inner == 1) {
     ConstRow<T> row(x, k);
     const T m = row.maxCoeff();
-    return static_cast<double>(m) + std::log((row - m).exp().template cast<double>().sum());
+    return static_cast<double>(m) + std::log(static_cast<double>((row - m).exp().sum()));
   }
   T m = x[0];
   for (int64_t c = 1; c < k; ++c) m = std::max(m, x[c * inner]);
@@ -177,7 +178,9 @@ void cross_entropy_backward_impl(const Tensor& logits, const Tensor& target, con
     const T b = static_cast<T>(static_cast<double>(g[j]) * uniform);
     if (I == 1) {  // contiguous rows: vectorized
       Row<T> out(gb, K);
-      out = (ConstRow<T>(xb, K).template cast<double>() - zj).template cast<T>().exp() * a;
+      ConstRow<T> xr(xb, K);
+      const T m = xr.maxCoeff();
+      out = ((xr - m) - static_cast<T>(zj - m)).exp() * a;  // x - max is exact; lse - max is small
       if (p.eps > 0.0) {
         if (w) {
           out -= ConstRow<T>(w, K) * b;
