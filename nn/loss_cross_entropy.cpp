@@ -88,14 +88,9 @@ Tensor divide_by_weight(const Tensor& numerator, const Tensor& denominator) {
   return numerator / where(empty, 1.0, denominator) + nan_if_empty;
 }
 
-// The parts of nll_loss shared with cross_entropy, after the target has been checked and scanned.
-struct NLLParts {
-  Tensor loss;   // reduced as asked
-  Tensor denom;  // the mean's divisor (sum of weights of non-ignored targets); undefined on the fast path
-};
-
-NLLParts nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                  int64_t ignored, Reduction reduction, const char* op) {
+// nll_loss after the target has been checked and scanned, reduced as asked.
+Tensor nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                int64_t ignored, Reduction reduction, const char* op) {
   KILN_CHECK(reduction != Reduction::batchmean, op,
              ": reduction batchmean is only for kl_div (use mean, sum or none)");
   int64_t cdim = class_dim(logp);
@@ -108,9 +103,9 @@ NLLParts nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight
   }
   Tensor picked = squeeze(gather(logp, cdim, unsqueeze(safe_target, cdim)), cdim);
   if (!weight.defined() && ignored == 0) {
-    if (reduction == Reduction::none) return {neg(picked), {}};
-    if (reduction == Reduction::sum) return {neg(sum(picked)), {}};
-    return {neg(mean(picked)), {}};
+    if (reduction == Reduction::none) return neg(picked);
+    if (reduction == Reduction::sum) return neg(sum(picked));
+    return neg(mean(picked));
   }
   // Ignored entries are selected away rather than multiplied by 0, so a -inf log-probability picked at a
   // placeholder class cannot turn into NaN.
@@ -118,12 +113,12 @@ NLLParts nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight
                               : Tensor();
   Tensor loss = w.defined() ? neg(picked * w) : neg(picked);
   if (ignored > 0) loss = where(ignore_mask, 0.0, loss);
-  if (reduction == Reduction::none) return {loss, {}};
-  if (reduction == Reduction::sum) return {sum(loss), {}};
+  if (reduction == Reduction::none) return loss;
+  if (reduction == Reduction::sum) return sum(loss);
   Tensor denom = !w.defined()  ? scalar_as(static_cast<double>(target.numel() - ignored), logp)
                  : ignored > 0 ? sum(where(ignore_mask, 0.0, w))
                                : sum(w);
-  return {divide_by_weight(sum(loss), denom), denom};
+  return divide_by_weight(sum(loss), denom);
 }
 
 Tensor cross_entropy_probs(const Tensor& input, const Tensor& logp, const Tensor& target,
@@ -152,7 +147,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLOptions& o) 
   int64_t k = check_index_target(op, input, target);
   check_class_weight(op, o.weight, input, k);
   int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
-  return nll_core(input, target, o.weight, o.ignore_index, ignored, o.reduction, op).loss;
+  return nll_core(input, target, o.weight, o.ignore_index, ignored, o.reduction, op);
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
