@@ -1,6 +1,8 @@
 // kiln/bench/bench_fused.cpp: the fused kernels against the composites they replace, forward + backward.
 // BM_ce_fused is nn::functional::cross_entropy (the fused softmax_cross_entropy op); BM_ce_composite is the
-// pre-fusion formula (x - logsumexp(x), gather, mean), at the demo's (128, 10) and at (1024, 1000).
+// pre-fusion formula (x - logsumexp(x), gather, mean), at the demo's (128, 10) and at (1024, 1000);
+// BM_ce_fused_ops_backward keeps the fused forward but takes the backward written with ops. log_softmax
+// forward + backward: the primitive op against the composite it replaced.
 // BM_linear_relu_fused / _unfused time linear + ReLU with bias and activation in one pass or as
 // add then relu, at the MLP's first layer (128 x 784 -> 512). BM_linear_relu_gemm_bias folds the bias
 // into the GEMM instead (C = broadcast bias, beta = 1, through the raw kernel table) then applies relu:
@@ -50,6 +52,35 @@ void BM_ce_composite(benchmark::State& state) {
     loss.backward();
     benchmark::DoNotOptimize(in.logits.grad().data_ptr());
     in.logits.set_grad(Tensor());
+  }
+}
+
+// The fused forward with its backward written with ops (the path a recorded backward takes): the
+// alternative to the one-kernel backward.
+void BM_ce_fused_ops_backward(benchmark::State& state) {
+  CeInputs in(state.range(0), state.range(1));
+  for (auto _ : state) {
+    Tensor loss = kiln::nn::functional::cross_entropy(in.logits, in.target);
+    Tensor g = kiln::autograd::grad({loss}, {in.logits}, {}, false, /*create_graph=*/true)[0];
+    benchmark::DoNotOptimize(g.data_ptr());
+  }
+}
+
+// log_softmax forward + backward: the primitive op against the composite x - logsumexp(x).
+void BM_log_softmax_primitive(benchmark::State& state) {
+  CeInputs in(state.range(0), state.range(1));
+  for (auto _ : state) {
+    Tensor g = kiln::autograd::grad({kiln::sum(kiln::log_softmax(in.logits, 1) * 0.5)}, {in.logits})[0];
+    benchmark::DoNotOptimize(g.data_ptr());
+  }
+}
+
+void BM_log_softmax_composite(benchmark::State& state) {
+  CeInputs in(state.range(0), state.range(1));
+  for (auto _ : state) {
+    Tensor logp = in.logits - kiln::logsumexp(in.logits, {1}, /*keepdim=*/true);
+    Tensor g = kiln::autograd::grad({kiln::sum(logp * 0.5)}, {in.logits})[0];
+    benchmark::DoNotOptimize(g.data_ptr());
   }
 }
 
@@ -117,6 +148,9 @@ void BM_linear_relu_fused_forward(benchmark::State& state) {
 
 BENCHMARK(BM_ce_fused)->Args({128, 10})->Args({1024, 1000})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ce_composite)->Args({128, 10})->Args({1024, 1000})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ce_fused_ops_backward)->Args({128, 10})->Args({1024, 1000})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_log_softmax_primitive)->Args({128, 10})->Args({1024, 1000})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_log_softmax_composite)->Args({128, 10})->Args({1024, 1000})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_linear_relu_fused)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_linear_relu_unfused)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_linear_relu_fused_forward)->Unit(benchmark::kMicrosecond);
