@@ -60,6 +60,9 @@ CeGeometry check_ce(const Tensor& logits, const Tensor& target, const Tensor& we
 
 // Every target is a class in [0, K) or ignore_index (scanned on the CPU).
 void check_ce_targets(const Tensor& target, int64_t k, int64_t ignore_index) {
+  // While a CUDA Graph is being captured no value may be read on the host, so the scan is left out
+  // (tensor/backend.h, is_capturing).
+  if (backend(target.device()).is_capturing(target.device().index)) return;
   Tensor t = target.to(Device::cpu()).contiguous();
   const int64_t* p = t.data<int64_t>();
   for (int64_t i = 0, n = t.numel(); i < n; ++i)

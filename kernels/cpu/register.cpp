@@ -51,6 +51,8 @@ const Backend kCpuBackend = {
     .cross_entropy_backward = cross_entropy_backward,
     .bias_act = bias_act,
     .bias_act_backward = bias_act_backward,
+    .is_capturing = [](int) { return false; },
+    .pin_memory = [](const Tensor& t) { return t; },
     .supports = supports,
 };
 
