@@ -129,6 +129,14 @@ struct IndexCheck {
   const char* detail = nullptr;
 };
 std::string index_range_message(const IndexCheck& check, int64_t value);
+// The activations the fused bias + activation kernel applies (family 'f').
+enum class Activation : uint8_t { none, relu, gelu, silu, sigmoid, tanh, leaky_relu };
+inline const char* activation_name(Activation a) {
+  constexpr const char* names[] = {"none", "relu", "gelu", "silu", "sigmoid", "tanh", "leaky_relu"};
+  return names[static_cast<int>(a)];
+}
+// Codes of the fused family for supports('f', code, dtype).
+enum class FusedKernel : uint8_t { softmax, cross_entropy, bias_act };
 
 struct Backend {
   const char* name;
@@ -169,6 +177,27 @@ struct Backend {
   void (*max_pool2d)(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
   void (*max_pool2d_backward)(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                               const Tensor& grad_x);
+  // ---- fused kernels (family 'f', code = FusedKernel): softmax, softmax + cross-entropy, bias + activation.
+  // Floating dtypes; every operand contiguous; outputs fully overwritten.
+  // softmax: in, out (O, R, I); out = softmax over R (log_softmax when `log`), max-subtracted.
+  void (*softmax)(const Tensor& in, const Tensor& out, bool log);
+  // cross_entropy: logits (O, K, I), target (O, I) i64 with every value in [0, K) or ignore_index (the
+  // caller checks), weight (K) or undefined (all ones). With the target distribution
+  // T_k = (1 - eps) w[t] [k == t] + eps / K w[k] (eps = label_smoothing; T = 0 where t == ignore_index),
+  // loss[o, i] = sum_k T_k (lse - x_k) and lse[o, i] = logsumexp_k x_k (saved for the backward), f64 for
+  // every logits dtype: x - lse must keep the input's precision when the logits are large.
+  void (*cross_entropy)(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                        int64_t ignore_index, double label_smoothing, const Tensor& loss, const Tensor& lse);
+  // grad_logits (O, K, I) = grad_loss[o, i] (softmax_k sum_j T_j - T_k), softmax from the saved lse.
+  void (*cross_entropy_backward)(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                 int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                                 const Tensor& grad_loss, const Tensor& grad_logits);
+  // bias_act: x (N, D), bias (D), out (N, D) = act(x + bias); alpha is leaky_relu's negative slope.
+  void (*bias_act)(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
+  // grad_z (N, D) = grad_out * act'(x + bias). Reads `out` for none / relu / sigmoid / tanh (x and bias
+  // may be undefined) and x + bias for gelu / silu / leaky_relu (out may be undefined).
+  void (*bias_act_backward)(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
+                            const Tensor& bias, const Tensor& out, const Tensor& grad_z);
   // ---- CUDA Graph capture and pinned host staging (gputools) ----
   // Whether work for device `index` of this type is being captured into a CUDA Graph now; while it is,
   // nothing may read a value on the host (a check that scans values must be skipped or done on the
@@ -193,7 +222,8 @@ struct Backend {
   // device writes the values arange builds on the host.
   void (*arange)(const Tensor& out, double start, double step);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
-  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'p' optimizer steps, 'o' other).
+  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'f' fused, 'n' batch norm, 'p' optimizer steps,
+  // 'o' other).
   bool (*supports)(char family, int code, DType dtype);
 };
 

@@ -14,6 +14,7 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
     case 'c':
+    case 'f':  // fused softmax, cross-entropy, bias + activation
       return floating;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
@@ -47,6 +48,11 @@ const Backend kCpuBackend = {
     .conv2d_backward_filter = conv2d_backward_filter,
     .max_pool2d = max_pool2d,
     .max_pool2d_backward = max_pool2d_backward,
+    .softmax = softmax,
+    .cross_entropy = cross_entropy,
+    .cross_entropy_backward = cross_entropy_backward,
+    .bias_act = bias_act,
+    .bias_act_backward = bias_act_backward,
     .is_capturing = [](int) { return false; },
     .pin_memory = [](const Tensor& t) { return t; },
     .optim_step = optim_step,

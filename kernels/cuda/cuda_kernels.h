@@ -162,6 +162,16 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
 // With `state` (a capture, see CaptureRandom) the kernel uses seed state[0] and counters state[1] + offset.
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
             const uint64_t* state = nullptr);
+// fused.cu
+void softmax(const Tensor& in, const Tensor& out, bool log);
+void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& lse);
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                            int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                            const Tensor& grad_loss, const Tensor& grad_logits);
+void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
+void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
+                       const Tensor& bias, const Tensor& out, const Tensor& grad_z);
 // gemm.cpp
 void gemm(const GemmArgs& args);
 // conv_cudnn.cpp: the table's conv2d entries (cuDNN where built with it and it takes the case, else the

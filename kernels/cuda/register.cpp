@@ -17,6 +17,7 @@ bool supports(char family, int code, DType t) {
     case 'b':
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
+    case 'f':  // fused softmax, cross-entropy, bias + activation (fused.cu)
       return floating;
     case 'p':
       return optim_supports(code, t);
@@ -66,6 +67,11 @@ const Backend kCudaBackend = {
     .conv2d_backward_filter = conv2d_backward_filter,
     .max_pool2d = max_pool2d,
     .max_pool2d_backward = max_pool2d_backward,
+    .softmax = softmax,
+    .cross_entropy = cross_entropy,
+    .cross_entropy_backward = cross_entropy_backward,
+    .bias_act = bias_act,
+    .bias_act_backward = bias_act_backward,
     .is_capturing = stream_capturing,
     .pin_memory = kiln::cuda::pin_memory,
     .optim_step = optim_step,
