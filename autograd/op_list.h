@@ -83,7 +83,7 @@
   /* normalization */                    \
   X(softmax, 1, composite)               \
   X(log_softmax, 1, composite)           \
-  X(batch_norm, 5, composite)            \
+  X(batch_norm, 5, primitive)            \
   X(layer_norm, 3, composite)            \
   X(group_norm, 3, composite)            \
   /* neural-network ops */               \

@@ -14,6 +14,7 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
     case 'c':
+    case 'n':
       return floating;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
@@ -45,6 +46,8 @@ const Backend kCpuBackend = {
     .conv2d_backward_filter = conv2d_backward_filter,
     .max_pool2d = max_pool2d,
     .max_pool2d_backward = max_pool2d_backward,
+    .batch_norm_forward = batch_norm_forward,
+    .batch_norm_backward = batch_norm_backward,
     .supports = supports,
 };
 

@@ -102,6 +102,13 @@ void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Ten
 void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
 void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+// batch_norm.cu
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps,
+                        const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd);
+void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                         const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                         const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
 // gemm.cpp
 void gemm(const GemmArgs& args);
 // The device of a CUDA tensor (checks it is one).

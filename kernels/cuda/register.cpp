@@ -17,6 +17,7 @@ bool supports(char family, int code, DType t) {
     case 'b':
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
+    case 'n':  // batch norm (batch_norm.cu): f32 and f64 for now
       return floating;
     case 'c':
       return false;  // conv2d and pooling: not on CUDA yet (cuDNN is the next slice)
@@ -61,6 +62,8 @@ const Backend kCudaBackend = {
                      const Tensor&) { missing_conv("max_pool2d"); },
     .max_pool2d_backward = [](const Pool2dArgs&, const Tensor&, const Tensor&,
                               const Tensor&) { missing_conv("max_pool2d_backward"); },
+    .batch_norm_forward = batch_norm_forward,
+    .batch_norm_backward = batch_norm_backward,
     .supports = supports,
 };
 

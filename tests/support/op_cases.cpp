@@ -128,6 +128,18 @@ void add_nn_cases(std::vector<OpCase>& c) {
                {In::range({2, 3, 4}, -1, 1), constant_range({3}, -0.5, 0.5), constant_range({3}, 0.5, 2),
                 In::range({3}, 0.5, 1.5), In::range({3}, -1, 1)},
                [](const V& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false); }});
+  c.push_back({"batch_norm",
+               "train_3d_weight_only",
+               {In::range({3, 2, 5}, -1, 2), In::range({2}, 0.5, 1.5)},
+               [](const V& x) { return batch_norm(x[0], {}, {}, x[1], {}, true); }});
+  c.push_back({"batch_norm",
+               "train_large",
+               {In::range({8, 6, 10, 9}, -2, 3), In::range({6}, 0.5, 1.5), In::range({6}, -1, 1)},
+               [](const V& x) {
+                 Tensor rm = zeros({6}, {.dtype = x[0].dtype()}), rv = ones({6}, {.dtype = x[0].dtype()});
+                 return batch_norm(x[0], rm, rv, x[1], x[2], true);
+               }});
+  c.back().large = true;
   c.push_back({"layer_norm",
                "last2_affine",
                {In::range({2, 3, 4}, -1, 1), In::range({3, 4}, 0.5, 1.5), In::range({3, 4}, -1, 1)},
