@@ -84,8 +84,8 @@
   X(softmax, 1, composite)               \
   X(log_softmax, 1, composite)           \
   X(batch_norm, 5, primitive)            \
-  X(layer_norm, 3, composite)            \
-  X(group_norm, 3, composite)            \
+  X(layer_norm, 3, primitive)            \
+  X(group_norm, 3, primitive)            \
   /* neural-network ops */               \
   X(conv2d, 3, primitive)                \
   X(conv1d, 3, composite)                \

@@ -3,11 +3,13 @@
 // (tests/fixtures/torch_batch_norm.txt, written by tests/gen_batch_norm_fixtures.py), in f64 and f32;
 // gradients of first, second and third order against the composite formula written with ops and against
 // finite differences; thread-count independence of values, running statistics and gradients; f32
-// precision with a large mean; strided inputs and running statistics; in-place modification detection.
+// precision with a large mean; strided inputs and running statistics; in-place modification detection;
+// layer_norm and group_norm, which share the kernels, against their composite formulas up to third order.
 // The op table (tests/support/op_cases.cpp) covers the op's other modes.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include <kiln/autograd/engine.h>
@@ -161,10 +163,10 @@ TEST(BatchNormGrad, FiniteDifferencesFirstAndSecondOrder) {
 // Gradients of orders 1 to 3 of sum(bn(in) * c1), each contracted with a fixed random tensor before the
 // next differentiation, for the kernel path and the composite formula: the double-backward formulas
 // (written with ops) must themselves differentiate correctly.
-std::vector<Tensor> higher_order(const GradCase& gc, bool composite) {
-  auto in = grad_inputs(gc, 11);
+std::vector<Tensor> higher_order(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                 const std::vector<Tensor>& in) {
   manual_seed(99);
-  Tensor y = apply_bn(gc, in, composite);
+  Tensor y = f(in);
   Tensor acc = sum(y * randn(y.shape(), {.dtype = DType::f64}));
   std::vector<Tensor> out;  // undefined where a gradient does not depend on the input (zero)
   for (int order = 1; order <= 3; ++order) {
@@ -182,21 +184,59 @@ std::vector<Tensor> higher_order(const GradCase& gc, bool composite) {
   return out;
 }
 
+void expect_same_gradients(const std::vector<Tensor>& got, const std::vector<Tensor>& want,
+                           const std::string& name) {
+  ASSERT_EQ(got.size(), want.size()) << name;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const std::string what = name + " gradient " + std::to_string(i);
+    // An undefined gradient on one side is a zero gradient on the other.
+    if (!got[i].defined() || !want[i].defined()) {
+      const Tensor& d = got[i].defined() ? got[i] : want[i];
+      if (d.defined()) expect_close(d, zeros_like(d), 0, 1e-9, what);
+      continue;
+    }
+    expect_close(got[i], want[i], 1e-8, 1e-9, what);
+  }
+}
+
 TEST(BatchNormGrad, OrdersOneToThreeMatchTheCompositeFormula) {
   for (const GradCase& gc : grad_cases()) {
-    auto got = higher_order(gc, false), want = higher_order(gc, true);
-    ASSERT_EQ(got.size(), want.size()) << gc.name;
-    for (size_t i = 0; i < got.size(); ++i) {
-      // An undefined gradient on one side is a zero gradient on the other.
-      if (!got[i].defined() || !want[i].defined()) {
-        const Tensor& d = got[i].defined() ? got[i] : want[i];
-        if (d.defined())
-          expect_close(d, zeros_like(d), 0, 1e-9, std::string(gc.name) + " gradient " + std::to_string(i));
-        continue;
-      }
-      expect_close(got[i], want[i], 1e-8, 1e-9, std::string(gc.name) + " gradient " + std::to_string(i));
-    }
+    auto in = grad_inputs(gc, 11);
+    auto got = higher_order([&](const std::vector<Tensor>& v) { return apply_bn(gc, v, false); }, in);
+    auto want = higher_order([&](const std::vector<Tensor>& v) { return apply_bn(gc, v, true); }, in);
+    expect_same_gradients(got, want, gc.name);
   }
+}
+
+// layer_norm and group_norm run the batch-norm kernels on a (1, rows, D) view: the same checks against
+// their composite formulas.
+TEST(BatchNormGrad, LayerNormAndGroupNormOrdersOneToThree) {
+  manual_seed(12);
+  std::vector<Tensor> ln_in{randn({3, 2, 4}, {.dtype = DType::f64}) + 1.0,
+                            rand({2, 4}, {.dtype = DType::f64}) + 0.5, randn({2, 4}, {.dtype = DType::f64})};
+  for (auto& t : ln_in) t.requires_grad_();
+  auto ln_ref = [](const std::vector<Tensor>& v) {
+    Tensor c = v[0] - mean(v[0], {1, 2}, true);
+    return c * rsqrt(mean(square(c), {1, 2}, true) + 1e-5) * v[1] + v[2];
+  };
+  expect_same_gradients(higher_order(
+                            [](const std::vector<Tensor>& v) {
+                              return layer_norm(v[0], {2, 4}, v[1], v[2]);
+                            },
+                            ln_in),
+                        higher_order(ln_ref, ln_in), "layer_norm");
+  std::vector<Tensor> gn_in{randn({2, 6, 2, 2}, {.dtype = DType::f64}) - 0.5,
+                            rand({6}, {.dtype = DType::f64}) + 0.5, randn({6}, {.dtype = DType::f64})};
+  for (auto& t : gn_in) t.requires_grad_();
+  auto gn_ref = [](const std::vector<Tensor>& v) {
+    Tensor g = reshape(v[0], {2, 3, 8});
+    Tensor c = g - mean(g, {2}, true);
+    Tensor y = reshape(c * rsqrt(mean(square(c), {2}, true) + 1e-5), {2, 6, 2, 2});
+    return y * reshape(v[1], {1, 6, 1, 1}) + reshape(v[2], {1, 6, 1, 1});
+  };
+  expect_same_gradients(
+      higher_order([](const std::vector<Tensor>& v) { return group_norm(v[0], 3, v[1], v[2]); }, gn_in),
+      higher_order(gn_ref, gn_in), "group_norm");
 }
 
 // ---- kernels: thread counts, precision, layouts ----

@@ -3,7 +3,8 @@
 // its backward is a recorded op (one kernel for grad_x, grad_weight and grad_bias) whose own backward is
 // written with ops (the formulas at bn_grad_x_backward), so gradients of any order work. The composite
 // form remains for what the kernel does not serve: evaluation with running statistics that require grad,
-// and dtypes a backend lacks. layer_norm and group_norm are composite (mean, var, rsqrt, broadcasting).
+// and dtypes a backend lacks. layer_norm and group_norm run the same kernels on a (1, rows, D) view (each
+// row normalized by its own statistics), then apply their affine parameters with ops.
 // Depends on ops/common.h and the kernel table's batch_norm entries.
 #include <algorithm>
 #include <memory>
@@ -224,6 +225,22 @@ Tensor batch_norm_primitive(const Tensor& x, const Tensor& running_mean, const T
   return out;
 }
 
+// Each row of x viewed as (R, D) normalized by its own mean and biased variance, without affine: batch
+// norm's training kernel on a (1, R, D) view (R channels of D values each), so layer_norm and group_norm
+// share its kernels and its gradients of every order. Composite where the device lacks the kernel.
+Tensor normalize_rows(const Tensor& x, int64_t rows, double eps) {
+  const int64_t d = rows == 0 ? 0 : x.numel() / rows;
+  Tensor x3 = reshape(x, {1, rows, d});
+  Tensor y;
+  if (backend(x.device()).supports('n', 0, x.dtype())) {
+    y = batch_norm_primitive(x3, {}, {}, {}, {}, /*training=*/true, 0.0, eps);
+  } else {
+    Tensor centered = x3 - mean(x3, {2}, /*keepdim=*/true);
+    y = centered * rsqrt(mean(square(centered), {2}, /*keepdim=*/true) + eps);
+  }
+  return reshape(y, x.shape());
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
@@ -271,11 +288,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                shape_str(t->shape()), " must have normalized_shape ", shape_str(normalized_shape));
     check_same_dtype(op, x, *t);
   }
-  Shape dims;
-  for (int64_t d = x.dim() - k; d < x.dim(); ++d) dims.push_back(d);
-  Tensor centered = x - mean(x, dims, /*keepdim=*/true);
-  Tensor y = centered * rsqrt(mean(square(centered), dims, /*keepdim=*/true) + eps);
-  return affine(y, weight, bias, /*per_channel=*/false);
+  int64_t rows = 1;
+  for (int64_t d = 0; d < x.dim() - k; ++d) rows *= x.size(d);
+  return affine(normalize_rows(x, rows, eps), weight, bias, /*per_channel=*/false);
 }
 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
@@ -288,10 +303,7 @@ Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, con
              ") must be divisible by num_groups (", num_groups, "); input ", shape_str(x.shape()));
   check_per_channel(op, weight, "weight", x);
   check_per_channel(op, bias, "bias", x);
-  Tensor g = reshape(x, {x.size(0), num_groups, -1});
-  Tensor centered = g - mean(g, {2}, /*keepdim=*/true);
-  Tensor y = centered * rsqrt(mean(square(centered), {2}, /*keepdim=*/true) + eps);
-  return affine(reshape(y, x.shape()), weight, bias, /*per_channel=*/true);
+  return affine(normalize_rows(x, x.size(0) * num_groups, eps), weight, bias, /*per_channel=*/true);
 }
 
 }  // namespace kiln

@@ -153,6 +153,14 @@ void add_nn_cases(std::vector<OpCase>& c) {
                "3_groups_affine",
                {In::range({2, 6, 3}, -1, 1), In::range({6}, 0.5, 1.5), In::range({6}, -1, 1)},
                [](const V& x) { return group_norm(x[0], 3, x[1], x[2]); }});
+  c.push_back({"group_norm", "4d_2_groups_plain", {In::range({2, 4, 3, 2}, -1, 2)}, [](const V& x) {
+                 return group_norm(x[0], 2);
+               }});
+  c.push_back({"layer_norm",
+               "large_affine",
+               {In::range({48, 5, 40}, -2, 3), In::range({40}, 0.5, 1.5), In::range({40}, -1, 1)},
+               [](const V& x) { return layer_norm(x[0], {40}, x[1], x[2]); }});
+  c.back().large = true;
   // padding_idx deliberately breaks the match with finite differences (its rows get no gradient), so
   // it is tested in test_nn_ops.cpp and the PyTorch fixtures instead.
   c.push_back({"embedding",
