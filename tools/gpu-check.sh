@@ -53,11 +53,12 @@ stage() {
 export PATH=/usr/local/cuda/bin:$PATH
 stage configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_BUILD_TESTS=ON \
   -DKILN_BUILD_BENCH=ON -DKILN_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_ARCHITECTURES="${KILN_CUDA_ARCH:-90}"
-stage build 300 cmake --build "$build" -j"$jobs" --target test_cuda test_ops kiln_bench_train
+stage build 300 cmake --build "$build" -j"$jobs" --target test_cuda test_cuda_batch_norm test_ops kiln_bench_train
 
 if [[ -x $build/tests/test_cuda ]]; then
   export OMP_WAIT_POLICY=passive
   stage test_cuda 60 "$build/tests/test_cuda"
+  stage test_cuda_batch_norm 60 "$build/tests/test_cuda_batch_norm"
   # Every op-table case on CUDA against the CPU (cases for kernels CUDA lacks report themselves skipped).
   stage test_ops_cuda 120 "$build/tests/test_ops" --gtest_filter='*CudaMatchesCpu*' --gtest_brief=1
   if command -v compute-sanitizer >/dev/null; then
@@ -67,6 +68,8 @@ if [[ -x $build/tests/test_cuda ]]; then
       --gtest_filter='-*ErrorsNameTheOp*'
     stage sanitizer_racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 1 "$build/tests/test_cuda" \
       --gtest_filter='*Reductions*:*ScatterAdd*'
+    stage sanitizer_racecheck_bn 60 compute-sanitizer --tool racecheck --error-exitcode 1 \
+      "$build/tests/test_cuda_batch_norm" --gtest_filter='*RunningStatistics*:*SecondOrder*'
 
   else
     echo "compute-sanitizer not found: sanitizer stage skipped" | tee -a "$results"

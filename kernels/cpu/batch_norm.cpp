@@ -5,7 +5,6 @@
 // channel's work never depends on how many there are, so results are bit-identical for any thread count.
 // Statistics take two passes (mean, then the centered sum of squares), so a large mean costs no precision.
 // Depends on cpu_kernels.h (the table contract).
-#include <array>
 #include <cmath>
 
 #include "kiln/kernels/cpu/cpu_kernels.h"
@@ -29,30 +28,60 @@ Geometry geometry_of(const Tensor& x) {
   return g;
 }
 
-// The K sums over channel c's values of f(offset), where offset runs over the channel's elements of a
-// contiguous (N, C, S) tensor (n-major, then s) and f returns K doubles.
-template <int K, class F>
-std::array<double, K> channel_sums(const Geometry& geo, int64_t c, F f) {
-  double lanes[K][kLanes] = {};
-  for (int64_t i = 0; i < geo.n; ++i) {
-    const int64_t base = (i * geo.c + c) * geo.s;
-    int64_t j = 0;
-    for (; j + kLanes <= geo.s; j += kLanes) {
-      for (int l = 0; l < kLanes; ++l) {
-        const std::array<double, K> v = f(base + j + l);
-        for (int k = 0; k < K; ++k) lanes[k][l] += v[k];
-      }
-    }
-    for (int l = 0; j < geo.s; ++j, ++l) {
-      const std::array<double, K> v = f(base + j);
-      for (int k = 0; k < K; ++k) lanes[k][l] += v[k];
+// Row sums into kLanes partial sums, value j of a row going to lane j % kLanes; channel_total() adds the
+// lanes in order. Spelled out per quantity (rather than through a generic callback) so that the compiler
+// vectorizes the f32 -> f64 conversions.
+using Lanes = double[kLanes];
+
+template <class T>
+void add_values(const T* p, int64_t len, Lanes& sum) {
+  int64_t j = 0;
+  for (; j + kLanes <= len; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) sum[l] += static_cast<double>(p[j + l]);
+  for (; j < len; ++j) sum[j % kLanes] += static_cast<double>(p[j]);
+}
+
+template <class T>
+void add_squares(const T* p, int64_t len, double mean, Lanes& sum) {
+  int64_t j = 0;
+  for (; j + kLanes <= len; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      const double d = static_cast<double>(p[j + l]) - mean;
+      sum[l] += d * d;
     }
   }
-  std::array<double, K> total{};
-  for (int k = 0; k < K; ++k)
-    for (int l = 0; l < kLanes; ++l) total[k] += lanes[k][l];
-  return total;
+  for (; j < len; ++j) {
+    const double d = static_cast<double>(p[j]) - mean;
+    sum[j % kLanes] += d * d;
+  }
 }
+
+// sum_g += g, sum_gc += g (x - mean)
+template <class T>
+void add_grad_sums(const T* g, const T* x, int64_t len, double mean, Lanes& sum_g, Lanes& sum_gc) {
+  int64_t j = 0;
+  for (; j + kLanes <= len; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      const double gv = static_cast<double>(g[j + l]);
+      sum_g[l] += gv;
+      sum_gc[l] += gv * (static_cast<double>(x[j + l]) - mean);
+    }
+  }
+  for (; j < len; ++j) {
+    const double gv = static_cast<double>(g[j]);
+    sum_g[j % kLanes] += gv;
+    sum_gc[j % kLanes] += gv * (static_cast<double>(x[j]) - mean);
+  }
+}
+
+double lanes_total(const Lanes& sum) {
+  double t = 0;
+  for (double v : sum) t += v;
+  return t;
+}
+
+// The offset of row i (of N) of channel c in a contiguous (N, C, S) tensor.
+int64_t row_offset(const Geometry& geo, int64_t i, int64_t c) { return (i * geo.c + c) * geo.s; }
 
 // x - mean in T without T's rounding of the mean: mean = hi + lo, and x - hi is exact for x near the mean,
 // so an f32 mean 10^4 times the spread costs no more than f32's rounding of the result.
@@ -88,11 +117,11 @@ void forward_typed(const Tensor& x_t, const Tensor& weight, const Tensor& bias, 
   for (int64_t c = 0; c < geo.c; ++c) {
     double mean, invstd;
     if (training) {
-      mean = channel_sums<1>(geo, c, [&](int64_t o) { return std::array<double, 1>{double(x[o])}; })[0] / m;
-      const double sq = channel_sums<1>(geo, c, [&](int64_t o) {
-        const double d = double(x[o]) - mean;
-        return std::array<double, 1>{d * d};
-      })[0];
+      Lanes sum = {}, squares = {};
+      for (int64_t i = 0; i < geo.n; ++i) add_values(x + row_offset(geo, i, c), geo.s, sum);
+      mean = lanes_total(sum) / m;
+      for (int64_t i = 0; i < geo.n; ++i) add_squares(x + row_offset(geo, i, c), geo.s, mean, squares);
+      const double sq = lanes_total(squares);
       invstd = 1.0 / std::sqrt(sq / m + eps);
       if (rm) rm[c] = static_cast<T>((1.0 - momentum) * double(rm[c]) + momentum * mean);
       if (rv) rv[c] = static_cast<T>((1.0 - momentum) * double(rv[c]) + momentum * sq / (m - 1.0));
@@ -105,7 +134,7 @@ void forward_typed(const Tensor& x_t, const Tensor& weight, const Tensor& bias, 
     const Centering<T> mu(mean);
     const T scale = static_cast<T>(invstd * (w ? double(w[c]) : 1.0)), shift = b ? b[c] : T(0);
     for (int64_t i = 0; i < geo.n; ++i) {
-      const int64_t base = (i * geo.c + c) * geo.s;
+      const int64_t base = row_offset(geo, i, c);
       for (int64_t j = base; j < base + geo.s; ++j) out[j] = mu.centered(x[j]) * scale + shift;
     }
   }
@@ -126,11 +155,12 @@ void backward_typed(const Tensor& grad_out, const Tensor& x_t, const Tensor& wei
     const double mean = double(sm[c]), invstd = double(si[c]);
     double sum_g = 0, sum_gc = 0;  // sum(g), sum(g (x - mean))
     if (need_sums) {
-      const auto s = channel_sums<2>(geo, c, [&](int64_t o) {
-        const double gv = double(g[o]);
-        return std::array<double, 2>{gv, gv * (double(x[o]) - mean)};
-      });
-      sum_g = s[0], sum_gc = s[1];
+      Lanes lanes_g = {}, lanes_gc = {};
+      for (int64_t i = 0; i < geo.n; ++i) {
+        const int64_t o = row_offset(geo, i, c);
+        add_grad_sums(g + o, x + o, geo.s, mean, lanes_g, lanes_gc);
+      }
+      sum_g = lanes_total(lanes_g), sum_gc = lanes_total(lanes_gc);
     }
     if (gb) gb[c] = static_cast<T>(sum_g);
     if (gw) gw[c] = static_cast<T>(sum_gc * invstd);
@@ -142,7 +172,7 @@ void backward_typed(const Tensor& grad_out, const Tensor& x_t, const Tensor& wei
     const T mean_g = static_cast<T>(training ? sum_g / m : 0.0);
     const T proj = static_cast<T>(training ? sum_gc * invstd * invstd / m : 0.0);
     for (int64_t i = 0; i < geo.n; ++i) {
-      const int64_t base = (i * geo.c + c) * geo.s;
+      const int64_t base = row_offset(geo, i, c);
       for (int64_t j = base; j < base + geo.s; ++j)
         gx[j] = scale * (g[j] - mean_g - mu.centered(x[j]) * proj);
     }
