@@ -139,6 +139,14 @@ struct Backend {
   void (*batch_norm_backward)(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
                               const Tensor& save_mean, const Tensor& save_invstd, bool training,
                               const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
+  // ---- CUDA Graph capture and pinned host staging (gputools) ----
+  // Whether work for device `index` of this type is being captured into a CUDA Graph now; while it is,
+  // nothing may read a value on the host (a check that scans values must be skipped or done on the
+  // device). The CPU: never.
+  bool (*is_capturing)(int index);
+  // A copy of CPU tensor t in page-locked host memory, from which copies to this backend's device run
+  // asynchronously (cuda::pin_memory; the DataLoader's pin_memory option). The CPU table returns t.
+  Tensor (*pin_memory)(const Tensor& t);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
   // 'g' gemm, 'r' random, 'c' convolution and pooling, 'n' batch normalization, 'o' other).
   bool (*supports)(char family, int code, DType dtype);

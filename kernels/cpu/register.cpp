@@ -48,6 +48,8 @@ const Backend kCpuBackend = {
     .max_pool2d_backward = max_pool2d_backward,
     .batch_norm_forward = batch_norm_forward,
     .batch_norm_backward = batch_norm_backward,
+    .is_capturing = [](int) { return false; },
+    .pin_memory = [](const Tensor& t) { return t; },
     .supports = supports,
 };
 
