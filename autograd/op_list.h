@@ -83,9 +83,9 @@
   /* normalization */                    \
   X(softmax, 1, primitive)               \
   X(log_softmax, 1, primitive)           \
-  X(batch_norm, 5, composite)            \
-  X(layer_norm, 3, composite)            \
-  X(group_norm, 3, composite)            \
+  X(batch_norm, 5, primitive)            \
+  X(layer_norm, 3, primitive)            \
+  X(group_norm, 3, primitive)            \
   /* neural-network ops */               \
   X(conv2d, 3, primitive)                \
   X(conv1d, 3, composite)                \

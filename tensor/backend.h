@@ -198,6 +198,27 @@ struct Backend {
   // may be undefined) and x + bias for gelu / silu / leaky_relu (out may be undefined).
   void (*bias_act_backward)(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
                             const Tensor& bias, const Tensor& out, const Tensor& grad_z);
+  // ---- batch normalization (family 'n': code 0 forward, 1 backward) ----
+  // x, out, grad_out, grad_x: contiguous (N, C, *) of one floating dtype, viewed as (N, C, S) with S the
+  // product of the trailing dims; statistics are per channel over M = N S values. The per-channel tensors
+  // (C) are contiguous, of x's dtype; weight, bias, running_mean and running_var may be undefined
+  // (weight 1, bias 0, no running statistics).
+  // batch_norm_forward, training: save_mean = the batch mean, save_invstd = 1 / sqrt(biased var + eps);
+  //   running_mean / running_var, when defined, become (1 - momentum) running + momentum stat in place,
+  //   with the unbiased variance (M / (M - 1) times the biased one; the caller ensures M > 1).
+  //   !training: save_mean = running_mean, save_invstd = 1 / sqrt(running_var + eps) (both defined).
+  //   Then out = (x - save_mean) save_invstd weight + bias.
+  // batch_norm_backward, with xhat = (x - save_mean) save_invstd and sums over N and S per channel:
+  //   grad_bias = sum(g), grad_weight = sum(g xhat), and grad_x = weight save_invstd (g - sum(g) / M -
+  //   xhat sum(g xhat) / M) in training (the batch statistics move with x), weight save_invstd g
+  //   otherwise. Any of grad_x, grad_weight, grad_bias may be undefined (not needed); all are overwritten.
+  void (*batch_norm_forward)(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var, bool training,
+                             double momentum, double eps, const Tensor& out, const Tensor& save_mean,
+                             const Tensor& save_invstd);
+  void (*batch_norm_backward)(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                              const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                              const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
   // ---- CUDA Graph capture and pinned host staging (gputools) ----
   // Whether work for device `index` of this type is being captured into a CUDA Graph now; while it is,
   // nothing may read a value on the host (a check that scans values must be skipped or done on the

@@ -14,7 +14,7 @@
 #                     device memory
 #   gpu_ops_*         GEMM and conv TFLOP/s, kiln (kiln_bench_gpu_ops) and PyTorch (bench/gpu_ops_torch.py),
 #                     lines "name TFLOP/s ms"; skipped where either program is absent
-#   sanitizer_*       compute-sanitizer memcheck on test_cuda, racecheck on one short test. Last, because
+#   sanitizer_*       compute-sanitizer memcheck on test_cuda, racecheck on two short tests. Last, because
 #                     their run time is the least predictable: a shortfall costs them, not the numbers.
 # Every stage runs even when an earlier one failed (nothing runs without a build). Each stage's exit code,
 # duration and last lines go to the results file, $OUT/gpu-check-results.txt when OUT is set, else
@@ -137,6 +137,9 @@ if command -v compute-sanitizer >/dev/null; then
     "$build/tests/test_cuda" --gtest_filter='-*ErrorsNameTheOp*' --gtest_brief=1
   stage sanitizer_racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 "$build/tests/test_cuda" \
     --gtest_filter='*Reductions*' --gtest_brief=1
+  # The batch-norm kernels' shared-memory block sums (tests/test_cuda_batch_norm.cpp, its short cases).
+  stage sanitizer_racecheck_batch_norm 60 compute-sanitizer --tool racecheck --error-exitcode 1 \
+    "$build/tests/test_cuda_batch_norm" --gtest_filter='*RunningStatistics*:*SecondOrder*' --gtest_brief=1
 else
   echo "compute-sanitizer not found: sanitizer stages skipped" | tee -a "$results"
   failed=1

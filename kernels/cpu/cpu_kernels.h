@@ -29,6 +29,12 @@ void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tens
                          const Tensor& grad_x);
 void check_index(const Tensor& index, const IndexCheck& check);
 void arange(const Tensor& out, double start, double step);
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps,
+                        const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd);
+void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                         const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                         const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
 // optim_step.cpp
 void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);

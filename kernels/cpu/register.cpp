@@ -15,6 +15,7 @@ bool supports(char family, int code, DType t) {
     case 'g':
     case 'c':
     case 'f':  // fused softmax, cross-entropy, bias + activation
+    case 'n':
       return floating;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
@@ -53,6 +54,8 @@ const Backend kCpuBackend = {
     .cross_entropy_backward = cross_entropy_backward,
     .bias_act = bias_act,
     .bias_act_backward = bias_act_backward,
+    .batch_norm_forward = batch_norm_forward,
+    .batch_norm_backward = batch_norm_backward,
     .is_capturing = [](int) { return false; },
     .pin_memory = [](const Tensor& t) { return t; },
     .optim_step = optim_step,

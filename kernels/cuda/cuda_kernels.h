@@ -172,6 +172,13 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Te
 void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
 void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
                        const Tensor& bias, const Tensor& out, const Tensor& grad_z);
+// batch_norm.cu
+void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                        const Tensor& running_var, bool training, double momentum, double eps,
+                        const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd);
+void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
+                         const Tensor& save_mean, const Tensor& save_invstd, bool training,
+                         const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
 // gemm.cpp
 void gemm(const GemmArgs& args);
 // conv_cudnn.cpp: the table's conv2d entries (cuDNN where built with it and it takes the case, else the

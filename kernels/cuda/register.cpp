@@ -18,6 +18,7 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
     case 'f':  // fused softmax, cross-entropy, bias + activation (fused.cu)
+    case 'n':  // batch norm (batch_norm.cu)
       return floating;
     case 'p':
       return optim_supports(code, t);
@@ -72,6 +73,8 @@ const Backend kCudaBackend = {
     .cross_entropy_backward = cross_entropy_backward,
     .bias_act = bias_act,
     .bias_act_backward = bias_act_backward,
+    .batch_norm_forward = batch_norm_forward,
+    .batch_norm_backward = batch_norm_backward,
     .is_capturing = stream_capturing,
     .pin_memory = kiln::cuda::pin_memory,
     .optim_step = optim_step,

@@ -194,6 +194,18 @@ void add_nn_cases(std::vector<OpCase>& c) {
                {In::range({2, 3, 4}, -1, 1), constant_range({3}, -0.5, 0.5), constant_range({3}, 0.5, 2),
                 In::range({3}, 0.5, 1.5), In::range({3}, -1, 1)},
                [](const V& x) { return batch_norm(x[0], x[1], x[2], x[3], x[4], false); }});
+  c.push_back({"batch_norm",
+               "train_3d_weight_only",
+               {In::range({3, 2, 5}, -1, 2), In::range({2}, 0.5, 1.5)},
+               [](const V& x) { return batch_norm(x[0], {}, {}, x[1], {}, true); }});
+  c.push_back({"batch_norm",
+               "train_large",
+               {In::range({8, 6, 10, 9}, -2, 3), In::range({6}, 0.5, 1.5), In::range({6}, -1, 1)},
+               [](const V& x) {
+                 Tensor rm = zeros({6}, {.dtype = x[0].dtype()}), rv = ones({6}, {.dtype = x[0].dtype()});
+                 return batch_norm(x[0], rm, rv, x[1], x[2], true);
+               }});
+  c.back().large = true;
   c.push_back({"layer_norm",
                "last2_affine",
                {In::range({2, 3, 4}, -1, 1), In::range({3, 4}, 0.5, 1.5), In::range({3, 4}, -1, 1)},
@@ -207,6 +219,14 @@ void add_nn_cases(std::vector<OpCase>& c) {
                "3_groups_affine",
                {In::range({2, 6, 3}, -1, 1), In::range({6}, 0.5, 1.5), In::range({6}, -1, 1)},
                [](const V& x) { return group_norm(x[0], 3, x[1], x[2]); }});
+  c.push_back({"group_norm", "4d_2_groups_plain", {In::range({2, 4, 3, 2}, -1, 2)}, [](const V& x) {
+                 return group_norm(x[0], 2);
+               }});
+  c.push_back({"layer_norm",
+               "large_affine",
+               {In::range({48, 5, 40}, -2, 3), In::range({40}, 0.5, 1.5), In::range({40}, -1, 1)},
+               [](const V& x) { return layer_norm(x[0], {40}, x[1], x[2]); }});
+  c.back().large = true;
   // padding_idx deliberately breaks the match with finite differences (its rows get no gradient), so
   // it is tested in test_nn_ops.cpp and the PyTorch fixtures instead.
   c.push_back({"embedding",
