@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "kiln/kernels/cuda/cuda.h"
 #include "support/helpers.h"
 
 namespace kiln::testing {
@@ -104,6 +105,29 @@ TEST(CudaFused, CrossEntropyMatchesCpu) {
     expect_cuda_matches_cpu(
         {xl}, [&](const auto& v) { return softmax_cross_entropy(v[0], tl.to(v[0].device())); }, tol_of(dt));
   }
+}
+
+// A target outside [0, K) is reported at the next synchronization (a device check); the loss kernels
+// meanwhile treat it as ignored instead of reading the logits and weights past the row, which would
+// fault and leave the context unusable (the error below would then never be the check's message).
+TEST(CudaFused, CrossEntropyWithAnOutOfRangeTargetFailsCleanlyAtTheNextSync) {
+  REQUIRE_CUDA();
+  manual_seed(6);
+  const Device dev = Device::cuda();
+  Tensor x = randn({3, 5}).to(dev).requires_grad_();
+  Tensor w = (rand({5}) + 0.5).to(dev);
+  Tensor t = labels({1, 1099511627776.0, -3}, {3}).to(dev);
+  std::string e = error_of([&] {
+    Tensor loss = softmax_cross_entropy(x, t, w, -100, 0.1);
+    loss.backward(ones_like(loss));
+    (void)x.grad().to(Device::cpu());
+  });
+  EXPECT_CONTAINS(e, "is out of range for K = 5");
+  // The device still works, and a valid call matches the CPU.
+  EXPECT_NO_THROW(cuda::synchronize());
+  Tensor xc = randn({4, 5}), tc = labels({0, 4, 2, 2}, {4});
+  expect_close(softmax_cross_entropy(xc.to(dev), tc.to(dev), w, -100, 0.1),
+               softmax_cross_entropy(xc, tc, w.to(Device::cpu()), -100, 0.1), 2e-5);
 }
 
 TEST(CudaFused, CrossEntropyLossThroughNnMatchesCpu) {

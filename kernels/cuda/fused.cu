@@ -94,7 +94,9 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, const T*
     row_lse(row, K, I, lane, m, log_s);
     const int64_t t = target[j];
     A l = 0;
-    if (t != p.ignore_index) {  // uniform across the warp: one row
+    // A target outside [0, K) is reported by the queued check at the next synchronization; until then it
+    // counts as ignored, so row[t * I] and w[t] are never read out of bounds. Uniform across the warp.
+    if (t != p.ignore_index && t >= 0 && t < K) {
       if (p.eps > 0.0) {
         A smooth = 0;
         for (int64_t c = lane; c < K; c += kWarp)
@@ -121,7 +123,7 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
   for (int64_t j = first_row(); j < rows; j += row_step()) {
     const int64_t base = row_base(j, K, I);
     const int64_t t = target[j];
-    if (t == p.ignore_index) {
+    if (t == p.ignore_index || t < 0 || t >= K) {  // out of range: reported by the check, read as ignored
       for (int64_t c = lane; c < K; c += kWarp) gx[base + c * I] = T(0);
       continue;
     }
