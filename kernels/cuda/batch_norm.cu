@@ -16,6 +16,9 @@ namespace {
 template <class T>
 using acc_t = T;
 
+// The tree below halves a power-of-two width and every launch uses blockDim.x == kThreads.
+static_assert((kThreads & (kThreads - 1)) == 0, "block_sum needs a power-of-two block");
+
 // The sum over the block of each thread's v[k], returned to every thread. buf is kThreads x K shared
 // memory; blockDim.x must be kThreads, and every thread of the block must call it.
 template <class A, int K>

@@ -18,6 +18,8 @@ using acc_t = std::conditional_t<(sizeof(T) < 4), float, T>;
 
 constexpr int kWarp = 32;
 constexpr int kRowsPerBlock = kThreads / kWarp;
+// Full warps only: every shuffle uses the full mask, so no block may end in a partial warp.
+static_assert(kThreads % kWarp == 0, "the row kernels need whole warps");
 
 int64_t row_blocks(int64_t rows) {
   return std::clamp<int64_t>((rows + kRowsPerBlock - 1) / kRowsPerBlock, 1, 1 << 20);
