@@ -186,6 +186,10 @@ const PoolCase kPoolCases[] = {
     // Dilation makes the only row window miss the input (both taps in the padding / past the end): the
     // kernels write -infinity with index 0, and the backward routes that gradient to position 0.
     {"empty_window", 1, 2, 1, 3, {2, 1}, {3, 2}, {1, 0}, {2, 1}, false},
+    // Stride past the kernel (inputs no window reads get a zero gradient), with ceil_mode.
+    {"stride_gt_kernel", 2, 3, 10, 13, {2, 1}, {3, 4}, {1, 0}, {1, 1}, true},
+    // Several blocks of threads with a partial last block in both kernels (3315 inputs, 945 outputs).
+    {"multi_block_tail", 3, 5, 13, 17, {3, 2}, {2, 2}, {1, 1}, {1, 2}, true},
 };
 
 std::vector<Tensor> pool_with_grad(const PoolCase& c, const Tensor& input, Device device) {
