@@ -153,6 +153,22 @@ TEST(CudaGraph, HostReadsAndSynchronizationDuringCaptureFailAndSaySo) {
   EXPECT_CONTAINS(error_of([&] { g.capture([] {}); }), "already holds a capture");
 }
 
+// An optimizer step uploads this step's per-tensor arguments (a host-to-device copy, with host-computed
+// bias corrections a replay would repeat): capturing one is refused with a message, the stream stays usable.
+TEST(CudaGraph, CapturingAnOptimizerStepFailsAndSaysSo) {
+  REQUIRE_CUDA();
+  Tensor w = cuda_tensor({1, 2, 3}, {3}).requires_grad_(true);
+  w.set_grad(cuda_tensor({0.5f, 0.5f, 0.5f}, {3}));
+  optim::SGD opt({w}, optim::SGDOptions{.lr = 0.1});
+  cuda::Graph g;
+  std::string e = error_of([&] { g.capture([&] { opt.step(); }); });
+  EXPECT_CONTAINS(e, "sgd_step during CUDA Graph capture");
+  EXPECT_FALSE(g.is_captured());
+  EXPECT_FALSE(cuda::is_current_stream_capturing(0));
+  opt.step();  // eagerly it runs
+  expect_close(w, cuda_tensor({0.95f, 1.95f, 2.95f}, {3}), 1e-6);
+}
+
 // Replay k of a captured dropout draws the mask eager step k would have drawn from the same seed.
 TEST(CudaGraph, CapturedDropoutReplaysDrawTheEagerMasks) {
   REQUIRE_CUDA();
