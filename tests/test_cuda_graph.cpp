@@ -66,6 +66,20 @@ TEST(CudaGraph, TrainStepGraphWantsStaticInputsOnTheDevice) {
 
 // ---- on a device ----
 
+// The first device test of this file on purpose: the capture must not be where the cuDNN handle is made
+// (cudnnCreate cannot be captured), so capture_begin makes it; the replay then matches the CPU.
+TEST(CudaGraph, CapturedConvolutionMatchesTheCpu) {
+  REQUIRE_CUDA();
+  manual_seed(5);
+  Tensor x_cpu = randn({2, 3, 9, 7}), w_cpu = randn({4, 3, 3, 3}), b_cpu = randn({4});
+  Tensor x = x_cpu.to(Device::cuda()), w = w_cpu.to(Device::cuda()), b = b_cpu.to(Device::cuda());
+  Tensor y;
+  cuda::Graph g;
+  g.capture([&] { y = conv2d(x, w, b, {1, 1}, {1, 1}); });
+  g.replay();
+  expect_close(y, conv2d(x_cpu, w_cpu, b_cpu, {1, 1}, {1, 1}), 1e-4);
+}
+
 TEST(CudaGraph, ReplayRecomputesFromTheStaticInputs) {
   REQUIRE_CUDA();
   Tensor x = cuda_tensor({1, 2, 3, 4}, {2, 2}), w = cuda_tensor({0.5f, -1, 2, 0.25f}, {2, 2});
