@@ -1,10 +1,13 @@
 // CUDA optimizer steps and GradScaler's unscale-and-check (backend.h, family 'p') as multi-tensor kernels:
-// ONE launch updates every tensor of a call. The host writes a small argument buffer (one TensorArgs per
-// tensor: data pointers, size, per-tensor scalars; then one ChunkArgs per kChunk-element slice of a
-// tensor), copies it to a device buffer from the caching allocator on the device's stream, and each block
+// ONE launch updates every tensor of a call. The host writes a small argument buffer in pinned memory (one
+// TensorArgs per tensor: data pointers, size, per-tensor scalars; then one ChunkArgs per kChunk-element
+// slice of a tensor), copies it to a device buffer from the caching allocator on the device's stream
+// (cuda::copy keeps the pinned source alive until the transfer is done), and each block
 // walks chunks with a grid-stride loop. Kernels are templates on the element type T with math in Acc
 // (float for f16/bf16, else T itself); f32 and f64 are dispatched. The update formulas are the CPU loops'
-// (kernels/cpu/optim_step.cpp), operation for operation. Depends on cuda_kernels.h.
+// (kernels/cpu/optim_step.cpp), operation for operation (nvcc may fuse a multiply-add, so results agree
+// to rounding, not bit for bit). A step cannot be captured into a CUDA Graph (its arguments are a
+// host-to-device copy of this step's scalars): it throws during capture. Depends on cuda_kernels.h.
 #include <cstring>
 #include <vector>
 
