@@ -148,6 +148,14 @@ TEST(Cuda, ReductionsMatchCpuIncludingTiesAndNaN) {
   Tensor big = rand({3, 5000});
   expect_same(sum(big.to(Device::cuda()), {1}).to(Device::cpu()), sum(big, {1}), 1e-5);
   expect_same(sum(big.to(Device::cuda())).to(Device::cpu()), sum(big), 1e-5);
+  // Long reduced axes with few outputs take the block-per-output kernel: every element counts, sums too
+  // (its threads once skipped their first element), with an inner axis (I = 3) and R not a multiple of 256.
+  Tensor mid = randn({2, 1500, 3});
+  Tensor mid_dev = mid.to(Device::cuda());
+  expect_same(sum(mid_dev, {1}).to(Device::cpu()), sum(mid, {1}), 1e-5);
+  expect_same(argmin(mid_dev, 1).to(Device::cpu()), argmin(mid, 1));
+  expect_same(max(mid_dev, 1).values.to(Device::cpu()), max(mid, 1).values);
+  expect_same(sum(ones({1027}, {.device = Device::cuda()})).to(Device::cpu()), full({}, 1027.0));
   Tensor ties = from_vector<float>({1, 3, 3, 0, 2, 2, 2, 1}, Shape{2, 4});
   expect_same(argmax(ties.to(Device::cuda()), 1).to(Device::cpu()), argmax(ties, 1));
   Tensor long_ties = zeros({2, 3000});

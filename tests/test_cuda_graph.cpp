@@ -66,6 +66,20 @@ TEST(CudaGraph, TrainStepGraphWantsStaticInputsOnTheDevice) {
 
 // ---- on a device ----
 
+// The first device test of this file on purpose: the capture must not be where the cuDNN handle is made
+// (cudnnCreate cannot be captured), so capture_begin makes it; the replay then matches the CPU.
+TEST(CudaGraph, CapturedConvolutionMatchesTheCpu) {
+  REQUIRE_CUDA();
+  manual_seed(5);
+  Tensor x_cpu = randn({2, 3, 9, 7}), w_cpu = randn({4, 3, 3, 3}), b_cpu = randn({4});
+  Tensor x = x_cpu.to(Device::cuda()), w = w_cpu.to(Device::cuda()), b = b_cpu.to(Device::cuda());
+  Tensor y;
+  cuda::Graph g;
+  g.capture([&] { y = conv2d(x, w, b, {1, 1}, {1, 1}); });
+  g.replay();
+  expect_close(y, conv2d(x_cpu, w_cpu, b_cpu, {1, 1}, {1, 1}), 1e-4);
+}
+
 TEST(CudaGraph, ReplayRecomputesFromTheStaticInputs) {
   REQUIRE_CUDA();
   Tensor x = cuda_tensor({1, 2, 3, 4}, {2, 2}), w = cuda_tensor({0.5f, -1, 2, 0.25f}, {2, 2});
@@ -151,6 +165,22 @@ TEST(CudaGraph, HostReadsAndSynchronizationDuringCaptureFailAndSaySo) {
   g.replay();
   expect_close(y, cuda_tensor({1, 4, 9}, {3}), 0);
   EXPECT_CONTAINS(error_of([&] { g.capture([] {}); }), "already holds a capture");
+}
+
+// An optimizer step uploads this step's per-tensor arguments (a host-to-device copy, with host-computed
+// bias corrections a replay would repeat): capturing one is refused with a message, the stream stays usable.
+TEST(CudaGraph, CapturingAnOptimizerStepFailsAndSaysSo) {
+  REQUIRE_CUDA();
+  Tensor w = cuda_tensor({1, 2, 3}, {3}).requires_grad_(true);
+  w.set_grad(cuda_tensor({0.5f, 0.5f, 0.5f}, {3}));
+  optim::SGD opt({w}, optim::SGDOptions{.lr = 0.1});
+  cuda::Graph g;
+  std::string e = error_of([&] { g.capture([&] { opt.step(); }); });
+  EXPECT_CONTAINS(e, "sgd_step during CUDA Graph capture");
+  EXPECT_FALSE(g.is_captured());
+  EXPECT_FALSE(cuda::is_current_stream_capturing(0));
+  opt.step();  // eagerly it runs
+  expect_close(w, cuda_tensor({0.95f, 1.95f, 2.95f}, {3}), 1e-6);
 }
 
 // Replay k of a captured dropout draws the mask eager step k would have drawn from the same seed.

@@ -99,8 +99,12 @@ void Graph::capture_begin(int device) {
   // Work queued before the capture runs eagerly; waiting for it here reports its errors now rather than
   // as a failed capture.
   sync_stream(device, "Graph::capture_begin");
-  // cublasCreate allocates and synchronizes, which a capture cannot contain: make the handle now.
+  // cublasCreate and cudnnCreate allocate and synchronize, which a capture cannot contain: make the handles
+  // now (a convolution's first call inside the capture would otherwise create the cuDNN one there).
   cublas_handle(device);
+#if KILN_WITH_CUDNN
+  cudnn_handle(device);
+#endif
   impl_->device = device;
   // From the shared cache, before the pool takes over: it outlives every replay of this Graph.
   if (impl_->philox_state == nullptr)

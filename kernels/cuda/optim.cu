@@ -1,13 +1,17 @@
 // CUDA optimizer steps and GradScaler's unscale-and-check (backend.h, family 'p') as multi-tensor kernels:
-// ONE launch updates every tensor of a call. The host writes a small argument buffer (one TensorArgs per
-// tensor: data pointers, size, per-tensor scalars; then one ChunkArgs per kChunk-element slice of a
-// tensor), copies it to a device buffer from the caching allocator on the device's stream, and each block
+// ONE launch updates every tensor of a call. The host writes a small argument buffer in pinned memory (one
+// TensorArgs per tensor: data pointers, size, per-tensor scalars; then one ChunkArgs per kChunk-element
+// slice of a tensor), copies it to a device buffer from the caching allocator on the device's stream
+// (cuda::copy keeps the pinned source alive until the transfer is done), and each block
 // walks chunks with a grid-stride loop. Kernels are templates on the element type T with math in Acc
 // (float for f16/bf16, else T itself); f32 and f64 are dispatched. The update formulas are the CPU loops'
-// (kernels/cpu/optim_step.cpp), operation for operation. Depends on cuda_kernels.h.
+// (kernels/cpu/optim_step.cpp), operation for operation (nvcc may fuse a multiply-add, so results agree
+// to rounding, not bit for bit). A step cannot be captured into a CUDA Graph (its arguments are a
+// host-to-device copy of this step's scalars): it throws during capture. Depends on cuda_kernels.h.
 #include <cstring>
 #include <vector>
 
+#include "kiln/kernels/cuda/cuda.h"
 #include "kiln/kernels/cuda/cuda_kernels.h"
 #include "kiln/tensor/error.h"
 
@@ -63,16 +67,23 @@ void launch_multi_tensor(const char* name, int dev, const std::vector<TensorArgs
   if (chunks.empty()) return;
   const size_t tensor_bytes = tensors.size() * sizeof(TensorArgs);
   const size_t chunk_bytes = chunks.size() * sizeof(ChunkArgs);
-  std::vector<char> host(tensor_bytes + chunk_bytes);
-  std::memcpy(host.data(), tensors.data(), tensor_bytes);
-  std::memcpy(host.data() + tensor_bytes, chunks.data(), chunk_bytes);
-  DeviceGuard guard(dev);
+  // A host-to-device copy cannot be captured into a CUDA Graph, and the per-tensor scalars in it are this
+  // step's values: a replay would repeat them. Refuse clearly instead of failing the capture.
+  check_not_capturing(dev, name);
+  // The arguments go through page-locked memory: cuda::copy keeps a pinned source alive until the
+  // transfer's event completes. (From pageable memory CUDA only says the call "might be synchronous", so
+  // a host buffer that dies on return could be read after it is freed.)
+  Tensor pinned =
+      cuda::pin_memory(empty({static_cast<int64_t>(tensor_bytes + chunk_bytes)}, {.dtype = DType::u8}));
+  auto* host = static_cast<char*>(pinned.data_ptr());
+  std::memcpy(host, tensors.data(), tensor_bytes);
+  std::memcpy(host + tensor_bytes, chunks.data(), chunk_bytes);
   // Freed back to the cache on return; the next user of the block runs after this kernel on the same
-  // stream. From pageable memory the copy returns once the bytes are staged, so `host` may die here.
-  DeviceBuffer buffer(host.size(), dev);
-  KILN_CUDA_CHECK(
-      cudaMemcpyAsync(buffer.get(), host.data(), host.size(), cudaMemcpyHostToDevice, stream(dev)), name);
-  auto* base = static_cast<char*>(buffer.get());
+  // stream.
+  Tensor buffer = empty(pinned.shape(), {.dtype = DType::u8, .device = Device::cuda(dev)});
+  cuda::copy(pinned, buffer);
+  DeviceGuard guard(dev);
+  auto* base = static_cast<char*>(buffer.data_ptr());
   const auto num_chunks = static_cast<int64_t>(chunks.size());
   const auto blocks = static_cast<unsigned>(num_chunks < kMaxBlocks ? num_chunks : kMaxBlocks);
   multi_tensor_kernel<<<blocks, kStepThreads, 0, stream(dev)>>>(

@@ -71,8 +71,9 @@ __global__ void reduce_block_kernel(ReduceKernel k, const T* x, int64_t R, int64
   const int64_t t = blockIdx.x;
   const T* base = x + (t / I) * R * I + t % I;
   const int tid = threadIdx.x;
-  Acc<T> acc{k == ReduceKernel::sum || tid >= R ? T(0) : base[static_cast<int64_t>(tid) * I], tid};
-  bool have = k == ReduceKernel::sum || tid < R;
+  // Thread tid starts from element tid (for sums too: the loop below begins at tid + kThreads).
+  const bool have = tid < R;
+  Acc<T> acc{have ? base[static_cast<int64_t>(tid) * I] : T(0), tid};
   for (int64_t r = tid + kThreads; r < R; r += kThreads) acc = pick(k, acc, Acc<T>{base[r * I], r});
   values[tid] = acc.v;
   where[tid] = have ? acc.i : INT64_MAX;
