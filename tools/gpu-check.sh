@@ -2,8 +2,8 @@
 # tools/gpu-check.sh: the one script to run on a machine with an NVIDIA GPU (sized for < 8 minutes on a
 # 16-core H100, so it can be rerun within a 15-minute GPU budget). From the repository root:
 #   tools/gpu-check.sh
-# Stages: configure + build with CUDA (all cores) in build/gpu; the CUDA tests (test_cuda and the op
-# table's CudaMatchesCpu cases); compute-sanitizer (memcheck) on test_cuda; the training benchmark on CUDA
+# Stages: configure + build with CUDA (all cores) in build/gpu; the CUDA tests (test_cuda, test_cuda_amp and
+# the op table's CudaMatchesCpu cases, f32 and f16/bf16); compute-sanitizer (memcheck) on test_cuda; the training benchmark on CUDA
 # and CPU. Every stage runs even when an earlier one failed (except that nothing runs without a build),
 # and its exit code, duration and last lines go to the results file: $OUT/gpu-check-results.txt when
 # OUT is set, else build/gpu/gpu-check-results.txt. Full logs sit next to it. Exit code: 0 only if every
@@ -53,11 +53,13 @@ stage() {
 export PATH=/usr/local/cuda/bin:$PATH
 stage configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_BUILD_TESTS=ON \
   -DKILN_BUILD_BENCH=ON -DKILN_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_ARCHITECTURES="${KILN_CUDA_ARCH:-90}"
-stage build 300 cmake --build "$build" -j"$jobs" --target test_cuda test_ops kiln_bench_train
+stage build 300 cmake --build "$build" -j"$jobs" --target test_cuda test_cuda_amp test_ops kiln_bench_train
 
 if [[ -x $build/tests/test_cuda ]]; then
   export OMP_WAIT_POLICY=passive
   stage test_cuda 60 "$build/tests/test_cuda"
+  # f16/bf16 kernels against the CPU reference, the vectorized elementwise path against the strided one.
+  stage test_cuda_amp 90 "$build/tests/test_cuda_amp"
   # Every op-table case on CUDA against the CPU (cases for kernels CUDA lacks report themselves skipped).
   stage test_ops_cuda 120 "$build/tests/test_ops" --gtest_filter='*CudaMatchesCpu*' --gtest_brief=1
   if command -v compute-sanitizer >/dev/null; then
@@ -65,6 +67,8 @@ if [[ -x $build/tests/test_cuda ]]; then
     # would report as API errors; everything else runs under it with API-error reporting on.
     stage sanitizer_test_cuda 150 compute-sanitizer --tool memcheck --error-exitcode 1 "$build/tests/test_cuda" \
       --gtest_filter='-*ErrorsNameTheOp*'
+    stage sanitizer_test_cuda_amp 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
+      "$build/tests/test_cuda_amp"
     stage sanitizer_racecheck 120 compute-sanitizer --tool racecheck --error-exitcode 1 "$build/tests/test_cuda" \
       --gtest_filter='*Reductions*:*ScatterAdd*'
 

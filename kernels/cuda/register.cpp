@@ -10,7 +10,9 @@ namespace kiln::cuda {
 namespace {
 
 bool supports(char family, int code, DType t) {
-  const bool floating = t == DType::f32 || t == DType::f64;
+  // f16/bf16 compute in f32 inside the kernels: whatever f32 supports, except integer draws.
+  const bool reduced = is_reduced_float(t);
+  const bool floating = t == DType::f32 || t == DType::f64 || reduced;
   switch (family) {
     case 'u':
       return unary_supports(static_cast<UnaryKernel>(code), t);
@@ -22,11 +24,11 @@ bool supports(char family, int code, DType t) {
       return false;  // conv2d and pooling: not on CUDA yet (cuDNN is the next slice)
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
-      if (k == RandomKernel::randint) return t != DType::boolean && t != DType::f16 && t != DType::bf16;
+      if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
       return floating;
     }
-    default:  // 'd' reductions, and copy, fill, where, index kernels
-      return t != DType::f16 && t != DType::bf16;
+    default:  // 'd' reductions, and copy, fill, where, index kernels: every dtype
+      return true;
   }
 }
 
