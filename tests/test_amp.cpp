@@ -15,6 +15,7 @@
 
 #include <kiln/kiln.h>
 
+#include "support/fixture.h"
 #include "support/helpers.h"
 
 namespace kiln {
@@ -115,6 +116,26 @@ TEST(BFloat16Type, RoundsToNearestEvenWithHandComputedBits) {
   EXPECT_EQ(nan & 0x7F80, 0x7F80);
   EXPECT_NE(nan & 0x007F, 0);
   EXPECT_EQ(static_cast<float>(BFloat16::from_bits(0x3EAB)), 0.333984375f);
+}
+
+// PyTorch's own conversions (tests/gen_amp_fixtures.py): f32 values at and beside the ties of both
+// formats, overflow and subnormals, and f64 values (converted through f32, as torch does).
+TEST(HalfType, MatchesTorchConversions) {
+  auto cases = kiln::test::read_fixture_file(std::string(KILN_FIXTURES_DIR) + "/torch_amp.txt");
+  ASSERT_EQ(cases.size(), 2u);
+  for (const auto& c : cases) {
+    Tensor in = c.tensor("in");
+    if (c.name == "f32") in = in.to(DType::f32);
+    std::vector<double> f16 = c.get("f16_bits").values, bf16 = c.get("bf16_bits").values;
+    Tensor h = in.to(DType::f16), b = in.to(DType::bf16);
+    const Half* hp = h.data<Half>();
+    const BFloat16* bp = b.data<BFloat16>();
+    ASSERT_EQ(static_cast<size_t>(h.numel()), f16.size());
+    for (size_t i = 0; i < f16.size(); ++i) {
+      ASSERT_EQ(hp[i].bits, static_cast<uint16_t>(f16[i])) << c.name << " f16 element " << i;
+      ASSERT_EQ(bp[i].bits, static_cast<uint16_t>(bf16[i])) << c.name << " bf16 element " << i;
+    }
+  }
 }
 
 // ---- tensors ----
