@@ -15,12 +15,14 @@ struct State {
   DType dtype = DType::f16;
 };
 
-// A parameter's conversion, valid while the parameter's storage version is unchanged (an in-place update
-// inside the scope, such as an optimizer step, makes it stale rather than silently wrong).
+// A parameter's conversion, valid while the parameter keeps its storage and that storage's version (an
+// in-place update inside the scope, such as an optimizer step, or set_data, makes it stale rather than
+// silently wrong).
 struct CacheEntry {
   std::shared_ptr<TensorImpl> source;  // keeps the key's address from being reused while cached
   DType dtype;
   bool grad_mode;
+  const void* storage;
   uint64_t version;
   Tensor cast;
 };
@@ -74,16 +76,17 @@ Tensor lower(const Tensor& x) {
   const bool cacheable = x.is_leaf() && x.requires_grad() && t_depth > 0;
   if (!cacheable) return cast(x, s.dtype);
   const bool grad_mode = autograd::GradMode::is_enabled();
+  const void* storage = x.storage().get();
   const uint64_t version = x.storage()->version();
   for (auto& e : t_cache) {
     if (e.source.get() != x.impl() || e.dtype != s.dtype || e.grad_mode != grad_mode) continue;
-    if (e.version == version) return e.cast;
-    e.version = version;
+    if (e.storage == storage && e.version == version) return e.cast;
+    e.storage = storage, e.version = version;
     e.cast = cast(x, s.dtype);
     return e.cast;
   }
   Tensor c = cast(x, s.dtype);
-  t_cache.push_back(CacheEntry{x.impl_ptr(), s.dtype, grad_mode, version, c});
+  t_cache.push_back(CacheEntry{x.impl_ptr(), s.dtype, grad_mode, storage, version, c});
   return c;
 }
 
