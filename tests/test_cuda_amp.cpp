@@ -2,7 +2,7 @@
 // computes, and rounds once): casts bit for bit (ties, overflow, subnormals, NaN), elementwise kernels,
 // where, fill, reductions, index kernels, GEMM through cublasGemmStridedBatchedEx (and the TF32 switch for
 // f32); the vectorized elementwise path against the strided one (odd sizes, misaligned slices, broadcast
-// scalars, transposed operands); and autocast on CUDA. Without a device every test prints
+// scalars, transposed operands, where); and autocast on CUDA. Without a device every test prints
 // "skipped: no CUDA device". Depends on GoogleTest and kiln::kiln.
 #include <gtest/gtest.h>
 
@@ -160,11 +160,14 @@ TEST(CudaAmp, VectorizedPathMatchesTheStridedPath) {
           runs[vec].push_back(ga < gb);            // bool output
           runs[vec].push_back(ga.to(DType::f32));  // casts both ways
           runs[vec].push_back(ga.to(DType::f32).to(t));
+          runs[vec].push_back(where(ga > 0.0, ga, gb));   // where, both sides dense
+          runs[vec].push_back(where(gb > 0.0, ga, 0.0));  // where with a scalar side (ReLU's backward)
         }
         for (size_t i = 0; i < runs[0].size(); ++i)
           expect_identical(runs[1][i], runs[0][i].to(Device::cpu()), what + " op " + std::to_string(i));
         expect_identical(runs[1][0], a * b, what + " vs cpu");
         expect_identical(runs[1][4], a < b, what + " compare vs cpu");
+        expect_identical(runs[1][8], where(b > 0.0, a, 0.0), what + " where vs cpu");
       }
     }
   }

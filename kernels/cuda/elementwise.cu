@@ -1,10 +1,10 @@
 // CUDA elementwise kernels: unary and binary (every code of KILN_UNARY_KERNELS / KILN_BINARY_KERNELS, with
 // the CPU kernels' semantics: NaN propagates through maximum/minimum, signed INT_MIN / -1 wraps), where,
 // fill, and the strided copy with dtype conversion. f16/bf16 compute in float and round once on store
-// (half.cuh). Unary, binary and copy take a vectorized path (16-byte packs) when every operand is dense
-// and aligned, and the strided grid-stride loop (strided.cuh) otherwise. One kernel per dtype (pair) with the
-// op chosen by a switch inside: the branch is uniform across a launch, and it keeps nvcc's work on this file
-// small.
+// (half.cuh). Unary, binary, where and copy take a vectorized path (16-byte packs) when every operand is
+// dense and aligned, and the strided grid-stride loop (strided.cuh) otherwise. One kernel per dtype (pair)
+// with the op chosen by a switch inside: the branch is uniform across a launch, and it keeps nvcc's work on
+// this file small.
 #include <cmath>
 #include <type_traits>
 
@@ -263,6 +263,34 @@ __global__ void vec_map2_kernel(R* out, const T* a, bool a_scalar, const T* b, b
   for (int64_t i = packs * V + first; i < n; i += step) out[i] = f(a[a_scalar ? 0 : i], b[b_scalar ? 0 : i]);
 }
 
+// where: cond is bool (1 byte), so a pack holds 16 bytes of T and V bools. a or b may be a broadcast
+// scalar (ReLU's backward is where(x > 0, g, 0)).
+template <int V, class T>
+__global__ void vec_where_kernel(T* out, const bool* cond, const T* a, bool a_scalar, const T* b,
+                                 bool b_scalar, int64_t n) {
+  const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, packs = n / V;
+  for (int64_t p = first; p < packs; p += step) {
+    const Pack<bool, V> c = reinterpret_cast<const Pack<bool, V>*>(cond)[p];
+    Pack<T, V> x, y, o;
+    if (a_scalar) {
+      for (int j = 0; j < V; ++j) x.v[j] = a[0];
+    } else {
+      x = reinterpret_cast<const Pack<T, V>*>(a)[p];
+    }
+    if (b_scalar) {
+      for (int j = 0; j < V; ++j) y.v[j] = b[0];
+    } else {
+      y = reinterpret_cast<const Pack<T, V>*>(b)[p];
+    }
+#pragma unroll
+    for (int j = 0; j < V; ++j) o.v[j] = c.v[j] ? x.v[j] : y.v[j];
+    reinterpret_cast<Pack<T, V>*>(out)[p] = o;
+  }
+  for (int64_t i = packs * V + first; i < n; i += step)
+    out[i] = cond[i] ? a[a_scalar ? 0 : i] : b[b_scalar ? 0 : i];
+}
+
 bool g_vectorize = true;
 
 template <class T>
@@ -285,6 +313,28 @@ bool dense_operand(const Strided<N>& s, int k) {
 template <int N>
 bool scalar_operand(const Strided<N>& s, int k) {
   return s.nd == 1 && s.strides[k][0] == 0;
+}
+
+template <class T>
+void launch_where(int dev, const Strided<4>& s) {
+  constexpr int V = static_cast<int>(16 / sizeof(T));
+  T* out = reinterpret_cast<T*>(s.data[0]);
+  const bool* cond = reinterpret_cast<const bool*>(s.data[1]);
+  const T* a = reinterpret_cast<const T*>(s.data[2]);
+  const T* b = reinterpret_cast<const T*>(s.data[3]);
+  const bool a_scalar = scalar_operand(s, 2), b_scalar = scalar_operand(s, 3);
+  const bool vec = g_vectorize && s.numel > 0 && dense_operand(s, 0) && aligned(out, sizeof(T) * V) &&
+                   dense_operand(s, 1) && aligned(cond, V) &&
+                   (a_scalar || (dense_operand(s, 2) && aligned(a, sizeof(T) * V))) &&
+                   (b_scalar || (dense_operand(s, 3) && aligned(b, sizeof(T) * V)));
+  if (vec) {
+    DeviceGuard guard(dev);
+    vec_where_kernel<V, T><<<grid_for((s.numel + V - 1) / V), kThreads, 0, stream(dev)>>>(
+        out, cond, a, a_scalar, b, b_scalar, s.numel);
+    KILN_CUDA_CHECK_LAUNCH("where");
+    return;
+  }
+  launch_elementwise("where", dev, s, WhereOp<T>{out, cond, a, b});
 }
 
 template <class R, class T, class Fn>
@@ -378,10 +428,7 @@ void binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out)
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   const int dev = device_of(out, "where");
   auto s = make_strided<4>(out.shape(), {&out, &cond, &a, &b}, "where");
-  KILN_DISPATCH_WITH_HALF(out.dtype(), "where", [&] {
-    using T = scalar_t;
-    launch_elementwise("where", dev, s, WhereOp<T>{mptr<T>(out), cptr<bool>(cond), cptr<T>(a), cptr<T>(b)});
-  });
+  KILN_DISPATCH_WITH_HALF(out.dtype(), "where", [&] { launch_where<scalar_t>(dev, s); });
 }
 
 void copy_on_device(const Tensor& src, const Tensor& dst) {
