@@ -1,24 +1,44 @@
 // data/loader.cpp: DataLoader and its epoch runner (see loader.h). Workers claim batch numbers in order
 // from a shared counter and park finished batches in a map keyed by batch number; the iterating thread
 // takes them out strictly in order, so the result never depends on which worker was faster.
-// Depends on dataset.h, sampler.h, transforms.h, rng.h and the standard thread library.
+// Depends on dataset.h, sampler.h, transforms.h, rng.h, the kernel table (pinned staging through the CUDA
+// backend's pin_memory entry, so data stays above tensor/ only) and the standard thread library.
 #include "kiln/data/loader.h"
 
 #include <condition_variable>
+#include <cstdio>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "kiln/data/rng.h"
+#include "kiln/tensor/backend.h"
 
 namespace kiln::data {
+namespace {
+
+// Whether pin_memory can be honoured; the first time it cannot, says so once per process.
+bool pinning_available() {
+  if (has_backend(DeviceType::cuda)) return true;
+  static std::once_flag noted;
+  std::call_once(noted, [] {
+    std::fprintf(stderr,
+                 "note: DataLoader pin_memory ignored: no CUDA device (batches stay in pageable "
+                 "host memory)\n");
+  });
+  return false;
+}
+
+}  // namespace
+
 namespace detail {
 
 struct EpochRun {
   DatasetPtr dataset;
   CollateFn collate;
   Transform transform;
+  bool pin = false;                           // pin_memory asked for and a CUDA backend present
   std::vector<std::vector<int64_t>> batches;  // the whole epoch's batches; delivery starts at `next`
   uint64_t seed = 0;
   int64_t epoch = 0;
@@ -50,6 +70,11 @@ struct EpochRun {
       batch = dataset->get_batch(idx);
     }
     if (transform) batch.x = transform(batch.x, mix_seed(mix_seed(seed, static_cast<uint64_t>(epoch)), b));
+    if (pin) {
+      const Backend& cuda = backend(Device::cuda());
+      if (batch.x.defined()) batch.x = cuda.pin_memory(batch.x);
+      if (batch.y.defined()) batch.y = cuda.pin_memory(batch.y);
+    }
     return batch;
   }
 
@@ -193,6 +218,7 @@ DataLoader::Iterator DataLoader::begin() {
   run->dataset = dataset_;
   run->collate = options_.collate;
   run->transform = options_.transform;
+  run->pin = options_.pin_memory && pinning_available();
   run->seed = seed_;
   run->epoch = epoch_;
   std::vector<int64_t> order = epoch_indices(epoch_);

@@ -11,6 +11,8 @@
 // it. state_dict() records (seed, epoch, batches delivered); a loader that loads it continues that epoch
 // at the next batch, in the same order.
 //
+// Pinning: with pin_memory, batches arrive in pinned host memory (see LoaderOptions::pin_memory).
+//
 // Prefetch: with num_workers > 0, that many threads prepare batches ahead, at most
 // num_workers * prefetch_factor of them, and hand them over in order; the training step waits only when
 // preparing a batch is slower than the step. An exception in a worker (a kiln::Error, or another
@@ -47,6 +49,10 @@ struct LoaderOptions {
   // Builds a batch from the examples (dataset.get each); unset uses dataset.get_batch (one gather).
   CollateFn collate = nullptr;
   Transform transform = nullptr;  // applied to batch.x on the worker
+  // Copy each batch (x and y) into page-locked host memory on the worker (PyTorch's pin_memory), so that
+  // batch.x.to(Device::cuda()) returns before the transfer ends and overlaps the step. Needs a CUDA
+  // device; without one the option is ignored (a one-time note on stderr says so).
+  bool pin_memory = false;
 };
 
 namespace detail {

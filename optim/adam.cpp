@@ -1,6 +1,6 @@
-// Adam and AdamW (adam.h): PyTorch 1.13's single-tensor update as one fused loop per parameter. The loop
-// keeps PyTorch's order of operations (mul_ then add_, addcmul_ as value * a * b, addcdiv_ as value * a / b)
-// so f64 trajectories agree with PyTorch's to rounding.
+// Adam and AdamW (adam.h): options, state and the host side of PyTorch 1.13's update; the update itself is
+// the kernel table's adam step (kernels/cpu/optim_step.cpp keeps PyTorch's order of operations, so f64
+// trajectories agree with PyTorch's to rounding; CUDA updates a whole group in one launch).
 #include "kiln/optim/adam.h"
 
 #include <cmath>
@@ -30,54 +30,6 @@ Optimizer::Validator adam_validator(const char* name) {
   return [name](const GroupOptions& o) { detail::check_adam_options(name, o); };
 }
 
-struct AdamUpdate {
-  double lr, beta1, beta2, eps, wd;
-  bool amsgrad, maximize, decoupled;
-  int64_t step;
-  template <class T>
-  void run(int64_t n, T* p_, const T* g_, T* m_, T* v_, T* vmax_) const {
-    const double bias1 = 1.0 - std::pow(beta1, static_cast<double>(step));
-    const double bias2 = 1.0 - std::pow(beta2, static_cast<double>(step));
-    const T neg_step_ = static_cast<T>(-(lr / bias1)), bias2_sqrt_ = static_cast<T>(std::sqrt(bias2));
-    const T b1_ = static_cast<T>(beta1), b2_ = static_cast<T>(beta2);
-    const T one_b1_ = static_cast<T>(1.0 - beta1), one_b2_ = static_cast<T>(1.0 - beta2);
-    const T e_ = static_cast<T>(eps), l2_ = static_cast<T>(wd), shrink = static_cast<T>(1.0 - lr * wd);
-    // Maximizing negates the gradient (exact); the shrink factor is exactly 1 without decoupled decay.
-    const T sign_ = maximize ? T(-1) : T(1), keep_ = decoupled ? shrink : T(1);
-    detail::with_flags(
-        [&](auto coupled_wd, auto ams) {
-          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-            T* KILN_RESTRICT p = p_;
-            const T* KILN_RESTRICT g = g_;
-            T* KILN_RESTRICT m = m_;
-            T* KILN_RESTRICT v = v_;
-            T* KILN_RESTRICT vmax = vmax_;
-            const T sign = sign_, keep = keep_, l2 = l2_, b1 = b1_, b2 = b2_, one_b1 = one_b1_,
-                    one_b2 = one_b2_;
-            const T e = e_, bias2_sqrt = bias2_sqrt_, neg_step = neg_step_;
-            for (int64_t i = begin; i < end; ++i) {
-              T gi = sign * g[i];
-              T pi = p[i] * keep;
-              if constexpr (decltype(coupled_wd)::value) gi = gi + l2 * p[i];
-              T mi = m[i] * b1 + one_b1 * gi;
-              T vi = v[i] * b2 + one_b2 * gi * gi;
-              m[i] = mi;
-              v[i] = vi;
-              T second = vi;
-              if constexpr (decltype(ams)::value) {
-                T prev = vmax[i];
-                second = (prev != prev || prev > vi) ? prev : vi;  // torch.maximum: NaN wins
-                vmax[i] = second;
-              }
-              T denom = std::sqrt(second) / bias2_sqrt + e;
-              p[i] = pi + neg_step * mi / denom;
-            }
-          });
-        },
-        !decoupled && wd != 0.0, amsgrad);
-  }
-};
-
 }  // namespace
 
 void detail::check_adam_options(const char* name, const GroupOptions& o) {
@@ -106,15 +58,16 @@ void AdamFamily::step() {
   NoGradGuard no_grad;
   for (const auto& group : groups()) {
     const GroupOptions& o = group.options;
-    AdamUpdate u{o.get("lr"),
-                 o.get("beta1"),
-                 o.get("beta2"),
-                 o.get("eps"),
-                 o.get("weight_decay"),
-                 o.get("amsgrad") != 0,
-                 o.get("maximize") != 0.0,
-                 decoupled_,
-                 0};
+    OptimStepArgs args{.kernel = OptimKernel::adam,
+                       .lr = o.get("lr"),
+                       .beta1 = o.get("beta1"),
+                       .beta2 = o.get("beta2"),
+                       .eps = o.get("eps"),
+                       .weight_decay = o.get("weight_decay"),
+                       .amsgrad = o.get("amsgrad") != 0,
+                       .maximize = o.get("maximize") != 0.0,
+                       .decoupled = decoupled_};
+    detail::StepBatch batch;
     for (std::size_t k = 0; k < group.params.size(); ++k) {
       const Tensor& param = group.params[k];
       std::size_t index = group.first + k;
@@ -123,25 +76,26 @@ void AdamFamily::step() {
       ParamState& s = state(index);
       if (s.empty()) {
         s.emplace_back("step", scalar_tensor(0, {.dtype = DType::i64}));
-        s.emplace_back("exp_avg", zeros(param.shape(), {.dtype = param.dtype()}));
-        s.emplace_back("exp_avg_sq", zeros(param.shape(), {.dtype = param.dtype()}));
+        s.emplace_back("exp_avg", detail::zeros_for(param));
+        s.emplace_back("exp_avg_sq", detail::zeros_for(param));
       }
       Tensor vmax;
-      if (u.amsgrad) {  // also when amsgrad was switched on after the first step
+      if (args.amsgrad) {  // also when amsgrad was switched on after the first step
         vmax = find(s, "max_exp_avg_sq");
-        if (!vmax.defined())
-          s.emplace_back("max_exp_avg_sq", vmax = zeros(param.shape(), {.dtype = param.dtype()}));
+        if (!vmax.defined()) s.emplace_back("max_exp_avg_sq", vmax = detail::zeros_for(param));
       }
+      // The step count stays on the host (as PyTorch keeps it without `capturable`): the bias corrections
+      // are host scalars, so a step never reads the device.
       int64_t& step = *find(s, "step").data<int64_t>();
-      u.step = ++step;
-      Tensor m = find(s, "exp_avg"), v = find(s, "exp_avg_sq");
-      detail::ParamData data(param);
-      detail::dispatch_floating(param.dtype(), name().c_str(), [&]<class T>() {
-        u.run<T>(param.numel(), data.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(),
-                 vmax.defined() ? vmax.data<T>() : nullptr);
-      });
-      data.commit();
+      const double t = static_cast<double>(++step);
+      OptimTensor& x = batch.add(param, grad);
+      x.state[0] = find(s, "exp_avg");
+      x.state[1] = find(s, "exp_avg_sq");
+      x.state[2] = vmax;
+      x.scalar[0] = args.lr / (1.0 - std::pow(args.beta1, t));
+      x.scalar[1] = std::sqrt(1.0 - std::pow(args.beta2, t));
     }
+    batch.run(args, name().c_str());
   }
 }
 

@@ -1,9 +1,10 @@
-// kiln/optim/optim.h: everything in optim/ (optimizers, LR schedulers, gradient clipping).
+// kiln/optim/optim.h: everything in optim/ (optimizers, LR schedulers, gradient clipping, GradScaler).
 #pragma once
 
 #include "kiln/optim/adagrad.h"
 #include "kiln/optim/adam.h"
 #include "kiln/optim/clip_grad.h"
+#include "kiln/optim/grad_scaler.h"
 #include "kiln/optim/lr_scheduler.h"
 #include "kiln/optim/nadam.h"
 #include "kiln/optim/optimizer.h"

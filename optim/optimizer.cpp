@@ -88,8 +88,6 @@ void Optimizer::add_param_group(const ParamGroup& group) {
     KILN_CHECK(p.defined(), name_, ": parameter ", i, " of group ", groups_.size(), " is undefined");
     KILN_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64, name_, ": parameter ", i, " of group ",
                groups_.size(), " has dtype ", p.dtype(), "; only f32 and f64 parameters can be optimized");
-    KILN_CHECK(p.device().is_cpu(), name_, ": parameter ", i, " of group ", groups_.size(), " lives on ",
-               p.device(), "; optimizers run on CPU parameters only for now");
     KILN_CHECK(p.is_leaf(), name_, ": parameter ", i, " of group ", groups_.size(), " (shape ",
                shape_str(p.shape()), ") is not a leaf; can't optimize a non-leaf tensor");
     KILN_CHECK(seen.insert(p.impl()).second, name_, ": parameter ", i, " of group ", groups_.size(),
@@ -254,7 +252,8 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       KILN_CHECK(value.shape() == p.shape() && is_floating(value.dtype()), who, ": '", key, "' has shape ",
                  shape_str(value.shape()), " and dtype ", value.dtype(), " but parameter ", index,
                  " has shape ", shape_str(p.shape()), " (a floating buffer of that shape is expected)");
-      copy = empty(p.shape(), {.dtype = p.dtype()});
+      // Loaded onto the parameter's device whatever device it was saved from.
+      copy = empty(p.shape(), {.dtype = p.dtype(), .device = p.device()});
       copy.copy_(value);
     } else {
       double v = scalar_value(name_, key, value);

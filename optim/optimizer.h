@@ -9,6 +9,10 @@
 //   optim::SGD opt({{backbone.parameters(), {{"lr", 1e-3}}}, {head.parameters()}},
 //                  {.lr = 1e-2, .momentum = 0.9});
 //
+// Parameters may live on any device with optimizer-step kernels (CPU, CUDA): a parameter's state buffers
+// live on its device, while step counts (and NAdam's mu_product) stay on the host as in PyTorch without
+// `capturable`, so a step never waits for the device. A group may mix devices (one kernel call each).
+//
 // State dict names (flat, dotted; scalars are 0-d tensors, f64 for reals and i64 for counts):
 //   state.<i>.<name>           the state of parameter i, numbered across groups in order (as PyTorch
 //                              numbers them), e.g. state.3.exp_avg, state.3.step; only parameters that
@@ -57,8 +61,9 @@ class Optimizer {
  public:
   // Checks a group's options; throws kiln::Error naming the optimizer, option and value.
   using Validator = std::function<void(const GroupOptions&)>;
-  // One named entry of a parameter's state: a buffer shaped like the parameter (its dtype), a step count
-  // (i64 0-d) or a real (f64 0-d). A required entry is present whenever the parameter has any state.
+  // One named entry of a parameter's state: a buffer shaped like the parameter (its dtype and device), a
+  // step count (i64 0-d, CPU) or a real (f64 0-d, CPU). A required entry is present whenever the parameter
+  // has any state.
   struct StateSpec {
     enum Kind { Buffer, Count, Real };
     std::string name;
@@ -103,10 +108,12 @@ class Optimizer {
   double initial_lr(std::size_t group) const;  // throws kiln::Error if never set
   void set_initial_lr(std::size_t group, double lr);
 
-  // A snapshot (copies) of the state and hyper-parameters, named as described at the top of this file.
+  // A snapshot (copies) of the state and hyper-parameters, named as described at the top of this file;
+  // buffers are copied on the device they live on.
   StateDict state_dict() const;
   // Replaces state and hyper-parameters with a snapshot from an optimizer of the same kind over parameters
-  // of the same shapes and grouping. Throws kiln::Error naming the first mismatched, missing or unexpected
+  // of the same shapes and grouping; buffers are copied onto each parameter's device and dtype, whatever
+  // device they were saved from. Throws kiln::Error naming the first mismatched, missing or unexpected
   // entry; on error the optimizer is left unchanged.
   void load_state_dict(const StateDict& dict);
 

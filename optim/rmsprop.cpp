@@ -1,4 +1,5 @@
-// RMSprop (rmsprop.h): PyTorch 1.13's single-tensor update as one fused loop per parameter.
+// RMSprop (rmsprop.h): options, state and the host side of PyTorch 1.13's update; the update is the kernel
+// table's rmsprop step (kernels/cpu/optim_step.cpp, kernels/cuda/optim.cu).
 #include "kiln/optim/rmsprop.h"
 
 #include <cmath>
@@ -25,52 +26,6 @@ void validate_rmsprop(const GroupOptions& o) {
     KILN_CHECK(o.get(name) >= 0.0, "RMSprop: invalid ", name, " ", o.get(name), " (must be >= 0)");
 }
 
-struct RMSpropUpdate {
-  double lr, alpha, eps, wd, momentum;
-  bool centered, maximize;
-  template <class T>
-  void run(int64_t n, T* p_, const T* g_, T* sq_, T* ga_, T* buf_) const {
-    const T a_ = static_cast<T>(alpha), one_a_ = static_cast<T>(1.0 - alpha), e_ = static_cast<T>(eps);
-    const T decay_ = static_cast<T>(wd), mom_ = static_cast<T>(momentum), neg_lr_ = static_cast<T>(-lr);
-    const T sign_ = maximize ? T(-1) : T(1);  // exact
-    detail::with_flags(
-        [&](auto has_wd, auto is_centered, auto has_mom) {
-          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-            T* KILN_RESTRICT p = p_;
-            const T* KILN_RESTRICT g = g_;
-            T* KILN_RESTRICT sq = sq_;
-            T* KILN_RESTRICT ga = ga_;
-            T* KILN_RESTRICT buf = buf_;
-            const T a = a_, one_a = one_a_, e = e_, decay = decay_, mom = mom_, neg_lr = neg_lr_,
-                    sign = sign_;
-            for (int64_t i = begin; i < end; ++i) {
-              T gi = sign * g[i];
-              if constexpr (decltype(has_wd)::value) gi = gi + decay * p[i];
-              T s = sq[i] * a + one_a * gi * gi;
-              sq[i] = s;
-              T avg;
-              if constexpr (decltype(is_centered)::value) {
-                T m = ga[i] * a + one_a * gi;
-                ga[i] = m;
-                avg = std::sqrt(s + T(-1) * m * m);
-              } else {
-                avg = std::sqrt(s);
-              }
-              avg = avg + e;
-              if constexpr (decltype(has_mom)::value) {
-                T b = buf[i] * mom + gi / avg;
-                buf[i] = b;
-                p[i] = p[i] + neg_lr * b;
-              } else {
-                p[i] = p[i] + neg_lr * gi / avg;
-              }
-            }
-          });
-        },
-        wd != 0.0, centered, momentum > 0.0);
-  }
-};
-
 }  // namespace
 
 RMSprop::RMSprop(const std::vector<Tensor>& params, const RMSpropOptions& options)
@@ -88,13 +43,15 @@ void RMSprop::step() {
   NoGradGuard no_grad;
   for (const auto& group : groups()) {
     const GroupOptions& o = group.options;
-    RMSpropUpdate u{o.get("lr"),
-                    o.get("alpha"),
-                    o.get("eps"),
-                    o.get("weight_decay"),
-                    o.get("momentum"),
-                    o.get("centered") != 0.0,
-                    o.get("maximize") != 0.0};
+    OptimStepArgs args{.kernel = OptimKernel::rmsprop,
+                       .lr = o.get("lr"),
+                       .eps = o.get("eps"),
+                       .weight_decay = o.get("weight_decay"),
+                       .momentum = o.get("momentum"),
+                       .alpha = o.get("alpha"),
+                       .maximize = o.get("maximize") != 0.0,
+                       .centered = o.get("centered") != 0.0};
+    detail::StepBatch batch;
     for (std::size_t k = 0; k < group.params.size(); ++k) {
       const Tensor& param = group.params[k];
       std::size_t index = group.first + k;
@@ -104,21 +61,17 @@ void RMSprop::step() {
       auto buffer =
           [&](const char* name) {  // created on first use (also when an option is switched on later)
             Tensor t = find(s, name);
-            if (!t.defined()) s.emplace_back(name, t = zeros(param.shape(), {.dtype = param.dtype()}));
+            if (!t.defined()) s.emplace_back(name, t = detail::zeros_for(param));
             return t;
           };
       if (s.empty()) s.emplace_back("step", scalar_tensor(0, {.dtype = DType::i64}));
-      Tensor sq = buffer("square_avg");
-      Tensor buf = u.momentum > 0.0 ? buffer("momentum_buffer") : Tensor();
-      Tensor ga = u.centered ? buffer("grad_avg") : Tensor();
+      OptimTensor& x = batch.add(param, grad);
+      x.state[0] = buffer("square_avg");
+      x.state[1] = args.momentum > 0.0 ? buffer("momentum_buffer") : Tensor();
+      x.state[2] = args.centered ? buffer("grad_avg") : Tensor();
       *find(s, "step").data<int64_t>() += 1;
-      detail::ParamData data(param);
-      detail::dispatch_floating(param.dtype(), "RMSprop.step", [&]<class T>() {
-        u.run<T>(param.numel(), data.data<T>(), grad.data<T>(), sq.data<T>(),
-                 ga.defined() ? ga.data<T>() : nullptr, buf.defined() ? buf.data<T>() : nullptr);
-      });
-      data.commit();
     }
+    batch.run(args, "RMSprop.step");
   }
 }
 

@@ -1,4 +1,5 @@
-// SGD (sgd.h): PyTorch 1.13's single-tensor SGD update as one fused loop per parameter.
+// SGD (sgd.h): options, state and the host side of PyTorch 1.13's SGD; the update is the kernel table's
+// sgd step (kernels/cpu/optim_step.cpp, kernels/cuda/optim.cu).
 #include "kiln/optim/sgd.h"
 
 #include <cmath>
@@ -31,47 +32,6 @@ void validate_sgd(const GroupOptions& o) {
              ", dampening ", dampening, ")");
 }
 
-// One parameter: d = +-g (+ wd * p); buf = first ? d : momentum * buf + (1 - dampening) * d; p -= lr * d'.
-struct SGDUpdate {
-  double lr, momentum, dampening, wd;
-  bool nesterov, maximize, first;
-  template <class T>
-  void run(int64_t n, T* p_, const T* g_, T* buf_) const {
-    const T neg_lr_ = static_cast<T>(-lr), mom_ = static_cast<T>(momentum);
-    const T keep_ = static_cast<T>(1.0 - dampening), decay_ = static_cast<T>(wd);
-    const T sign_ = maximize ? T(-1) : T(1);  // exact
-    detail::with_flags(
-        [&](auto has_wd, auto has_mom, auto first_step, auto nest) {
-          detail::parallel_range(n, [&](int64_t begin, int64_t end) {
-            T* KILN_RESTRICT p = p_;
-            const T* KILN_RESTRICT g = g_;
-            T* KILN_RESTRICT buf = buf_;
-            const T neg_lr = neg_lr_, mom = mom_, keep = keep_, decay = decay_, sign = sign_;
-            for (int64_t i = begin; i < end; ++i) {
-              T d = sign * g[i];
-              if constexpr (decltype(has_wd)::value) d = d + decay * p[i];
-              if constexpr (decltype(has_mom)::value) {
-                T b;
-                if constexpr (decltype(first_step)::value) {
-                  b = d;
-                } else {
-                  b = buf[i] * mom + keep * d;
-                }
-                buf[i] = b;
-                if constexpr (decltype(nest)::value) {
-                  d = d + mom * b;
-                } else {
-                  d = b;
-                }
-              }
-              p[i] = p[i] + neg_lr * d;
-            }
-          });
-        },
-        wd != 0.0, momentum != 0.0, first, nesterov);
-  }
-};
-
 }  // namespace
 
 SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& options)
@@ -85,34 +45,35 @@ void SGD::step() {
   NoGradGuard no_grad;
   for (const auto& group : groups()) {
     const GroupOptions& o = group.options;
-    SGDUpdate u{o.get("lr"),
-                o.get("momentum"),
-                o.get("dampening"),
-                o.get("weight_decay"),
-                o.get("nesterov") != 0,
-                o.get("maximize") != 0.0,
-                false};
+    OptimStepArgs args{.kernel = OptimKernel::sgd,
+                       .lr = o.get("lr"),
+                       .weight_decay = o.get("weight_decay"),
+                       .momentum = o.get("momentum"),
+                       .dampening = o.get("dampening"),
+                       .maximize = o.get("maximize") != 0.0,
+                       .nesterov = o.get("nesterov") != 0};
+    detail::StepBatch batch;
     for (std::size_t k = 0; k < group.params.size(); ++k) {
       const Tensor& param = group.params[k];
       std::size_t index = group.first + k;
       Tensor grad = checked_grad(param, index);
       if (!grad.defined()) continue;
       Tensor buf;
-      if (u.momentum != 0.0) {
+      bool first = false;
+      if (args.momentum != 0.0) {
         ParamState& s = state(index);
         buf = find(s, "momentum_buffer");
-        u.first = !buf.defined();
-        if (u.first) {
-          buf = empty(param.shape(), {.dtype = param.dtype()});
+        first = !buf.defined();
+        if (first) {
+          buf = empty(param.shape(), {.dtype = param.dtype(), .device = param.device()});
           s.emplace_back("momentum_buffer", buf);
         }
       }
-      detail::ParamData data(param);
-      detail::dispatch_floating(param.dtype(), "SGD.step", [&]<class T>() {
-        u.run<T>(param.numel(), data.data<T>(), grad.data<T>(), buf.defined() ? buf.data<T>() : nullptr);
-      });
-      data.commit();
+      OptimTensor& x = batch.add(param, grad);
+      x.state[0] = buf;
+      x.scalar[0] = first ? 1.0 : 0.0;
     }
+    batch.run(args, "SGD.step");
   }
 }
 

@@ -1,7 +1,7 @@
 // kiln/optim/update.h: internal helpers for the optimizers' per-parameter update loops (not part of the
-// public API; the concrete optimizers' .cpp files include it). The updates are tight loops over
-// contiguous f32/f64 data, one pass per parameter, split over the OpenMP team for large tensors: each
-// element is independent, so results do not depend on the thread count. Depends on tensor.h and OpenMP.
+// public API; the concrete optimizers' .cpp files include it). The updates themselves are kernel-table
+// entries (tensor/backend.h, family 'p'; CPU loops in kernels/cpu/optim_step.cpp, CUDA multi-tensor
+// kernels in kernels/cuda/optim.cu); StepBatch feeds them. Depends on tensor.h, backend.h and OpenMP.
 #pragma once
 
 #include <omp.h>
@@ -10,14 +10,12 @@
 #include <cstdint>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "kiln/optim/optimizer.h"
+#include "kiln/tensor/backend.h"
 #include "kiln/tensor/error.h"
 #include "kiln/tensor/tensor.h"
-
-// Pointers that do not alias within one loop (each element is read before it is written, so even a
-// gradient that shares storage with its parameter would be updated correctly).
-#define KILN_RESTRICT __restrict__
 
 namespace kiln::optim::detail {
 
@@ -38,31 +36,13 @@ void parallel_range(int64_t n, const Body& body) {
   }
 }
 
-// Calls f(std::bool_constant<flags>...) so that update loops branch at compile time: a branch on a runtime
-// flag inside a loop keeps the compiler from vectorizing it. Read a flag as decltype(flag)::value.
-template <class F>
-void with_flags(F&& f) {
-  f();
-}
-template <class F, class... Rest>
-void with_flags(F&& f, bool flag, Rest... rest) {
-  if (flag) {
-    with_flags([&](auto... more) { f(std::true_type{}, more...); }, rest...);
-  } else {
-    with_flags([&](auto... more) { f(std::false_type{}, more...); }, rest...);
-  }
-}
-
 // A contiguous working copy of a parameter when it is a strided view; writes back on commit(). Modules
 // hold contiguous parameters, so the copy is the rare case.
 class ParamData {
  public:
   explicit ParamData(const Tensor& param)
       : param_(param), work_(param.is_contiguous() ? param : param.detach().contiguous()) {}
-  template <class T>
-  T* data() const {
-    return work_.data<T>();
-  }
+  const Tensor& work() const { return work_; }
   void commit() {
     if (work_.impl() != param_.impl()) param_.detach().copy_(work_);
     param_.storage()->bump_version();
@@ -72,6 +52,26 @@ class ParamData {
   Tensor param_;
   Tensor work_;
 };
+
+// One group's step over its parameters through the kernel table (backend.h, OptimKernel): add() each
+// parameter that has a gradient, fill the returned entry's state and scalars, then run(). The kernels run
+// on each parameter's own device, one call per (device, dtype) in order of first appearance.
+class StepBatch {
+ public:
+  // The entry of `param` (a contiguous working copy of it) with `grad`; valid until the next add().
+  OptimTensor& add(const Tensor& param, const Tensor& grad);
+  // Runs the kernel and writes the parameters back; kiln::Error naming `op` where a device lacks it.
+  void run(const OptimStepArgs& args, const char* op);
+
+ private:
+  std::vector<ParamData> data_;
+  std::vector<OptimTensor> tensors_;
+};
+
+// A zero buffer shaped like `param`, of its dtype, on its device (optimizer state).
+inline Tensor zeros_for(const Tensor& param) {
+  return zeros(param.shape(), {.dtype = param.dtype(), .device = param.device()});
+}
 
 // Calls f.template operator()<T>() with T = float or double according to dtype.
 template <class F>

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kiln/tensor/tensor.h"
 
@@ -79,6 +80,40 @@ struct Pool2dArgs {
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
 };
 
+// ---- Optimizer steps (family 'p', code = OptimKernel; used by optim/ and optim::GradScaler) ----
+// One optim_step call updates a list of parameters of ONE dtype on this device with one group's
+// hyper-parameters: the CPU runs one fused loop per tensor (PyTorch 1.13's single-tensor update, in its
+// order of operations), CUDA one launch over all the tensors (a multi-tensor apply). Step-dependent
+// values (bias corrections, step sizes) are computed on the host per tensor and passed as scalars, so no
+// step reads the device.
+enum class OptimKernel : uint8_t { sgd, adam, rmsprop, adagrad, nadam, radam, unscale /* unscale_check */ };
+inline const char* kernel_name(OptimKernel k) {
+  constexpr const char* names[] = {"sgd_step",   "adam_step",  "rmsprop_step", "adagrad_step",
+                                   "nadam_step", "radam_step", "unscale_check"};
+  return names[static_cast<int>(k)];
+}
+// A group's hyper-parameters; each kernel reads its own (PyTorch's names and meanings).
+struct OptimStepArgs {
+  OptimKernel kernel = OptimKernel::sgd;
+  double lr = 0.0, beta1 = 0.0, beta2 = 0.0, eps = 0.0, weight_decay = 0.0;
+  double momentum = 0.0, dampening = 0.0, alpha = 0.0;
+  bool amsgrad = false, maximize = false, decoupled = false, nesterov = false, centered = false;
+};
+// One parameter of a step: param, grad and the state buffers contiguous, of one dtype and device; state
+// slots the kernel (or its options) does not use are undefined. State slots and per-tensor scalars (t is
+// the parameter's step count after this step):
+//   sgd:     {momentum_buffer (with momentum)};  s0 = 1 on the buffer's first step (buffer = d), else 0
+//   adam:    {exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)};  s0 = lr / (1 - beta1^t), s1 = sqrt(1 -
+//   beta2^t) rmsprop: {square_avg, momentum_buffer (momentum > 0), grad_avg (centered)} adagrad: {sum};  s0 =
+//   lr / (1 + (t - 1) lr_decay) nadam:   {exp_avg, exp_avg_sq};  s0 = 1 - beta2^t, s1 = the gradient's step,
+//   s2 = the average's step radam:   {exp_avg, exp_avg_sq};  s0 = 1 - beta1^t, s1 = sqrt(1 - beta2^t), s2 =
+//   rect, s3 = 1 if rho_t > 5
+struct OptimTensor {
+  Tensor param, grad;
+  Tensor state[3];
+  double scalar[4] = {0.0, 0.0, 0.0, 0.0};
+};
+
 struct Backend {
   const char* name;
   void (*unary)(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
@@ -118,8 +153,22 @@ struct Backend {
   void (*max_pool2d)(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
   void (*max_pool2d_backward)(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                               const Tensor& grad_x);
+  // ---- CUDA Graph capture and pinned host staging (gputools) ----
+  // Whether work for device `index` of this type is being captured into a CUDA Graph now; while it is,
+  // nothing may read a value on the host (a check that scans values must be skipped or done on the
+  // device). The CPU: never.
+  bool (*is_capturing)(int index);
+  // A copy of CPU tensor t in page-locked host memory, from which copies to this backend's device run
+  // asynchronously (cuda::pin_memory; the DataLoader's pin_memory option). The CPU table returns t.
+  Tensor (*pin_memory)(const Tensor& t);
+  // ---- optimizer steps (family 'p'; see OptimKernel above) ----
+  void (*optim_step)(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
+  // GradScaler's unscale: every grad (contiguous, f32 or f64) *= inv_scale, and found_inf is set to 1 when
+  // any element of any grad is inf or NaN (left as is otherwise). inv_scale and found_inf are f32 0-d
+  // tensors on this device, read and written there (no host synchronization).
+  void (*unscale_check)(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
-  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'o' other).
+  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'p' optimizer steps, 'o' other).
   bool (*supports)(char family, int code, DType dtype);
 };
 

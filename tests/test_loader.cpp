@@ -308,3 +308,23 @@ TEST(DataLoader, MoreErrorMessages) {
   s.set("epoch", kiln::full({}, -5.0, {.dtype = DType::i64}));
   EXPECT_CONTAINS(error_of([&] { loader.load_state_dict(s); }), "epoch -5 and position");
 }
+
+// pin_memory without a CUDA device: the batches are the same as without it, and a note says once that
+// the option was ignored. (tests/test_cuda_graph.cpp checks the pinned batches on a GPU.)
+TEST(DataLoader, PinMemoryWithoutAGpuYieldsTheSameBatchesAndSaysSo) {
+  if (kiln::has_backend(kiln::DeviceType::cuda)) GTEST_SKIP() << "a CUDA device is present";
+  data::DataLoader plain(numbered(10), {.batch_size = 4, .shuffle = true, .seed = 3});
+  data::DataLoader pinned(
+      numbered(10), {.batch_size = 4, .shuffle = true, .seed = 3, .num_workers = 2, .pin_memory = true});
+  ::testing::internal::CaptureStderr();
+  std::vector<std::vector<double>> want, got;
+  for (auto& b : plain) want.push_back(values(b.x));
+  for (auto& b : pinned) got.push_back(values(b.x));
+  for (auto& b : pinned) got.push_back(values(b.y));  // a second epoch: no second note
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(got.size(), 2 * want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(got[i], want[i]) << "batch " << i;
+  EXPECT_NE(err.find("pin_memory ignored: no CUDA device"), std::string::npos) << err;
+  EXPECT_EQ(err.find("pin_memory ignored"), err.rfind("pin_memory ignored"))
+      << "noted more than once: " << err;
+}

@@ -1,6 +1,6 @@
 // tests/test_optim.cpp: optimizer behaviour that the PyTorch trajectories (test_optim_torch.cpp) do not
-// cover: bit-exact resume from a state dict for every optimizer, the state dict's names, parameter groups,
-// zero_grad, skipped and strided parameters, and every error path with its message.
+// cover: bit-exact resume from a state dict for every optimizer, the state dict's names, parameter groups
+// (also mixing dtypes), zero_grad, skipped and strided parameters, and every error path with its message.
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -235,6 +235,31 @@ TEST(Optim, ParametersWithoutGradientAreSkipped) {
     } else {
       for (const auto& key : d.keys()) EXPECT_NE(key.rfind("state.1.", 0), 0u) << key;
     }
+  }
+}
+
+// One group holding f32 and f64 parameters (one kernel-table call per dtype) updates each exactly as an
+// optimizer over that parameter alone would.
+TEST(Optim, GroupMixingDtypesMatchesSeparateOptimizers) {
+  for (const auto& [name, make_opt] : all_optimizers()) {
+    SCOPED_TRACE(name);
+    kiln::manual_seed(4);
+    Tensor a = kiln::randn({3, 2}), b = kiln::randn({5}, {.dtype = kiln::DType::f64});
+    std::vector<Tensor> mixed = {a.clone().requires_grad_(), b.clone().requires_grad_()};
+    std::vector<Tensor> alone = {a.clone().requires_grad_(), b.clone().requires_grad_()};
+    auto opt = make_opt(mixed);
+    auto opt_a = make_opt({alone[0]}), opt_b = make_opt({alone[1]});
+    for (int s = 0; s < 4; ++s) {
+      for (std::size_t i = 0; i < 2; ++i) {
+        Tensor g = kiln::randn(mixed[i].shape(), {.dtype = mixed[i].dtype()});
+        mixed[i].set_grad(g);
+        alone[i].set_grad(g.clone());
+      }
+      opt->step();
+      opt_a->step();
+      opt_b->step();
+    }
+    for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(mixed[i].to_vector<double>(), alone[i].to_vector<double>());
   }
 }
 

@@ -28,6 +28,10 @@ void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const T
 void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                          const Tensor& grad_x);
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+// optim_step.cpp
+void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
+void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+bool optim_supports(int code, DType t);
 
 // The table's entries (reduced_float.cpp): f16/bf16 operands computed in f32 and rounded once on store;
 // every other dtype goes straight to the kernel above of the same name. (where, copy, fill, gather and

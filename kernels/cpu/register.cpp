@@ -23,7 +23,9 @@ bool supports(char family, int code, DType t) {
       if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
       return floating;
     }
-    default:  // 'd' reductions, copy, fill, where, index kernels
+    case 'p':
+      return optim_supports(code, t);
+    default:  // 'd' reductions, copy, fill, where, index kernels: every dtype
       return true;
   }
 }
@@ -46,6 +48,10 @@ const Backend kCpuBackend = {
     .conv2d_backward_filter = conv2d_backward_filter_any,
     .max_pool2d = max_pool2d_any,
     .max_pool2d_backward = max_pool2d_backward_any,
+    .is_capturing = [](int) { return false; },
+    .pin_memory = [](const Tensor& t) { return t; },
+    .optim_step = optim_step,
+    .unscale_check = unscale_check,
     .supports = supports,
 };
 

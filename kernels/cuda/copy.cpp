@@ -2,8 +2,10 @@
 // (elementwise.cu); host <-> device transfers move the bytes of a dense buffer with cudaMemcpyAsync and
 // do any layout or dtype conversion on the side where the data already is. Reading into host memory
 // waits for the stream (a read is the only place kiln synchronizes).
+#include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "kiln/kernels/cuda/cuda.h"
@@ -20,6 +22,17 @@ struct Pending {
 };
 std::mutex g_pending_mutex;
 std::vector<Pending> g_pending;
+
+// Free pinned host blocks by size (pin_memory's cache; never returned to the driver). Never destroyed: a
+// pinned tensor may die during static destruction.
+struct PinnedCache {
+  std::mutex mutex;
+  std::unordered_map<size_t, std::vector<void*>> free;
+};
+PinnedCache& pinned_cache() {
+  static auto* c = new PinnedCache();
+  return *c;
+}
 
 void reap_finished() {
   std::lock_guard lock(g_pending_mutex);
@@ -57,6 +70,7 @@ Tensor dense(const Tensor& t) {
 
 void host_to_device(const Tensor& src, const Tensor& dst) {
   const int dev = dst.device().index;
+  check_not_capturing(dev, "a host-to-device copy (to(cuda) of a CPU tensor)");
   Tensor host = dense(src);
   const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype();
   Tensor staged = direct ? dst : empty(src.shape(), {.dtype = src.dtype(), .device = dst.device()});
@@ -79,6 +93,7 @@ void host_to_device(const Tensor& src, const Tensor& dst) {
 
 void device_to_host(const Tensor& src, const Tensor& dst) {
   const int dev = src.device().index;
+  check_not_capturing(dev, "reading a value on the host (item(), to(cpu))");
   Tensor on_device = dense(src);
   const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype();
   Tensor host = direct ? dst : empty(src.shape(), {.dtype = src.dtype()});
@@ -95,10 +110,26 @@ void device_to_host(const Tensor& src, const Tensor& dst) {
 Tensor pin_memory(const Tensor& t) {
   KILN_CHECK(t.device().is_cpu(), "pin_memory: needs a CPU tensor, this one is on ", t.device());
   KILN_CHECK(is_available(), "pin_memory: no CUDA device (pinned memory needs the CUDA driver)");
-  const size_t bytes = static_cast<size_t>(t.numel()) * dtype_size(t.dtype());
+  const size_t bytes = std::max<size_t>(static_cast<size_t>(t.numel()) * dtype_size(t.dtype()), 1);
+  // Freed pinned blocks are kept by exact size and reused: cudaFreeHost waits for the whole device, which
+  // would stall the DataLoader's every batch. A block is freed only once no transfer reads it (pending
+  // transfers hold its storage), so reuse is safe.
   void* p = nullptr;
-  KILN_CUDA_CHECK(cudaHostAlloc(&p, bytes == 0 ? 1 : bytes, cudaHostAllocDefault), "pin_memory");
-  Tensor out = from_blob(p, t.shape(), t.dtype(), [](void* q) { cudaFreeHost(q); });
+  {
+    PinnedCache& cache = pinned_cache();
+    std::lock_guard lock(cache.mutex);
+    auto it = cache.free.find(bytes);
+    if (it != cache.free.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+    }
+  }
+  if (p == nullptr) KILN_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault), "pin_memory");
+  Tensor out = from_blob(p, t.shape(), t.dtype(), [bytes](void* q) {
+    PinnedCache& cache = pinned_cache();
+    std::lock_guard lock(cache.mutex);
+    cache.free[bytes].push_back(q);
+  });
   if (t.numel() > 0) out.copy_(t.detach());
   return out;
 }

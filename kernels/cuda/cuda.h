@@ -17,8 +17,9 @@ int device_count();
 // through item() / to(cpu) synchronizes by itself, so this is for timing).
 void synchronize(int index = 0);
 
-// cuBLAS may use TF32 tensor cores for f32 GEMMs (10-bit mantissa products, f32 accumulation). Off by
-// default, as in PyTorch (torch.backends.cuda.matmul.allow_tf32).
+// cuBLAS and cuDNN may use TF32 tensor cores for f32 GEMMs and convolutions (10-bit mantissa products,
+// f32 accumulation). Off by default, as in PyTorch's torch.backends.cuda.matmul.allow_tf32 (kiln has one
+// switch for both; PyTorch's separate cudnn.allow_tf32 defaults to on).
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
@@ -42,4 +43,14 @@ void empty_cache();
 Tensor pin_memory(const Tensor& t);
 bool is_pinned(const Tensor& t);
 
+namespace detail {
+// For tests and benchmarks: whether kiln was built with cuDNN, and a switch that routes the CUDA
+// convolutions through the im2col + cuBLAS fallback even where cuDNN would take them (off by default).
+bool has_cudnn();
+void set_conv_fallback_only(bool on);
+bool conv_fallback_only();
+}  // namespace detail
+
 }  // namespace kiln::cuda
+
+#include "kiln/kernels/cuda/graph.h"  // kiln::cuda::Graph, TrainStepGraph

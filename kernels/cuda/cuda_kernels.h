@@ -1,13 +1,15 @@
 // kiln/kernels/cuda/cuda_kernels.h: internals of the CUDA backend, shared by its .cpp and .cu files: the
-// check macros, the per-device stream and cuBLAS handle, the strided-operand description the elementwise
-// kernels take, and the kernel entry points behind the table (each has the contract of the table entry
-// of the same name in tensor/backend.h). Depends on the CUDA runtime and tensor/.
+// check macros, the per-device stream, cuBLAS and cuDNN handles, the strided-operand description the
+// elementwise kernels take, and the kernel entry points behind the table (each has the contract of the table
+// entry of the same name in tensor/backend.h). Depends on the CUDA runtime and tensor/.
 #pragma once
 
 #include <cuda_runtime.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "kiln/tensor/backend.h"
 
@@ -18,6 +20,8 @@ namespace detail {
                                    cudaError_t status);
 [[noreturn]] void throw_cublas_error(const char* file, int line, const char* op, const char* expr,
                                      int status);
+// Defined only in builds with cuDNN (conv_cudnn.cpp); the macro below is used only there.
+[[noreturn]] void throw_cudnn_error(const char* file, int line, const char* op, const char* expr, int status);
 }  // namespace detail
 
 // Every CUDA runtime call goes through this: a failure throws kiln::Error naming `op` (the kiln op or
@@ -34,6 +38,13 @@ namespace detail {
     int kiln_status_ = static_cast<int>(expr);                                               \
     if (kiln_status_ != 0) [[unlikely]]                                                      \
       ::kiln::cuda::detail::throw_cublas_error(__FILE__, __LINE__, op, #expr, kiln_status_); \
+  } while (0)
+// The same for cuDNN calls (status text from cudnnGetErrorString).
+#define KILN_CUDNN_CHECK(expr, op)                                                          \
+  do {                                                                                      \
+    int kiln_status_ = static_cast<int>(expr);                                              \
+    if (kiln_status_ != 0) [[unlikely]]                                                     \
+      ::kiln::cuda::detail::throw_cudnn_error(__FILE__, __LINE__, op, #expr, kiln_status_); \
   } while (0)
 // After a kernel launch: launch-configuration errors surface here, execution errors at the next sync.
 #define KILN_CUDA_CHECK_LAUNCH(op) KILN_CUDA_CHECK(cudaGetLastError(), op)
@@ -54,6 +65,8 @@ class DeviceGuard {
 cudaStream_t stream(int index);
 // The cuBLAS handle of device `index`, bound to stream(index).
 void* cublas_handle(int index);
+// The cuDNN handle of device `index` (a cudnnHandle_t), bound to stream(index); only in builds with cuDNN.
+void* cudnn_handle(int index);
 // Waits for device `index`'s stream; `op` names the reader for error messages.
 void sync_stream(int index, const char* op);
 
@@ -73,6 +86,21 @@ class DeviceBuffer {
 };
 void* allocate(size_t nbytes, int device);
 void deallocate(void* ptr, size_t nbytes, int device);
+
+// CUDA Graph support (runtime.cpp; graph.h describes the rules). A private pool is a set of blocks that
+// belong to one Graph. While it is device `index`'s capture pool, allocate() serves from it (a block taken
+// from the shared cache then belongs to it) and a freed block that belongs to no live pool joins it; a
+// pool's block freed at any time goes back to that pool. release_private_pool() gives its free blocks to
+// the shared cache; its live blocks go there when freed.
+struct PrivatePool;
+std::shared_ptr<PrivatePool> new_private_pool();
+void set_capture_pool(int index, std::shared_ptr<PrivatePool> pool);  // nullptr: capture over
+void release_private_pool(int index, const std::shared_ptr<PrivatePool>& pool);
+int64_t private_pool_bytes(const PrivatePool& pool);
+// Whether device `index`'s stream is capturing, and a kiln::Error naming `what` (an operation that cannot
+// be captured, with the reason) if it is.
+bool stream_capturing(int index);
+void check_not_capturing(int index, const char* what);
 
 // Up to kMaxDims dims after merging the ones contiguous in every operand (elementwise kernels).
 inline constexpr int kMaxDims = 10;
@@ -104,6 +132,29 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
 // gemm.cpp
 void gemm(const GemmArgs& args);
+// conv_cudnn.cpp: the table's conv2d entries (cuDNN where built with it and it takes the case, else the
+// fallback); conv_fallback.cu: the im2col + cuBLAS fallback (f32/f64) and the bias addition both use.
+void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+            const Tensor& out);
+void conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                          const Tensor& grad_x);
+void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                            const Tensor& grad_weight);
+void conv2d_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out);
+void conv2d_backward_data_fallback(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                                   const Tensor& grad_x);
+void conv2d_backward_filter_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                                     const Tensor& grad_weight);
+// out (N, C, H, W) += bias (C) broadcast over N, H, W.
+void add_channel_bias(const Tensor& out, const Tensor& bias);
+// pool.cu: the table's max_pool2d entries.
+void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
+void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
+                         const Tensor& grad_x);
+// optim.cu: the multi-tensor optimizer steps and GradScaler's unscale (family 'p').
+void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
+void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+bool optim_supports(int code, DType t);
 // The device of a CUDA tensor (checks it is one).
 int device_of(const Tensor& t, const char* op);
 

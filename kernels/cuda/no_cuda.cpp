@@ -1,6 +1,7 @@
 // kiln::cuda's API in a build without KILN_CUDA: no device, nothing allocated, and the calls that need a
 // device say how to get one.
 #include "kiln/kernels/cuda/cuda.h"
+#include "kiln/kernels/cuda/graph.h"
 #include "kiln/tensor/error.h"
 
 namespace kiln::cuda {
@@ -26,5 +27,45 @@ Tensor pin_memory(const Tensor& t) {
   return t;
 }
 bool is_pinned(const Tensor&) { return false; }
+namespace detail {
+bool has_cudnn() { return false; }
+void set_conv_fallback_only(bool) {}
+bool conv_fallback_only() { return false; }
+}  // namespace detail
+
+bool is_current_stream_capturing(int) { return false; }
+
+namespace {
+[[noreturn]] void no_graphs(const char* what) {
+  ::kiln::detail::throw_error(
+      __FILE__, __LINE__,
+      ::kiln::detail::cat_message(what, ": kiln was built without CUDA (configure with -DKILN_CUDA=ON)"));
+}
+}  // namespace
+
+struct Graph::Impl {};
+Graph::Graph() = default;
+Graph::~Graph() = default;
+void Graph::capture(const std::function<void()>&, int) { no_graphs("Graph::capture"); }
+void Graph::capture_begin(int) { no_graphs("Graph::capture_begin"); }
+void Graph::capture_end() { no_graphs("Graph::capture_end"); }
+void Graph::replay() { no_graphs("Graph::replay"); }
+void Graph::reset() {}
+bool Graph::is_captured() const { return false; }
+int Graph::device() const { return 0; }
+int64_t Graph::pool_bytes() const { return 0; }
+
+struct TrainStepGraph::Impl {
+  Graph graph;
+};
+TrainStepGraph::TrainStepGraph(std::vector<Tensor>, std::vector<Tensor>, std::function<Tensor()>,
+                               std::function<void()>, TrainStepGraphOptions) {
+  no_graphs("TrainStepGraph");
+}
+TrainStepGraph::~TrainStepGraph() = default;
+Tensor TrainStepGraph::run(const std::vector<Tensor>&) { no_graphs("TrainStepGraph::run"); }
+bool TrainStepGraph::captured() const { return false; }
+int64_t TrainStepGraph::steps() const { return 0; }
+Graph& TrainStepGraph::graph() { return impl_->graph; }
 
 }  // namespace kiln::cuda

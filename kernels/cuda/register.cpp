@@ -20,8 +20,11 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
       return floating;
-    case 'c':
-      return false;  // conv2d and pooling: not on CUDA yet (cuDNN is the next slice)
+    case 'p':
+      return optim_supports(code, t);
+    case 'c':  // conv2d (cuDNN or the im2col fallback) and max pooling: the fallback and pooling kernels
+               // dispatch f32/f64 only, so f16/bf16 are not claimed yet (cuDNN itself would take them)
+      return t == DType::f32 || t == DType::f64;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
       if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
@@ -32,11 +35,14 @@ bool supports(char family, int code, DType t) {
   }
 }
 
-[[noreturn]] void missing_conv(const char* op) {
-  ::kiln::detail::throw_error(__FILE__, __LINE__,
-                              ::kiln::detail::cat_message(op,
-                                                          ": not implemented on CUDA yet (move the tensors "
-                                                          "to the CPU)"));
+// A draw's Philox offset is taken from the host generator when the op runs, so a captured draw would
+// repeat the same numbers on every replay: refused while capturing.
+void random_outside_capture(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a,
+                            double b) {
+  check_not_capturing(device_of(out, "random"),
+                      "a random draw (dropout, rand, randn, ...: its Philox offset is fixed on the host, so "
+                      "every replay would repeat the same numbers)");
+  random(k, out, seed, offset, a, b);
 }
 
 const Backend kCudaBackend = {
@@ -51,18 +57,16 @@ const Backend kCudaBackend = {
     .index_select = index_select,
     .gather = gather,
     .scatter_add = scatter_add,
-    .random = random,
-    // supports('c', ...) is false, so the ops never get here; these only make a stray call say so.
-    .conv2d = [](const Conv2dArgs&, const Tensor&, const Tensor&, const Tensor&,
-                 const Tensor&) { missing_conv("conv2d"); },
-    .conv2d_backward_data = [](const Conv2dArgs&, const Tensor&, const Tensor&,
-                               const Tensor&) { missing_conv("conv2d_backward_data"); },
-    .conv2d_backward_filter = [](const Conv2dArgs&, const Tensor&, const Tensor&,
-                                 const Tensor&) { missing_conv("conv2d_backward_filter"); },
-    .max_pool2d = [](const Pool2dArgs&, const Tensor&, const Tensor&,
-                     const Tensor&) { missing_conv("max_pool2d"); },
-    .max_pool2d_backward = [](const Pool2dArgs&, const Tensor&, const Tensor&,
-                              const Tensor&) { missing_conv("max_pool2d_backward"); },
+    .random = random_outside_capture,
+    .conv2d = conv2d,
+    .conv2d_backward_data = conv2d_backward_data,
+    .conv2d_backward_filter = conv2d_backward_filter,
+    .max_pool2d = max_pool2d,
+    .max_pool2d_backward = max_pool2d_backward,
+    .is_capturing = stream_capturing,
+    .pin_memory = kiln::cuda::pin_memory,
+    .optim_step = optim_step,
+    .unscale_check = unscale_check,
     .supports = supports,
 };
 

@@ -1,14 +1,24 @@
-// The CUDA runtime side of the backend: error messages, device discovery, one stream and one cuBLAS
-// handle per device, and the caching device allocator (registered for DeviceType::cuda in register.cpp).
+// The CUDA runtime side of the backend: error messages, device discovery, one stream, one cuBLAS handle
+// and (with cuDNN) one cuDNN handle per device, and the caching device allocator (registered for
+// DeviceType::cuda in register.cpp).
 //
 // The allocator keeps freed blocks in exact size classes (multiples of 512 B below 1 MiB, of 2 MiB above)
 // and hands them out again, so a training loop that repeats the same shapes stops calling cudaMalloc after
 // its first step. Reuse needs no events: every kernel of a device runs in order on that device's one
 // stream, so work queued on a reused block always comes after the work on its previous tensor.
+//
+// CUDA Graphs (graph.cpp) break that argument: a replay writes again into the blocks its capture used,
+// long after they were freed. So blocks used during a capture belong to the Graph's private pool and are
+// reused only by that Graph until it is destroyed (see cuda_kernels.h).
 #include <cublas_v2.h>
+#if KILN_WITH_CUDNN
+#include <cudnn.h>
+#endif
 
 #include <atomic>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -19,11 +29,25 @@
 namespace kiln::cuda {
 
 namespace detail {
+namespace {
+bool is_capture_error(cudaError_t s) {
+  return s == cudaErrorStreamCaptureUnsupported || s == cudaErrorStreamCaptureInvalidated ||
+         s == cudaErrorStreamCaptureImplicit || s == cudaErrorStreamCaptureUnjoined ||
+         s == cudaErrorStreamCaptureIsolation || s == cudaErrorStreamCaptureUnmatched ||
+         s == cudaErrorStreamCaptureMerge || s == cudaErrorStreamCaptureWrongThread;
+}
+}  // namespace
+
 void throw_cuda_error(const char* file, int line, const char* op, const char* expr, cudaError_t status) {
   cudaGetLastError();  // clear a non-sticky error so later calls are not blamed for it
+  const char* hint = is_capture_error(status)
+                         ? " [during CUDA Graph capture: a host synchronization, a read of a value (item(), "
+                           "to(cpu)), a pageable host copy or a cudaMalloc/cudaFree ran on the capturing "
+                           "thread, which CUDA refuses and which invalidates the capture]"
+                         : "";
   ::kiln::detail::throw_error(file, line,
                               ::kiln::detail::cat_message(op, ": CUDA error ", cudaGetErrorName(status), " (",
-                                                          cudaGetErrorString(status), ") from ", expr));
+                                                          cudaGetErrorString(status), ") from ", expr, hint));
 }
 void throw_cublas_error(const char* file, int line, const char* op, const char* expr, int status) {
   auto s = static_cast<cublasStatus_t>(status);
@@ -63,14 +87,28 @@ void check_index(int index, const char* op) {
              d.count == 1 ? "is 1 CUDA device" : "are " + std::to_string(d.count) + " CUDA devices");
 }
 
+using FreeBlocks = std::unordered_map<size_t, std::vector<void*>>;  // size class -> blocks
+
+}  // namespace
+
+struct PrivatePool {
+  FreeBlocks free_blocks;
+  int64_t bytes = 0;  // every block that belongs to the pool, live or free
+};
+
+namespace {
+
 // Per-device state, created on first use and deliberately never destroyed: at process exit the driver may
 // already be shutting down, and freeing into it would fail.
 struct DeviceState {
-  std::once_flag stream_once, handle_once;
+  std::once_flag stream_once, handle_once, cudnn_once;
   cudaStream_t stream = nullptr;
   cublasHandle_t handle = nullptr;
-  std::mutex mutex;  // guards free_blocks
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  void* cudnn = nullptr;  // a cudnnHandle_t in builds with cuDNN
+  std::mutex mutex;       // guards free_blocks, capture_pool, pool_of
+  FreeBlocks free_blocks;
+  std::shared_ptr<PrivatePool> capture_pool;  // set while a Graph captures on this device
+  std::unordered_map<void*, std::shared_ptr<PrivatePool>> pool_of;  // blocks of live private pools
 };
 std::vector<DeviceState*>& states() {
   static auto* s = [] {
@@ -141,29 +179,90 @@ void* cublas_handle(int index) {
   return st.handle;
 }
 
-void sync_stream(int index, const char* op) { KILN_CUDA_CHECK(cudaStreamSynchronize(stream(index)), op); }
+void* cudnn_handle(int index) {
+#if KILN_WITH_CUDNN
+  DeviceState& st = state(index, "cudnn");
+  cudaStream_t s = stream(index);
+  std::call_once(st.cudnn_once, [&] {
+    DeviceGuard guard(index);
+    cudnnHandle_t h = nullptr;
+    KILN_CUDNN_CHECK(cudnnCreate(&h), "cudnn");
+    KILN_CUDNN_CHECK(cudnnSetStream(h, s), "cudnn");
+    st.cudnn = h;
+  });
+  return st.cudnn;
+#else
+  KILN_ASSERT(false, "cudnn_handle: kiln was built without cuDNN");
+  return nullptr;
+#endif
+}
+
+void sync_stream(int index, const char* op) {
+  if (stream_capturing(index))
+    ::kiln::detail::throw_error(
+        __FILE__, __LINE__,
+        ::kiln::detail::cat_message(op, ": a host synchronization (waiting for cuda:", index,
+                                    ") during CUDA Graph capture cannot be captured (CUDA would refuse it ",
+                                    "with cudaErrorStreamCaptureUnsupported and invalidate the capture); ",
+                                    "read values before capture() or after replay()"));
+  KILN_CUDA_CHECK(cudaStreamSynchronize(stream(index)), op);
+}
 
 int device_of(const Tensor& t, const char* op) {
   KILN_ASSERT(t.device().is_cuda(), op, ": CUDA kernel got a tensor on ", t.device());
   return t.device().index;
 }
 
+namespace {
+void* pop_block(FreeBlocks& blocks, size_t bytes) {
+  auto it = blocks.find(bytes);
+  if (it == blocks.end() || it->second.empty()) return nullptr;
+  void* p = it->second.back();
+  it->second.pop_back();
+  g_cached.fetch_sub(static_cast<int64_t>(bytes));
+  return p;
+}
+}  // namespace
+
 void* allocate(size_t nbytes, int device) {
   if (nbytes == 0) return nullptr;
   DeviceState& st = state(device, "CUDA allocator");
   const size_t bytes = size_class(nbytes);
+  std::shared_ptr<PrivatePool> pool;
   {
     std::lock_guard lock(st.mutex);
-    auto it = st.free_blocks.find(bytes);
-    if (it != st.free_blocks.end() && !it->second.empty()) {
-      void* p = it->second.back();
-      it->second.pop_back();
-      g_cached.fetch_sub(static_cast<int64_t>(bytes));
+    pool = st.capture_pool;
+    if (pool) {
+      if (void* p = pop_block(pool->free_blocks, bytes)) return p;
+      // A block of the shared cache is idle (its last use is queued before the capture): it joins the pool.
+      if (void* p = pop_block(st.free_blocks, bytes)) {
+        st.pool_of[p] = pool;
+        pool->bytes += static_cast<int64_t>(bytes);
+        return p;
+      }
+    } else if (void* p = pop_block(st.free_blocks, bytes)) {
       return p;
     }
   }
   DeviceGuard guard(device);
   void* p = nullptr;
+  if (pool) {
+    // cudaMalloc is not a stream operation, but the capturing thread may not call it in ThreadLocal mode;
+    // the block persists as long as the pool, so allowing it here (Relaxed, for this call) is safe. No
+    // release_cached() retry: cudaFree cannot run during a capture.
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    KILN_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode), "CUDA allocator (capture)");
+    cudaError_t s = cudaMalloc(&p, bytes);
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    if (s != cudaSuccess)
+      detail::throw_cuda_error(
+          __FILE__, __LINE__, "CUDA allocator (during CUDA Graph capture)",
+          ("cudaMalloc of " + std::to_string(bytes) + " bytes on cuda:" + std::to_string(device)).c_str(), s);
+    std::lock_guard lock(st.mutex);
+    st.pool_of[p] = pool;
+    pool->bytes += static_cast<int64_t>(bytes);
+    return p;
+  }
   if (cudaMalloc(&p, bytes) != cudaSuccess) {
     cudaGetLastError();
     release_cached(device);  // the cache may hold the memory this request needs, in other size classes
@@ -181,8 +280,53 @@ void deallocate(void* ptr, size_t nbytes, int device) {
   DeviceState& st = *states()[device];
   const size_t bytes = size_class(nbytes);
   std::lock_guard lock(st.mutex);
-  st.free_blocks[bytes].push_back(ptr);
   g_cached.fetch_add(static_cast<int64_t>(bytes));
+  if (auto it = st.pool_of.find(ptr); it != st.pool_of.end()) {
+    it->second->free_blocks[bytes].push_back(ptr);
+  } else if (st.capture_pool) {
+    // Freed while capturing: the captured work may use it, so only this Graph may reuse it.
+    st.pool_of[ptr] = st.capture_pool;
+    st.capture_pool->bytes += static_cast<int64_t>(bytes);
+    st.capture_pool->free_blocks[bytes].push_back(ptr);
+  } else {
+    st.free_blocks[bytes].push_back(ptr);
+  }
+}
+
+std::shared_ptr<PrivatePool> new_private_pool() { return std::make_shared<PrivatePool>(); }
+
+void set_capture_pool(int index, std::shared_ptr<PrivatePool> pool) {
+  DeviceState& st = state(index, "CUDA Graph");
+  std::lock_guard lock(st.mutex);
+  st.capture_pool = std::move(pool);
+}
+
+void release_private_pool(int index, const std::shared_ptr<PrivatePool>& pool) {
+  if (!pool) return;
+  DeviceState& st = state(index, "CUDA Graph");
+  std::lock_guard lock(st.mutex);
+  if (st.capture_pool == pool) st.capture_pool.reset();
+  for (auto& [bytes, blocks] : pool->free_blocks) {
+    auto& shared = st.free_blocks[bytes];
+    shared.insert(shared.end(), blocks.begin(), blocks.end());
+  }
+  pool->free_blocks.clear();
+  std::erase_if(st.pool_of, [&](const auto& entry) { return entry.second == pool; });
+  pool->bytes = 0;
+}
+
+int64_t private_pool_bytes(const PrivatePool& pool) { return pool.bytes; }
+
+bool stream_capturing(int index) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  KILN_CUDA_CHECK(cudaStreamIsCapturing(stream(index), &status), "cuda stream capture status");
+  return status != cudaStreamCaptureStatusNone;
+}
+
+void check_not_capturing(int index, const char* what) {
+  KILN_CHECK(!stream_capturing(index), what, " during CUDA Graph capture on cuda:", index,
+             " cannot be captured (CUDA would refuse it with cudaErrorStreamCaptureUnsupported and "
+             "invalidate the capture); read values and copy inputs before capture() or after replay()");
 }
 
 DeviceBuffer::DeviceBuffer(size_t nbytes, int device)
@@ -199,7 +343,10 @@ int64_t memory_allocated() { return memory_stats(Device::cuda()).allocated_bytes
 int64_t max_memory_allocated() { return memory_stats(Device::cuda()).peak_allocated_bytes; }
 int64_t memory_cached() { return g_cached.load(); }
 void empty_cache() {
-  for (int i = 0; i < device_count(); ++i) release_cached(i);
+  for (int i = 0; i < device_count(); ++i) {
+    check_not_capturing(i, "cuda::empty_cache (cudaFree)");
+    release_cached(i);
+  }
 }
 
 }  // namespace kiln::cuda
