@@ -81,8 +81,8 @@
   X(scatter_add, 3, primitive)           \
   X(one_hot, 1, nondiff)                 \
   /* normalization */                    \
-  X(softmax, 1, composite)               \
-  X(log_softmax, 1, composite)           \
+  X(softmax, 1, primitive)               \
+  X(log_softmax, 1, primitive)           \
   X(batch_norm, 5, composite)            \
   X(layer_norm, 3, composite)            \
   X(group_norm, 3, composite)            \
@@ -96,7 +96,10 @@
   X(pad, 1, composite)                   \
   X(dropout, 1, composite)               \
   X(dropout2d, 1, composite)             \
-  X(embedding, 2, composite)
+  X(embedding, 2, composite)             \
+  /* fused kernels */                    \
+  X(softmax_cross_entropy, 3, primitive) \
+  X(bias_act, 2, primitive)
 // clang-format on
 
 namespace kiln::autograd {

@@ -9,6 +9,7 @@
 #include <array>
 #include <vector>
 
+#include "kiln/tensor/backend.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln {
@@ -116,6 +117,11 @@ Tensor norm(const Tensor& x, double p = 2.0, const Shape& dims = {}, bool keepdi
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x (N, ..., D_in) @ weight (D_out, D_in)^T + bias (D_out); bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// act(linear(x, weight, bias)), with the bias and the activation applied in one pass (bias_act);
+// negative_slope is leaky_relu's. Activation (tensor/backend.h): none, relu, gelu, silu, sigmoid, tanh,
+// leaky_relu.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act,
+              double negative_slope = 0.01);
 
 // ---- movement (views share storage) ----
 Tensor reshape(const Tensor& x, const Shape& shape);  // one size may be -1; copies only if it must
@@ -149,6 +155,18 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes);
 // ---- normalization ----
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
+
+// ---- fused (autograd/ops/fused.cpp): one kernel forward, one kernel backward ----
+// Per-element softmax cross-entropy from logits and class indices (PyTorch's cross_entropy with
+// reduction none): logits (N, K, d1, ...), (N, K) or (K); target i64 of logits' shape without the class
+// dim; weight (K) or undefined. loss = sum_k T_k (logsumexp(x) - x_k) with the target distribution
+// T_k = (1 - label_smoothing) w[t] [k == t] + label_smoothing / K w[k], and 0 where t == ignore_index.
+// Targets must be classes in [0, K) or ignore_index. The gradient reaches logits (and weight, by a
+// composite path, when it requires grad).
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = {},
+                             int64_t ignore_index = -100, double label_smoothing = 0.0);
+// act(x + bias) in one pass: x (..., D), bias (D); negative_slope is leaky_relu's.
+Tensor bias_act(const Tensor& x, const Tensor& bias, Activation act, double negative_slope = 0.01);
 
 // ---- neural-network ops (autograd/ops/conv.cpp, pool.cpp, norm.cpp, nn_misc.cpp) ----
 // Shapes: N batch, C channels, H/W (or L) spatial. Pairs are {height, width}. Every shape or argument

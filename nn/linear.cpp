@@ -25,10 +25,12 @@ void Linear::reset_parameters() {
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x) { return forward_activated(x, Activation::none); }
+
+Tensor Linear::forward_activated(const Tensor& x, Activation act, double negative_slope) {
   KILN_CHECK(x.dim() >= 1 && x.size(-1) == in_features, "Linear(", in_features, ", ", out_features,
              "): input of shape ", shape_str(x.shape()), " does not end in ", in_features, " features");
-  return linear(x, weight, bias);
+  return linear(x, weight, bias, act, negative_slope);
 }
 
 std::string Linear::extra_repr() const {

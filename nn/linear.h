@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "kiln/nn/module.h"
+#include "kiln/tensor/backend.h"
 
 namespace kiln::nn {
 
@@ -13,6 +14,9 @@ class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
   Tensor forward(const Tensor& x) override;
+  // act(forward(x)) with the bias and the activation in one pass (Sequential uses it for a Linear followed
+  // by an activation module); negative_slope is leaky_relu's.
+  Tensor forward_activated(const Tensor& x, Activation act, double negative_slope = 0.01);
   std::string type_name() const override { return "Linear"; }
   std::string extra_repr() const override;
   void reset_parameters();

@@ -1,9 +1,9 @@
 // nn/loss_cross_entropy.cpp: nll_loss and cross_entropy (class-index and class-probability targets, class
-// weights, ignore_index, label smoothing), composed of log_softmax, gather and reductions. Depends on
-// autograd/ops.h and nn/loss_detail.h.
-//
-// The common case (index targets, no weight, nothing ignored, no smoothing) is log_softmax + gather + mean:
-// no (N, K) one-hot or mask is built. Targets are scanned once on the CPU (N * d1 * ... integers) to
+// weights, ignore_index, label smoothing). cross_entropy with class indices runs the fused
+// softmax_cross_entropy op (one kernel forward, one backward) and reduces here; nll_loss and
+// probability targets are composed of log_softmax, gather and reductions. Depends on autograd/ops.h and
+// nn/loss_detail.h.
+// Targets are scanned once on the CPU (N * d1 * ... integers) to
 // reject out-of-range classes with a message naming the loss and to count ignored entries.
 #include <cmath>
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "kiln/autograd/autocast.h"
 #include "kiln/nn/loss.h"
 #include "kiln/nn/loss_detail.h"
+#include "kiln/tensor/backend.h"
 
 namespace kiln::nn::functional {
 
@@ -40,10 +41,21 @@ int64_t check_index_target(const char* op, const Tensor& input, const Tensor& ta
   return k;
 }
 
-// Every target is in [0, K) or equal to ignore_index; returns how many are ignored.
+// Every target is in [0, K) or equal to ignore_index; returns how many are ignored, or kUnknownIgnored off
+// the CPU: there the check is a device kernel whose error surfaces at the next synchronization
+// (Backend::check_index), so a training step never waits for the device to count targets.
+constexpr int64_t kUnknownIgnored = -1;
 int64_t scan_index_target(const char* op, const Tensor& input, const Tensor& target, int64_t k,
                           int64_t ignore_index) {
-  Tensor t = target.device().is_cpu() ? target.contiguous() : target.to(Device::cpu()).contiguous();
+  if (!target.device().is_cpu()) {
+    backend(target.device())
+        .check_index(
+            target,
+            IndexCheck{
+                .op = op, .what = "K =", .lo = 0, .hi = k, .has_allowed = true, .allowed = ignore_index});
+    return kUnknownIgnored;
+  }
+  Tensor t = target.contiguous();
   const int64_t* p = t.data<int64_t>();
   int64_t ignored = 0;
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
@@ -89,42 +101,46 @@ Tensor divide_by_weight(const Tensor& numerator, const Tensor& denominator) {
   return numerator / where(empty, 1.0, denominator) + nan_if_empty;
 }
 
-// The parts of nll_loss shared with cross_entropy, after the target has been checked and scanned.
-struct NLLParts {
-  Tensor loss;   // reduced as asked
-  Tensor denom;  // the mean's divisor (sum of weights of non-ignored targets); undefined on the fast path
-};
+// The number of targets not ignored, as a scalar of like's dtype and device: from the host count on the CPU,
+// counted on the device where it is kUnknownIgnored (ignore_mask is then defined).
+Tensor count_not_ignored(const Tensor& target, const Tensor& ignore_mask, int64_t ignored,
+                         const Tensor& like) {
+  if (ignored != kUnknownIgnored) return scalar_as(static_cast<double>(target.numel() - ignored), like);
+  Tensor ones = full(target.shape(), 1.0, {.dtype = like.dtype(), .device = like.device()});
+  return sum(where(ignore_mask, 0.0, ones));
+}
 
-NLLParts nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                  int64_t ignored, Reduction reduction, const char* op) {
+// nll_loss after the target has been checked and scanned, reduced as asked.
+Tensor nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                int64_t ignored, Reduction reduction, const char* op) {
   KILN_CHECK(reduction != Reduction::batchmean, op,
              ": reduction batchmean is only for kl_div (use mean, sum or none)");
   int64_t cdim = class_dim(logp);
-  Tensor ignore_mask;  // true where ignored; only built when some are
+  Tensor ignore_mask;  // true where ignored; only built when some are (or may be: kUnknownIgnored)
   Tensor safe_target = target;
-  if (ignored > 0) {
+  if (ignored != 0) {
     ignore_mask = eq(target, full({}, static_cast<double>(ignore_index),
                                   {.dtype = DType::i64, .device = target.device()}));
     safe_target = where(ignore_mask, 0.0, target);  // any valid class: its pick is masked out below
   }
   Tensor picked = squeeze(gather(logp, cdim, unsqueeze(safe_target, cdim)), cdim);
   if (!weight.defined() && ignored == 0) {
-    if (reduction == Reduction::none) return {neg(picked), {}};
-    if (reduction == Reduction::sum) return {neg(sum(picked)), {}};
-    return {neg(mean(picked)), {}};
+    if (reduction == Reduction::none) return neg(picked);
+    if (reduction == Reduction::sum) return neg(sum(picked));
+    return neg(mean(picked));
   }
   // Ignored entries are selected away rather than multiplied by 0, so a -inf log-probability picked at a
   // placeholder class cannot turn into NaN.
   Tensor w = weight.defined() ? reshape(index_select(weight, 0, reshape(safe_target, {-1})), target.shape())
                               : Tensor();
   Tensor loss = w.defined() ? neg(picked * w) : neg(picked);
-  if (ignored > 0) loss = where(ignore_mask, 0.0, loss);
-  if (reduction == Reduction::none) return {loss, {}};
-  if (reduction == Reduction::sum) return {sum(loss), {}};
-  Tensor denom = !w.defined()  ? scalar_as(static_cast<double>(target.numel() - ignored), logp)
-                 : ignored > 0 ? sum(where(ignore_mask, 0.0, w))
-                               : sum(w);
-  return {divide_by_weight(sum(loss), denom), denom};
+  if (ignored != 0) loss = where(ignore_mask, 0.0, loss);
+  if (reduction == Reduction::none) return loss;
+  if (reduction == Reduction::sum) return sum(loss);
+  Tensor denom = !w.defined()   ? count_not_ignored(target, ignore_mask, ignored, logp)
+                 : ignored != 0 ? sum(where(ignore_mask, 0.0, w))
+                                : sum(w);
+  return divide_by_weight(sum(loss), denom);
 }
 
 Tensor cross_entropy_probs(const Tensor& input, const Tensor& logp, const Tensor& target,
@@ -158,7 +174,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLOptions& o) 
   int64_t k = check_index_target(op, input, target);
   check_class_weight(op, o.weight, input, k);
   int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
-  return nll_core(input, target, o.weight, o.ignore_index, ignored, o.reduction, op).loss;
+  return nll_core(input, target, o.weight, o.ignore_index, ignored, o.reduction, op);
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
@@ -182,31 +198,32 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   if (is_floating(target.dtype())) return cross_entropy_probs(input, log_softmax(input, cdim), target, o, k);
 
   check_index_target(op, input, target);
-  int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
-  Tensor logp = log_softmax(input, cdim);
-  NLLParts nll = nll_core(logp, target, o.weight, o.ignore_index, ignored, o.reduction, op);
-  if (o.label_smoothing == 0.0) return nll.loss;
-
-  // Label smoothing (PyTorch's formula): (1 - eps) nll + eps / K * smooth, where smooth sums -logp over the
-  // classes (weighted by class), is 0 at ignored targets, and shares nll's mean divisor.
-  Tensor weighted = o.weight.defined() ? logp * class_weight_view(o.weight, input) : logp;
-  Tensor smooth = neg(sum(weighted, {cdim}));
-  if (ignored > 0) {
-    Tensor keep = ne(target, full({}, static_cast<double>(o.ignore_index),
+  // Off the CPU the fused op checks the targets on the device itself (no host scan, no second check).
+  int64_t ignored =
+      target.device().is_cpu() ? scan_index_target(op, input, target, k, o.ignore_index) : kUnknownIgnored;
+  // One fused kernel computes the per-element loss (label smoothing and class weights included) and, in
+  // the backward, (softmax - smoothed target) * weight * g; only the reduction is left here.
+  Tensor loss = softmax_cross_entropy(input, target, o.weight, o.ignore_index, o.label_smoothing);
+  if (o.reduction == Reduction::none) return loss;
+  if (o.reduction == Reduction::sum) return sum(loss);
+  if (!o.weight.defined() && ignored == 0) return mean(loss);
+  // PyTorch's weighted mean: divided by the summed weights of the non-ignored targets (their count
+  // without weights); smoothing shares that divisor.
+  Tensor denom;
+  Tensor safe_target = target;
+  Tensor ignore_mask;
+  if (ignored != 0) {
+    ignore_mask = eq(target, full({}, static_cast<double>(o.ignore_index),
                                   {.dtype = DType::i64, .device = target.device()}));
-    smooth = where(keep, smooth, 0.0);
+    safe_target = where(ignore_mask, 0.0, target);
   }
-  Tensor reduced;
-  if (o.reduction == Reduction::none) {
-    reduced = smooth;
-  } else if (o.reduction == Reduction::sum) {
-    reduced = sum(smooth);
+  if (!o.weight.defined()) {
+    denom = count_not_ignored(target, ignore_mask, ignored, input);
   } else {
-    Tensor denom =
-        nll.denom.defined() ? nll.denom : scalar_as(static_cast<double>(target.numel() - ignored), input);
-    reduced = divide_by_weight(sum(smooth), denom);
+    Tensor w = reshape(index_select(o.weight, 0, reshape(safe_target, {-1})), target.shape());
+    denom = ignored != 0 ? sum(where(ignore_mask, 0.0, w)) : sum(w);
   }
-  return nll.loss * (1.0 - o.label_smoothing) + reduced * (o.label_smoothing / static_cast<double>(k));
+  return divide_by_weight(sum(loss), denom);
 }
 
 }  // namespace kiln::nn::functional

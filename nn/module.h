@@ -82,6 +82,8 @@ class Module {
   int64_t register_forward_pre_hook(ForwardPreHook hook);
   int64_t register_forward_hook(ForwardHook hook);
   void remove_hook(int64_t id);
+  // Whether any forward or forward-pre hook is registered on this module (not its children).
+  bool has_hooks() const { return !pre_hooks_.empty() || !post_hooks_.empty(); }
 
   // ---- access by name (throws kiln::Error naming the module and the missing name)
   Tensor& parameter(const std::string& name);

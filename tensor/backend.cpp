@@ -2,6 +2,7 @@
 #include "kiln/tensor/backend.h"
 
 #include <array>
+#include <sstream>
 
 namespace kiln {
 namespace {
@@ -17,6 +18,19 @@ const Backend& backend(Device device) {
              device.is_cuda() ? " (kiln was built without CUDA, or no CUDA device is present)"
                               : " (link kiln::kiln, which links the CPU kernels)");
   return *b;
+}
+
+std::string index_range_message(const IndexCheck& c, int64_t value) {
+  std::ostringstream os;
+  os << c.op << ": index " << value << " is out of range for " << c.what << " " << c.hi - c.lo;
+  if (c.detail != nullptr) {
+    os << c.detail;
+  } else {
+    os << " (valid: " << c.lo << " to " << c.hi - 1;
+    if (c.has_allowed) os << " or " << c.allowed;
+    os << ")";
+  }
+  return os.str();
 }
 
 const char* kernel_name(UnaryKernel k) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kiln/tensor/tensor.h"
@@ -100,19 +101,42 @@ struct OptimStepArgs {
   bool amsgrad = false, maximize = false, decoupled = false, nesterov = false, centered = false;
 };
 // One parameter of a step: param, grad and the state buffers contiguous, of one dtype and device; state
-// slots the kernel (or its options) does not use are undefined. State slots and per-tensor scalars (t is
-// the parameter's step count after this step):
-//   sgd:     {momentum_buffer (with momentum)};  s0 = 1 on the buffer's first step (buffer = d), else 0
-//   adam:    {exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)};  s0 = lr / (1 - beta1^t), s1 = sqrt(1 -
-//   beta2^t) rmsprop: {square_avg, momentum_buffer (momentum > 0), grad_avg (centered)} adagrad: {sum};  s0 =
-//   lr / (1 + (t - 1) lr_decay) nadam:   {exp_avg, exp_avg_sq};  s0 = 1 - beta2^t, s1 = the gradient's step,
-//   s2 = the average's step radam:   {exp_avg, exp_avg_sq};  s0 = 1 - beta1^t, s1 = sqrt(1 - beta2^t), s2 =
-//   rect, s3 = 1 if rho_t > 5
+// slots the kernel (or its options) does not use are undefined. Per kernel, the state slots and the
+// per-tensor scalars (t is the parameter's step count after this step):
+// - sgd: {momentum_buffer (with momentum)}; s0 = 1 on the buffer's first step (buffer = d), else 0.
+// - adam: {exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)}; s0 = lr / (1 - beta1^t),
+//   s1 = sqrt(1 - beta2^t).
+// - rmsprop: {square_avg, momentum_buffer (momentum > 0), grad_avg (centered)}.
+// - adagrad: {sum}; s0 = lr / (1 + (t - 1) lr_decay).
+// - nadam: {exp_avg, exp_avg_sq}; s0 = 1 - beta2^t, s1 = the gradient's step, s2 = the average's step.
+// - radam: {exp_avg, exp_avg_sq}; s0 = 1 - beta1^t, s1 = sqrt(1 - beta2^t), s2 = rect,
+//   s3 = 1 if rho_t > 5.
 struct OptimTensor {
   Tensor param, grad;
   Tensor state[3];
   double scalar[4] = {0.0, 0.0, 0.0, 0.0};
 };
+// An index range check (Backend::check_index): every value must lie in [lo, hi), or equal `allowed` when
+// has_allowed (cross-entropy's ignore_index). op and what name the check in the message
+// "<op>: index V is out of range for <what> <hi - lo> (valid: lo to hi - 1[ or allowed])"; `detail`, when
+// set, replaces the parenthesis on the CPU (a device check outlives the call, so it keeps only op/what).
+struct IndexCheck {
+  const char* op = "";
+  const char* what = "a dimension of size";
+  int64_t lo = 0, hi = 0;
+  bool has_allowed = false;
+  int64_t allowed = 0;
+  const char* detail = nullptr;
+};
+std::string index_range_message(const IndexCheck& check, int64_t value);
+// The activations the fused bias + activation kernel applies (family 'f').
+enum class Activation : uint8_t { none, relu, gelu, silu, sigmoid, tanh, leaky_relu };
+inline const char* activation_name(Activation a) {
+  constexpr const char* names[] = {"none", "relu", "gelu", "silu", "sigmoid", "tanh", "leaky_relu"};
+  return names[static_cast<int>(a)];
+}
+// Codes of the fused family for supports('f', code, dtype).
+enum class FusedKernel : uint8_t { softmax, cross_entropy, bias_act };
 
 struct Backend {
   const char* name;
@@ -153,6 +177,27 @@ struct Backend {
   void (*max_pool2d)(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
   void (*max_pool2d_backward)(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                               const Tensor& grad_x);
+  // ---- fused kernels (family 'f', code = FusedKernel): softmax, softmax + cross-entropy, bias + activation.
+  // Floating dtypes; every operand contiguous; outputs fully overwritten.
+  // softmax: in, out (O, R, I); out = softmax over R (log_softmax when `log`), max-subtracted.
+  void (*softmax)(const Tensor& in, const Tensor& out, bool log);
+  // cross_entropy: logits (O, K, I), target (O, I) i64 with every value in [0, K) or ignore_index (the
+  // caller checks), weight (K) or undefined (all ones). With the target distribution
+  // T_k = (1 - eps) w[t] [k == t] + eps / K w[k] (eps = label_smoothing; T = 0 where t == ignore_index),
+  // loss[o, i] = sum_k T_k (lse - x_k) and lse[o, i] = logsumexp_k x_k (saved for the backward), f64 for
+  // every logits dtype: x - lse must keep the input's precision when the logits are large.
+  void (*cross_entropy)(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                        int64_t ignore_index, double label_smoothing, const Tensor& loss, const Tensor& lse);
+  // grad_logits (O, K, I) = grad_loss[o, i] (softmax_k sum_j T_j - T_k), softmax from the saved lse.
+  void (*cross_entropy_backward)(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                 int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                                 const Tensor& grad_loss, const Tensor& grad_logits);
+  // bias_act: x (N, D), bias (D), out (N, D) = act(x + bias); alpha is leaky_relu's negative slope.
+  void (*bias_act)(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
+  // grad_z (N, D) = grad_out * act'(x + bias). Reads `out` for none / relu / sigmoid / tanh (x and bias
+  // may be undefined) and x + bias for gelu / silu / leaky_relu (out may be undefined).
+  void (*bias_act_backward)(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
+                            const Tensor& bias, const Tensor& out, const Tensor& grad_z);
   // ---- CUDA Graph capture and pinned host staging (gputools) ----
   // Whether work for device `index` of this type is being captured into a CUDA Graph now; while it is,
   // nothing may read a value on the host (a check that scans values must be skipped or done on the
@@ -167,8 +212,18 @@ struct Backend {
   // any element of any grad is inf or NaN (left as is otherwise). inv_scale and found_inf are f32 0-d
   // tensors on this device, read and written there (no host synchronization).
   void (*unscale_check)(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+  // ---- index validation without a host synchronization, and device-built ranges (syncfree) ----
+  // Checks that every value of i64 `index` lies in [check.lo, check.hi) (or equals check.allowed). The CPU
+  // scans now and throws kiln::Error with index_range_message(); CUDA queues a check kernel that records
+  // the first bad value in the device's error word, and the next synchronization of that device (item(),
+  // to(cpu), cuda::synchronize) throws the same message, marked as detected there, and clears it.
+  void (*check_index)(const Tensor& index, const IndexCheck& check);
+  // out[i] = start + i * step computed in double and converted to out's dtype (contiguous out), so every
+  // device writes the values arange builds on the host.
+  void (*arange)(const Tensor& out, double start, double step);
   // Whether this backend has kernel `family`/`code` for `dtype` (family: 'u' unary, 'b' binary, 'd' reduce,
-  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'p' optimizer steps, 'o' other).
+  // 'g' gemm, 'r' random, 'c' convolution and pooling, 'f' fused, 'n' batch norm, 'p' optimizer steps,
+  // 'o' other).
   bool (*supports)(char family, int code, DType dtype);
 };
 

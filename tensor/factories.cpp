@@ -1,4 +1,5 @@
 // Tensor factories: empty/zeros/ones/full, ranges, eye, from_blob/from_vector and the random draws.
+#include <algorithm>
 #include <cmath>
 
 #include "kiln/tensor/backend.h"
@@ -60,10 +61,14 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   KILN_CHECK(step != 0, "arange: step must be nonzero");
   KILN_CHECK((end - start) / step >= 0 || start == end, "arange: start ", start, " end ", end, " step ", step,
              " is an empty or unbounded range");
-  auto n = static_cast<int64_t>(std::ceil((end - start) / step));
-  std::vector<double> v(std::max<int64_t>(n, 0));
-  for (int64_t i = 0; i < n; ++i) v[i] = start + static_cast<double>(i) * step;
-  return from_host_values(v, {static_cast<int64_t>(v.size())}, options);
+  auto n = std::max<int64_t>(static_cast<int64_t>(std::ceil((end - start) / step)), 0);
+  // Written by the device's own kernel: no host copy (one_hot builds its classes this way every step).
+  bool rg = options.requires_grad;
+  options.requires_grad = false;
+  Tensor out = empty({n}, options);
+  if (n > 0) backend(options.device).arange(out, start, step);
+  if (rg) out.requires_grad_();
+  return out;
 }
 Tensor arange(int64_t end, TensorOptions options) {
   return arange(0.0, static_cast<double>(end), 1.0, options);

@@ -1,10 +1,11 @@
 // tests/test_cuda_graph.cpp: CUDA Graph capture (kernels/cuda/graph.h) and the DataLoader's pinned
 // staging. Replays recompute from new static inputs; the private pool keeps captured memory away from
 // eager tensors until the Graph dies; backward at capture assigns .grad, so replays never accumulate;
-// TrainStepGraph trains exactly like the eager loop (against the CPU), BatchNorm buffers included; host
-// reads, synchronization and random draws during capture fail with errors that say so, and leave the
-// stream usable. The errors that need no device run everywhere; the rest print "skipped: no CUDA device"
-// without one.
+// TrainStepGraph trains exactly like the eager loop (against the CPU), BatchNorm buffers included; replays
+// of a captured dropout draw the masks the eager steps would have; host reads and synchronization during
+// capture fail with errors that say so, and leave the stream usable (tests/test_cuda_syncfree.cpp: index
+// checks and a captured model with Dropout, Embedding and pooling). The errors that need no device run
+// everywhere; the rest print "skipped: no CUDA device" without one.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -152,14 +153,39 @@ TEST(CudaGraph, HostReadsAndSynchronizationDuringCaptureFailAndSaySo) {
   EXPECT_CONTAINS(error_of([&] { g.capture([] {}); }), "already holds a capture");
 }
 
-TEST(CudaGraph, RandomDrawsDuringCaptureFailAndSaySo) {
+// Replay k of a captured dropout draws the mask eager step k would have drawn from the same seed.
+TEST(CudaGraph, CapturedDropoutReplaysDrawTheEagerMasks) {
   REQUIRE_CUDA();
-  Tensor x = ones({64}, {.device = Device::cuda()});
-  cuda::Graph g;
-  std::string e = error_of([&] { g.capture([&] { (void)dropout(x, 0.5, true); }); });
-  EXPECT_CONTAINS(e, "a random draw");
-  EXPECT_CONTAINS(e, "every replay would repeat the same numbers");
-  EXPECT_FALSE(g.is_captured());
+  Tensor x = ones({1000}, {.device = Device::cuda()});
+  manual_seed(21);
+  std::vector<std::vector<double>> eager;
+  for (int i = 0; i < 3; ++i) eager.push_back(values(dropout(x, 0.5, true)));
+  const uint64_t eager_offset = default_generator().offset();
+
+  manual_seed(21);
+  Tensor y;
+  cuda::Graph graph;
+  graph.capture([&] { y = dropout(x, 0.5, true); });
+  EXPECT_EQ(default_generator().offset(), 0u) << "capture ran nothing, so it draws nothing";
+  for (int i = 0; i < 3; ++i) {
+    graph.replay();
+    EXPECT_EQ(values(y), eager[i]) << "replay " << i;
+  }
+  EXPECT_NE(eager[0], eager[1]);
+  EXPECT_EQ(default_generator().offset(), eager_offset);
+  // Reseeding between replays takes effect as it would eagerly.
+  manual_seed(21);
+  graph.replay();
+  EXPECT_EQ(values(y), eager[0]);
+  // Reseeding during capture is refused.
+  cuda::Graph other;
+  EXPECT_CONTAINS(error_of([&] {
+                    other.capture([&] {
+                      manual_seed(3);
+                      (void)dropout(x, 0.5, true);
+                    });
+                  }),
+                  "reseeded");
 }
 
 TEST(CudaGraph, CapturesDoNotNest) {

@@ -167,13 +167,18 @@ void check_integer_divisor(const char* op, const Tensor& dividend, const Tensor&
              ": integer division by zero (divisor of shape ", shape_str(divisor.shape()), ")");
 }
 
-void check_index_range(const char* op, const Tensor& index, int64_t size) {
+void check_index_range(const Tensor& index, int64_t lo, int64_t hi, const char* op, const char* what,
+                       std::optional<int64_t> allowed, const char* detail) {
   KILN_CHECK(index.dtype() == DType::i64, op, ": index must be i64, got ", index.dtype());
   if (index.numel() == 0) return;
-  NoGradGuard no_grad;
-  int64_t lo = amin(index).item<int64_t>(), hi = amax(index).item<int64_t>();
-  KILN_CHECK(lo >= 0 && hi < size, op, ": index ", (lo < 0 ? lo : hi),
-             " is out of range for a dimension of size ", size, " (valid: 0 to ", size - 1, ")");
+  IndexCheck check{.op = op,
+                   .what = what,
+                   .lo = lo,
+                   .hi = hi,
+                   .has_allowed = allowed.has_value(),
+                   .allowed = allowed.value_or(0),
+                   .detail = detail};
+  backend(index.device()).check_index(index.detach(), check);
 }
 
 }  // namespace kiln::autograd::detail

@@ -2,6 +2,8 @@
 // un-broadcasting, kernel calls). Private to autograd/.
 #pragma once
 
+#include <optional>
+
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/ops.h"
 #include "kiln/tensor/backend.h"
@@ -40,7 +42,14 @@ Tensor restore_reduced_dims(const Tensor& t, const Shape& input_shape, const Sha
 // Integer division by zero would trap: a kiln::Error naming `op` when an integer divisor holds a zero.
 void check_integer_divisor(const char* op, const Tensor& dividend, const Tensor& divisor);
 
-// Index values must lie in [0, size): a kiln::Error naming the op and the bad value otherwise.
-void check_index_range(const char* op, const Tensor& index, int64_t size);
+// Index values (i64) must lie in [lo, hi), or equal `allowed` when given. On the CPU a kiln::Error naming
+// the op, the bad value and the valid range is thrown now; on CUDA a check kernel is queued (no host
+// synchronization, capturable) and the next synchronization of the device throws that error, "detected on
+// cuda:N at the next synchronization" (Backend::check_index). The index kernels skip bad values, never
+// touching memory out of bounds. `what` names the range ("... out of range for <what> <hi - lo>");
+// `detail` replaces the "(valid: ...)" part of the CPU message. op/what: string literals.
+void check_index_range(const Tensor& index, int64_t lo, int64_t hi, const char* op,
+                       const char* what = "a dimension of size",
+                       std::optional<int64_t> allowed = std::nullopt, const char* detail = nullptr);
 
 }  // namespace kiln::autograd::detail

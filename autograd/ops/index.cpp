@@ -1,5 +1,6 @@
-// Indexing ops: index_select, gather, scatter_add, one_hot. Index values are range-checked here, so
-// kernels never read or write out of bounds.
+// Indexing ops: index_select, gather, scatter_add, one_hot. Index values are range-checked here (on the
+// host for CPU tensors; on CUDA by a queued check reported at the next synchronization, while the kernels
+// skip bad values), so kernels never read or write out of bounds.
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -25,7 +26,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   check_same_device("index_select", {&x, &index});
   KILN_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got ", shape_str(index.shape()));
   int64_t d = wrap_dim(dim, x.dim(), "index_select");
-  check_index_range("index_select", index, x.dim() ? x.shape()[d] : 1);
+  check_index_range(index, 0, x.dim() ? x.shape()[d] : 1, "index_select");
   Shape shape = x.shape();
   if (!shape.empty()) shape[d] = index.numel();
   Tensor out = empty(shape, {.dtype = x.dtype(), .device = x.device()});
@@ -52,7 +53,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_same_device("gather", {&x, &index});
   int64_t d = wrap_dim(dim, x.dim(), "gather");
   check_gather_shapes("gather", x, d, index);
-  check_index_range("gather", index, x.shape()[d]);
+  check_index_range(index, 0, x.shape()[d], "gather");
   Tensor out = empty(index.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (out.numel() > 0) backend(x.device()).gather(x.detach(), d, index, out);
   if (autograd::needs_grad({&x})) {
@@ -74,7 +75,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   check_gather_shapes("scatter_add", x, d, index);
   KILN_CHECK(index.shape() == src.shape(), "scatter_add: index ", shape_str(index.shape()), " and src ",
              shape_str(src.shape()), " must have the same shape");
-  check_index_range("scatter_add", index, x.shape()[d]);
+  check_index_range(index, 0, x.shape()[d], "scatter_add");
   Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   out.copy_(x.detach());
   if (index.numel() > 0) backend(x.device()).scatter_add(out, d, index, src.detach());
@@ -90,7 +91,7 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   check_defined("one_hot", labels);
   KILN_CHECK(labels.dtype() == DType::i64, "one_hot: labels must be i64, got ", labels.dtype());
   KILN_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
-  check_index_range("one_hot", labels, num_classes);
+  check_index_range(labels, 0, num_classes, "one_hot");
   Tensor classes = arange(num_classes, {.dtype = DType::i64, .device = labels.device()});
   return cast(eq(unsqueeze(labels, -1), classes), DType::i64);
 }

@@ -135,23 +135,4 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check_defined("linear", x);
-  check_defined("linear", weight, "weight");
-  // Cast the parameters themselves (not the transposed view), so autocast's cache sees the leaves.
-  if (autocast::needs_lower({&x, &weight, &bias}))
-    return linear(autocast::lower(x), autocast::lower(weight), autocast::lower(bias));
-  KILN_CHECK(weight.dim() == 2, "linear: weight must be (D_out, D_in), got ", shape_str(weight.shape()));
-  KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()), " has ",
-             (x.dim() ? x.size(-1) : 0), " features but weight ", shape_str(weight.shape()), " expects ",
-             weight.size(1));
-  Tensor y = matmul(x, transpose(weight, 0, 1));
-  if (bias.defined()) {
-    KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias ", shape_str(bias.shape()),
-               " does not match weight ", shape_str(weight.shape()));
-    y = y + bias;
-  }
-  return y;
-}
-
 }  // namespace kiln

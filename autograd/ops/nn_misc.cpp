@@ -72,13 +72,13 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_id
   KILN_CHECK(padding_idx == -1 || (padding_idx >= 0 && padding_idx < num), op, ": padding_idx ", padding_idx,
              " must lie in [0, ", num, ") or be -1 (none)");
   Tensor flat = reshape(indices, {-1});
-  if (flat.numel() > 0) {
-    NoGradGuard no_grad;
-    const int64_t lo = amin(flat).item<int64_t>(), hi = amax(flat).item<int64_t>();
-    KILN_CHECK(lo >= 0 && hi < num, op, ": index ", (lo < 0 ? lo : hi),
-               " is out of range for num_embeddings ", num, " (weight ", shape_str(weight.shape()),
-               ", indices ", shape_str(indices.shape()), ")");
-  }
+  // The CPU message names the shapes; a device check is reported later and keeps the valid range only.
+  const std::string shapes = indices.device().is_cpu()
+                                 ? ::kiln::detail::cat_message(" (weight ", shape_str(weight.shape()),
+                                                               ", indices ", shape_str(indices.shape()), ")")
+                                 : std::string();
+  check_index_range(flat, 0, num, op, "num_embeddings", std::nullopt,
+                    shapes.empty() ? nullptr : shapes.c_str());
   Tensor rows = index_select(weight, 0, flat);
   if (padding_idx >= 0 && rows.requires_grad()) {
     Tensor at_pad =

@@ -90,27 +90,27 @@ Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 
 Tensor avg_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, bool ceil_mode,
                   bool count_include_pad) {
   Pool2dArgs a = pool_args("avg_pool2d", x, kernel, stride, padding, {1, 1}, ceil_mode);
-  // Window sums by a ones kernel over every plane; ceil_mode windows that run past the right padding
-  // read extra zeros, which the divisor below does not count.
+  // ceil_mode windows that run past the right padding read extra zeros, which the divisor does not count.
   const int64_t extra_h = std::max<int64_t>(0, (a.h_out - 1) * a.stride_h + a.kh - a.h - 2 * a.pad_h);
   const int64_t extra_w = std::max<int64_t>(0, (a.w_out - 1) * a.stride_w + a.kw - a.w - 2 * a.pad_w);
-  Tensor planes = reshape(x, {a.n * a.c, 1, a.h, a.w});
-  if (extra_h > 0 || extra_w > 0) planes = pad(planes, {0, extra_w, 0, extra_h});
+  // Window sums of the (N C, 1, H, W) planes; the divisor is the same window sum over a plane of ones, all
+  // on x's device (no host-built constant): over the zero-padded H x W plane it counts the input cells of
+  // each window, over an (H + 2 pad) x (W + 2 pad) plane of ones with no padding it counts the padding too.
   Tensor ones_kernel = ones({1, 1, a.kh, a.kw}, {.dtype = x.dtype(), .device = x.device()});
-  Tensor sums = conv2d(planes, ones_kernel, {}, stride, padding);
-  sums = narrow(narrow(sums, 2, 0, a.h_out), 3, 0, a.w_out);
-  std::vector<double> divisor(a.h_out * a.w_out);
-  for (int64_t oh = 0; oh < a.h_out; ++oh) {
-    const int64_t h0 = oh * a.stride_h - a.pad_h, h1 = std::min(h0 + a.kh, a.h + a.pad_h);
-    for (int64_t ow = 0; ow < a.w_out; ++ow) {
-      const int64_t w0 = ow * a.stride_w - a.pad_w, w1 = std::min(w0 + a.kw, a.w + a.pad_w);
-      double count = count_include_pad ? double((h1 - h0) * (w1 - w0))
-                                       : double((std::min(h1, a.h) - std::max<int64_t>(h0, 0)) *
-                                                (std::min(w1, a.w) - std::max<int64_t>(w0, 0)));
-      divisor[oh * a.w_out + ow] = count;
-    }
+  auto window_sums = [&](Tensor planes, Int2 pad_hw) {
+    if (extra_h > 0 || extra_w > 0) planes = pad(planes, {0, extra_w, 0, extra_h});
+    Tensor s = conv2d(planes, ones_kernel, {}, stride, pad_hw);
+    return narrow(narrow(s, 2, 0, a.h_out), 3, 0, a.w_out);
+  };
+  Tensor sums = window_sums(reshape(x, {a.n * a.c, 1, a.h, a.w}), padding);
+  Tensor div_t;
+  {
+    NoGradGuard no_grad;
+    const TensorOptions like{.dtype = x.dtype(), .device = x.device()};
+    div_t = count_include_pad ? window_sums(ones({1, 1, a.h + 2 * a.pad_h, a.w + 2 * a.pad_w}, like), {0, 0})
+                              : window_sums(ones({1, 1, a.h, a.w}, like), padding);
+    div_t = reshape(div_t, {a.h_out, a.w_out});
   }
-  Tensor div_t = from_vector(divisor, Shape{a.h_out, a.w_out}, x.dtype()).to(x.device());
   return reshape(sums, {a.n, a.c, a.h_out, a.w_out}) / div_t;
 }
 
@@ -122,14 +122,17 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
   KILN_CHECK(output_size[0] > 0 && output_size[1] > 0, op, ": output_size must be positive, got ",
              int2_str(output_size), " (input ", shape_str(x.shape()), ")");
   KILN_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": input ", shape_str(x.shape()), " has an empty plane");
-  // averaging(out, in)[i, j] = 1 / window_i for j in window i = [floor(i in / out), ceil((i + 1) in / out)).
+  // averaging(out, in)[i, j] = 1 / window_i for j in window i = [floor(i in / out), ceil((i + 1) in / out)),
+  // built on x's device: j >= floor(i in / out) <=> (j + 1) out > i in, and j < ceil((i + 1) in / out) <=>
+  // j out < (i + 1) in, exact in i64.
   auto averaging = [&](int64_t out, int64_t in) {
-    std::vector<double> m(out * in, 0.0);
-    for (int64_t i = 0; i < out; ++i) {
-      const int64_t s = i * in / out, e = ((i + 1) * in + out - 1) / out;
-      for (int64_t j = s; j < e; ++j) m[i * in + j] = 1.0 / double(e - s);
-    }
-    return from_vector(m, Shape{out, in}, x.dtype()).to(x.device());
+    NoGradGuard no_grad;
+    Tensor i = reshape(arange(out, {.dtype = DType::i64, .device = x.device()}), {out, 1});
+    Tensor j = reshape(arange(in, {.dtype = DType::i64, .device = x.device()}), {1, in});
+    Tensor inside =
+        logical_and((j + 1.0) * double(out) > i * double(in), j * double(out) < (i + 1.0) * double(in));
+    Tensor m = cast(inside, x.dtype());
+    return m / sum(m, {1}, /*keepdim=*/true);
   };
   Tensor ah = averaging(output_size[0], x.size(2));
   Tensor aw = averaging(output_size[1], x.size(3));

@@ -27,11 +27,23 @@ void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& 
 void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
 void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
                          const Tensor& grad_x);
+void check_index(const Tensor& index, const IndexCheck& check);
+void arange(const Tensor& out, double start, double step);
 void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
 // optim_step.cpp
 void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
 void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
 bool optim_supports(int code, DType t);
+// fused.cpp
+void softmax(const Tensor& in, const Tensor& out, bool log);
+void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& lse);
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                            int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                            const Tensor& grad_loss, const Tensor& grad_logits);
+void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
+void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
+                       const Tensor& bias, const Tensor& out, const Tensor& grad_z);
 
 // The table's entries (reduced_float.cpp): f16/bf16 operands computed in f32 and rounded once on store;
 // every other dtype goes straight to the kernel above of the same name. (where, copy, fill, gather and

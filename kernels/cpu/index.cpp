@@ -1,4 +1,7 @@
-// CPU index_select, gather and scatter_add. Index values arrive already range-checked by the ops.
+// CPU index_select, gather and scatter_add (index values arrive already range-checked by the ops), the
+// index range check itself, and arange.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "kiln/kernels/cpu/cpu_kernels.h"
@@ -71,6 +74,37 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
           s[offset_of(c, src.strides(), SIZE_MAX, 0)];
     });
   });
+}
+
+}  // namespace kiln::cpu
+
+namespace kiln::cpu {
+
+void check_index(const Tensor& index, const IndexCheck& c) {
+  if (index.numel() == 0) return;
+  Tensor dense = index;
+  if (!index.is_contiguous()) {
+    dense = empty(index.shape(), {.dtype = DType::i64});
+    copy(index, dense);
+  }
+  const int64_t* p = dense.data<int64_t>();
+  // The smallest and largest value that is not the allowed one; the message names the smallest when it is
+  // too small, else the largest (what the former amin/amax check reported).
+  int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (int64_t i = 0; i < dense.numel(); ++i) {
+    if (c.has_allowed && p[i] == c.allowed) continue;
+    lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+  }
+  if (lo > hi) return;  // every value is the allowed one
+  KILN_CHECK(lo >= c.lo && hi < c.hi, index_range_message(c, lo < c.lo ? lo : hi));
+}
+
+void arange(const Tensor& out, double start, double step) {
+  // Values in f64 then one conversion by the copy kernel: the same numbers the host-built range had.
+  Tensor values = empty(out.shape(), {.dtype = DType::f64});
+  double* v = values.data<double>();
+  for (int64_t i = 0; i < values.numel(); ++i) v[i] = start + static_cast<double>(i) * step;
+  copy(values, out);
 }
 
 }  // namespace kiln::cpu

@@ -18,6 +18,9 @@ bool supports(char family, int code, DType t) {
     case 'g':
     case 'c':
       return floating;
+    case 'f':  // fused softmax, cross-entropy, bias + activation: f32/f64 kernels (f16/bf16 take the
+               // composite path of the ops, which runs on the wrappers above)
+      return t == DType::f32 || t == DType::f64;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
       if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
@@ -48,10 +51,17 @@ const Backend kCpuBackend = {
     .conv2d_backward_filter = conv2d_backward_filter_any,
     .max_pool2d = max_pool2d_any,
     .max_pool2d_backward = max_pool2d_backward_any,
+    .softmax = softmax,
+    .cross_entropy = cross_entropy,
+    .cross_entropy_backward = cross_entropy_backward,
+    .bias_act = bias_act,
+    .bias_act_backward = bias_act_backward,
     .is_capturing = [](int) { return false; },
     .pin_memory = [](const Tensor& t) { return t; },
     .optim_step = optim_step,
     .unscale_check = unscale_check,
+    .check_index = check_index,
+    .arange = arange,
     .supports = supports,
 };
 

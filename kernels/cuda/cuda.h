@@ -49,6 +49,9 @@ namespace detail {
 bool has_cudnn();
 void set_conv_fallback_only(bool on);
 bool conv_fallback_only();
+// How many times kiln waited for a device's stream (item(), to(cpu), cuda::synchronize, ...), summed over
+// devices since start: tests count the host synchronizations of a training step with it (0 without CUDA).
+int64_t sync_count();
 }  // namespace detail
 
 }  // namespace kiln::cuda

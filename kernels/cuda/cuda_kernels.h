@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kiln/tensor/backend.h"
@@ -102,6 +103,35 @@ int64_t private_pool_bytes(const PrivatePool& pool);
 bool stream_capturing(int index);
 void check_not_capturing(int index, const char* what);
 
+// ---- index checks without a host synchronization, and capture-safe random numbers (syncfree) ----
+// The device's error word (device memory, made with the stream): the first out-of-range index a check
+// kernel met since it was last read. sync_stream reads it when checks may have run since then
+// (note_index_checks), clears it, and throws the check's message.
+struct IndexErrorWord {
+  int flag;      // 0: no error; set once by atomicCAS
+  int check_id;  // index_check_id() of the failed check
+  int64_t value, lo, hi;
+};
+IndexErrorWord* index_error_word(int index);
+void note_index_checks(int index);
+// Check messages by id (the device records the id): op and what of `check`, kept for the process.
+int index_check_id(const IndexCheck& check);
+std::string index_check_message(int id, int64_t value, int64_t lo, int64_t hi);
+// The table entries (index_check.cu).
+void check_index(const Tensor& index, const IndexCheck& check);
+void arange(const Tensor& out, double start, double step);
+// While device `index` captures into a Graph, random draws take (seed, base counter) from the 2 uint64
+// at `state` on the device (written by each replay) and use counters relative to `start_offset`, the host
+// generator's offset when the capture began; `seed` is the seed the capture began with (graph.cpp).
+struct CaptureRandom {
+  uint64_t* state = nullptr;
+  uint64_t seed = 0, start_offset = 0;
+};
+void set_capture_random(int index, const CaptureRandom& r);  // state nullptr: none
+CaptureRandom capture_random(int index);
+// One tiny kernel on the stream: state[0] = seed, state[1] = offset (before a replay's launch).
+void write_philox_state(uint64_t* state, uint64_t seed, uint64_t offset, int index);
+
 // Up to kMaxDims dims after merging the ones contiguous in every operand (elementwise kernels).
 inline constexpr int kMaxDims = 10;
 template <int N>
@@ -129,7 +159,19 @@ void reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& i
 void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
 void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
 void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
-void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+// With `state` (a capture, see CaptureRandom) the kernel uses seed state[0] and counters state[1] + offset.
+void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
+            const uint64_t* state = nullptr);
+// fused.cu
+void softmax(const Tensor& in, const Tensor& out, bool log);
+void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                   double label_smoothing, const Tensor& loss, const Tensor& lse);
+void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                            int64_t ignore_index, double label_smoothing, const Tensor& lse,
+                            const Tensor& grad_loss, const Tensor& grad_logits);
+void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
+void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
+                       const Tensor& bias, const Tensor& out, const Tensor& grad_z);
 // gemm.cpp
 void gemm(const GemmArgs& args);
 // conv_cudnn.cpp: the table's conv2d entries (cuDNN where built with it and it takes the case, else the

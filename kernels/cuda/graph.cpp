@@ -1,17 +1,38 @@
 // CUDA Graph capture and replay (graph.h), and TrainStepGraph. Capture runs on the device's one stream in
 // cudaStreamCaptureModeThreadLocal, with the caching allocator switched to the Graph's private pool for
-// its duration (runtime.cpp). Depends on cuda_kernels.h and tensor/.
+// its duration (runtime.cpp), and random draws reading their Philox seed and base counter from a device
+// state each replay rewrites (CaptureRandom in cuda_kernels.h). Depends on cuda_kernels.h and tensor/.
 #include "kiln/kernels/cuda/graph.h"
 
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/kernels/cuda/cuda_kernels.h"
+#include "kiln/tensor/random.h"
 
 namespace kiln::cuda {
 
 bool is_current_stream_capturing(int index) {
   return index >= 0 && index < device_count() && stream_capturing(index);
+}
+
+namespace {
+std::mutex g_capture_random_mutex;
+std::vector<CaptureRandom>& capture_randoms() {
+  static auto* v = new std::vector<CaptureRandom>(static_cast<size_t>(device_count()));
+  return *v;
+}
+}  // namespace
+
+void set_capture_random(int index, const CaptureRandom& r) {
+  std::lock_guard lock(g_capture_random_mutex);
+  capture_randoms().at(static_cast<size_t>(index)) = r;
+}
+CaptureRandom capture_random(int index) {
+  std::lock_guard lock(g_capture_random_mutex);
+  return capture_randoms().at(static_cast<size_t>(index));
 }
 
 struct Graph::Impl {
@@ -20,6 +41,20 @@ struct Graph::Impl {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   std::shared_ptr<PrivatePool> pool;
+  // Random draws: (seed, base counter) on the device, written before each replay; the generator's offset
+  // when capture began, and how many counters the captured draws use (the generator advances by that
+  // much per replay, as one eager step would).
+  uint64_t* philox_state = nullptr;
+  uint64_t start_offset = 0, consumed = 0;
+
+  // Capture ran nothing: the generator goes back to where it was, so the first replay draws what the
+  // captured step would have drawn eagerly.
+  void end_random_capture() {
+    set_capture_random(device, {});
+    Generator& g = default_generator();
+    consumed = g.offset() >= start_offset ? g.offset() - start_offset : 0;
+    g.set_offset(start_offset);
+  }
 
   // Ends a capture that failed or was abandoned: the stream leaves capture mode, the partial graph is
   // dropped. Errors are swallowed (this runs while another error propagates, or from a destructor).
@@ -27,6 +62,7 @@ struct Graph::Impl {
     if (!capturing) return;
     capturing = false;
     set_capture_pool(device, nullptr);
+    end_random_capture();
     cudaGraph_t partial = nullptr;
     cudaStreamEndCapture(stream(device), &partial);
     if (partial != nullptr) cudaGraphDestroy(partial);
@@ -38,6 +74,8 @@ struct Graph::Impl {
     if (exec != nullptr) cudaGraphExecDestroy(exec);
     if (graph != nullptr) cudaGraphDestroy(graph);
     exec = nullptr, graph = nullptr;
+    if (philox_state != nullptr) deallocate(philox_state, 2 * sizeof(uint64_t), device);  // stream-ordered
+    philox_state = nullptr, consumed = 0;
     if (pool) {
       // The last replay may still be queued; the blocks go back to the shared cache, whose next users are
       // queued after it on the same stream.
@@ -64,12 +102,18 @@ void Graph::capture_begin(int device) {
   // cublasCreate allocates and synchronizes, which a capture cannot contain: make the handle now.
   cublas_handle(device);
   impl_->device = device;
+  // From the shared cache, before the pool takes over: it outlives every replay of this Graph.
+  if (impl_->philox_state == nullptr)
+    impl_->philox_state = static_cast<uint64_t*>(allocate(2 * sizeof(uint64_t), device));
+  impl_->start_offset = default_generator().offset();
+  set_capture_random(device, {impl_->philox_state, default_generator().seed(), impl_->start_offset});
   impl_->pool = new_private_pool();
   set_capture_pool(device, impl_->pool);
   DeviceGuard guard(device);
   cudaError_t s = cudaStreamBeginCapture(stream(device), cudaStreamCaptureModeThreadLocal);
   if (s != cudaSuccess) {
     set_capture_pool(device, nullptr);
+    set_capture_random(device, {});
     release_private_pool(device, impl_->pool);
     impl_->pool.reset();
     detail::throw_cuda_error(__FILE__, __LINE__, "Graph::capture_begin",
@@ -83,6 +127,7 @@ void Graph::capture_end() {
   const int dev = impl_->device;
   impl_->capturing = false;
   set_capture_pool(dev, nullptr);
+  impl_->end_random_capture();
   DeviceGuard guard(dev);
   cudaGraph_t graph = nullptr;
   cudaError_t s = cudaStreamEndCapture(stream(dev), &graph);
@@ -119,8 +164,16 @@ void Graph::replay() {
   KILN_CHECK(impl_->exec != nullptr,
              impl_->capturing ? "Graph::replay: the capture is still in progress (call capture_end first)"
                               : "Graph::replay: nothing captured (call capture() first)");
-  DeviceGuard guard(impl_->device);
-  KILN_CUDA_CHECK(cudaGraphLaunch(impl_->exec, stream(impl_->device)), "Graph::replay");
+  const int dev = impl_->device;
+  DeviceGuard guard(dev);
+  if (impl_->consumed > 0) {
+    // This replay draws the counters an eager step would draw now; the generator moves past them.
+    Generator& g = default_generator();
+    write_philox_state(impl_->philox_state, g.seed(), g.offset(), dev);
+    g.set_offset(g.offset() + impl_->consumed);
+  }
+  KILN_CUDA_CHECK(cudaGraphLaunch(impl_->exec, stream(dev)), "Graph::replay");
+  note_index_checks(dev);  // captured index checks run again: the next synchronization reads the word
 }
 
 void Graph::reset() { impl_->destroy(); }

@@ -11,8 +11,13 @@
 //  - Nothing that reads a value on the host can be captured: item(), to(cpu), cuda::synchronize(), a
 //    host-to-device copy, empty_cache() each throw a kiln::Error naming the operation (CUDA itself would
 //    fail them with cudaErrorStreamCaptureUnsupported and invalidate the capture).
-//  - Random ops throw too: the Philox offset of a draw is taken on the host at capture time, so every
-//    replay would repeat the same dropout mask.
+//  - Random draws (dropout, rand, ...) are captured: they read their Philox seed and base counter from a
+//    device state of the Graph, which replay() rewrites from the default generator before launching, and
+//    replay() then advances the generator by what the captured draws use. Capture itself draws nothing
+//    (the generator is left where it was), so replay k draws exactly what eager step k would have drawn.
+//    Reseeding (manual_seed) during capture is refused; between replays it takes effect as in eager code.
+//  - Index range checks (gather, index_select, embedding, one_hot, scatter_add) run on the device and are
+//    captured too: an out-of-range index found by a replay is thrown at the next synchronization.
 //  - Gradients: the engine (autograd/engine.cpp) copies the first gradient into an undefined .grad and
 //    adds into a defined one. Set the parameters' grads to none before capture; the captured backward then
 //    allocates them in the Graph's pool and every replay rewrites them (assigns, never accumulates).
@@ -80,7 +85,8 @@ struct TrainStepGraphOptions {
 //   for (auto& batch : loader) { Tensor loss = step.run({batch.x, batch.y}); ... }
 //
 // forward_backward must use only the static inputs, return the loss, and leave the parameters' gradients
-// in .grad (loss.backward()); it must not read values on the host or draw random numbers (see above).
+// in .grad (loss.backward()); it must not read values on the host (see above). Random draws (Dropout) are
+// fine: the replays draw what the eager steps would have.
 // optimizer_step reads the .grad of the parameters and must not clear them (no zero_grad: each replay
 // rewrites them). The first warmup_steps calls run eagerly, with the grads set to none before each.
 class TrainStepGraph {

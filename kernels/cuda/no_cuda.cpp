@@ -31,6 +31,7 @@ namespace detail {
 bool has_cudnn() { return false; }
 void set_conv_fallback_only(bool) {}
 bool conv_fallback_only() { return false; }
+int64_t sync_count() { return 0; }
 }  // namespace detail
 
 bool is_current_stream_capturing(int) { return false; }

@@ -98,6 +98,9 @@ __global__ void reduce_block_kernel(ReduceKernel k, const T* x, int64_t R, int64
 }
 
 // ---- index kernels ----
+// Index values are checked by a queued check kernel (index_check.cu) that reports at the next
+// synchronization, so these kernels may meet bad values: they skip them (an output element reads as 0, a
+// scatter adds nothing), never touching memory out of bounds.
 // Copies whole elements by size, so one kernel serves every dtype of that width.
 template <class E>
 __global__ void index_select_kernel(const E* src, const int64_t* idx, E* out, int64_t total, int64_t picks,
@@ -105,7 +108,8 @@ __global__ void index_select_kernel(const E* src, const int64_t* idx, E* out, in
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < total; t += step) {
     const int64_t in = t % inner, j = (t / inner) % picks, o = t / (inner * picks);
-    out[t] = src[(o * rows + idx[j]) * inner + in];
+    const int64_t r = idx[j];
+    out[t] = r >= 0 && r < rows ? src[(o * rows + r) * inner + in] : E(0);
   }
 }
 
@@ -114,6 +118,7 @@ struct IndexGeometry {
   int nd = 0;
   int dim = 0;
   int64_t numel = 0;
+  int64_t bound = 0;  // the target's size along dim: valid index values are [0, bound)
   int64_t shape[kMaxDims] = {};
   int64_t index_strides[kMaxDims] = {};
   int64_t target_strides[kMaxDims] = {};  // gather: src; scatter_add: dst (the side indexed along dim)
@@ -127,6 +132,7 @@ IndexGeometry make_geometry(const char* op, int64_t dim, const Tensor& index, co
   g.nd = static_cast<int>(index.dim());
   g.dim = static_cast<int>(dim);
   g.numel = index.numel();
+  g.bound = target.size(dim);
   for (int d = 0; d < g.nd; ++d) {
     g.shape[d] = index.size(d);
     g.index_strides[d] = index.strides()[d];
@@ -158,7 +164,8 @@ __global__ void gather_kernel(IndexGeometry g, const E* src, const int64_t* idx,
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < g.numel; p += step) {
     Offsets o = offsets_of(g, p);
-    out[p] = src[o.target_rest + idx[o.index] * g.target_strides[g.dim]];
+    const int64_t r = idx[o.index];
+    out[p] = r >= 0 && r < g.bound ? src[o.target_rest + r * g.target_strides[g.dim]] : E(0);
   }
 }
 
@@ -189,7 +196,8 @@ __global__ void scatter_add_kernel(IndexGeometry g, T* dst, const int64_t* idx, 
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t p = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; p < g.numel; p += step) {
     Offsets o = offsets_of(g, p);
-    atomic_add(dst + o.target_rest + idx[o.index] * g.target_strides[g.dim], src[o.other]);
+    const int64_t r = idx[o.index];
+    if (r >= 0 && r < g.bound) atomic_add(dst + o.target_rest + r * g.target_strides[g.dim], src[o.other]);
   }
 }
 
@@ -252,9 +260,11 @@ __device__ T draw_one(RandomKernel k, uint32_t w0, uint32_t w1, double a, double
   return T(0);
 }
 
+// `state` (captured draws): seed and base counter read on the device, so each replay draws new numbers.
 template <class T>
 __global__ void random_kernel(RandomKernel k, T* out, int64_t n, uint64_t seed, uint64_t offset, double a,
-                              double b) {
+                              double b, const uint64_t* state) {
+  if (state != nullptr) seed = state[0], offset += state[1];
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
     uint32_t w[4];
@@ -264,7 +274,17 @@ __global__ void random_kernel(RandomKernel k, T* out, int64_t n, uint64_t seed, 
   }
 }
 
+__global__ void write_philox_state_kernel(uint64_t* state, uint64_t seed, uint64_t offset) {
+  state[0] = seed, state[1] = offset;
+}
+
 }  // namespace
+
+void write_philox_state(uint64_t* state, uint64_t seed, uint64_t offset, int index) {
+  DeviceGuard guard(index);
+  write_philox_state_kernel<<<1, 1, 0, stream(index)>>>(state, seed, offset);
+  KILN_CUDA_CHECK_LAUNCH("Graph::replay (random state)");
+}
 
 void reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices) {
   KILN_ASSERT(in.dim() == 3 && in.is_contiguous(), "reduce kernel expects a contiguous (O, R, I) view");
@@ -344,7 +364,8 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
   KILN_CUDA_CHECK_LAUNCH("scatter_add");
 }
 
-void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b) {
+void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
+            const uint64_t* state) {
   KILN_ASSERT(out.is_contiguous(), "random kernel expects a contiguous output");
   const int dev = device_of(out, "random");
   const int64_t n = out.numel();
@@ -363,7 +384,7 @@ void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, d
       KILN_ASSERT(false, "random kernel called for bool");
     } else {
       random_kernel<T><<<grid_for(n), kThreads, 0, stream(dev)>>>(k, static_cast<T*>(out.data_ptr()), n, seed,
-                                                                  offset, a, b);
+                                                                  offset, a, b, state);
     }
   });
   KILN_CUDA_CHECK_LAUNCH("random");

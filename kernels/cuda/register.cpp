@@ -20,6 +20,9 @@ bool supports(char family, int code, DType t) {
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
       return floating;
+    case 'f':  // fused softmax, cross-entropy, bias + activation (fused.cu dispatches f32/f64; f16/bf16
+               // take the ops' composite path)
+      return t == DType::f32 || t == DType::f64;
     case 'p':
       return optim_supports(code, t);
     case 'c':  // conv2d (cuDNN or the im2col fallback) and max pooling: the fallback and pooling kernels
@@ -35,14 +38,20 @@ bool supports(char family, int code, DType t) {
   }
 }
 
-// A draw's Philox offset is taken from the host generator when the op runs, so a captured draw would
-// repeat the same numbers on every replay: refused while capturing.
-void random_outside_capture(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a,
-                            double b) {
-  check_not_capturing(device_of(out, "random"),
-                      "a random draw (dropout, rand, randn, ...: its Philox offset is fixed on the host, so "
-                      "every replay would repeat the same numbers)");
-  random(k, out, seed, offset, a, b);
+// While a Graph captures, a draw's Philox seed and base counter come from the Graph's device state, which
+// each replay rewrites from the host generator (graph.cpp): replays draw new numbers, the ones eager steps
+// would have drawn. The draw's offset is taken relative to the generator's offset when capture began.
+void random_entry(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b) {
+  const int dev = device_of(out, "random");
+  if (!stream_capturing(dev)) return random(k, out, seed, offset, a, b);
+  const CaptureRandom r = capture_random(dev);
+  KILN_CHECK(r.state != nullptr,
+             "a random draw (dropout, rand, randn, ...) during a CUDA Graph capture on cuda:", dev,
+             " that kiln::cuda::Graph did not begin: its replays could not draw new numbers");
+  KILN_CHECK(seed == r.seed && offset >= r.start_offset,
+             "a random draw during CUDA Graph capture on cuda:", dev,
+             " after the generator was reseeded (manual_seed) since capture began; seed before capture()");
+  random(k, out, seed, offset - r.start_offset, a, b, r.state);
 }
 
 const Backend kCudaBackend = {
@@ -57,16 +66,23 @@ const Backend kCudaBackend = {
     .index_select = index_select,
     .gather = gather,
     .scatter_add = scatter_add,
-    .random = random_outside_capture,
+    .random = random_entry,
     .conv2d = conv2d,
     .conv2d_backward_data = conv2d_backward_data,
     .conv2d_backward_filter = conv2d_backward_filter,
     .max_pool2d = max_pool2d,
     .max_pool2d_backward = max_pool2d_backward,
+    .softmax = softmax,
+    .cross_entropy = cross_entropy,
+    .cross_entropy_backward = cross_entropy_backward,
+    .bias_act = bias_act,
+    .bias_act_backward = bias_act_backward,
     .is_capturing = stream_capturing,
     .pin_memory = kiln::cuda::pin_memory,
     .optim_step = optim_step,
     .unscale_check = unscale_check,
+    .check_index = check_index,
+    .arange = arange,
     .supports = supports,
 };
 

@@ -109,6 +109,9 @@ struct DeviceState {
   FreeBlocks free_blocks;
   std::shared_ptr<PrivatePool> capture_pool;  // set while a Graph captures on this device
   std::unordered_map<void*, std::shared_ptr<PrivatePool>> pool_of;  // blocks of live private pools
+  IndexErrorWord* error_word = nullptr;                             // device memory, made with the stream
+  IndexErrorWord* error_host = nullptr;     // pinned: where sync_stream copies the word to read it
+  std::atomic<bool> checks_pending{false};  // check kernels may have run since the word was last read
 };
 std::vector<DeviceState*>& states() {
   static auto* s = [] {
@@ -125,6 +128,7 @@ DeviceState& state(int index, const char* op) {
 
 std::atomic<int64_t> g_cached{0};
 std::atomic<bool> g_allow_tf32{false};
+std::atomic<int64_t> g_sync_count{0};
 
 size_t size_class(size_t nbytes) {
   constexpr size_t kSmall = 512, kLarge = size_t(2) << 20, kSmallLimit = size_t(1) << 20;
@@ -164,6 +168,13 @@ cudaStream_t stream(int index) {
   std::call_once(st.stream_once, [&] {
     DeviceGuard guard(index);
     KILN_CUDA_CHECK(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking), "cuda stream");
+    // The error word is made here, before any capture can begin (capture_begin needs the stream).
+    KILN_CUDA_CHECK(cudaMalloc(&st.error_word, sizeof(IndexErrorWord)), "cuda stream (index error word)");
+    KILN_CUDA_CHECK(cudaMemsetAsync(st.error_word, 0, sizeof(IndexErrorWord), st.stream),
+                    "cuda stream (index error word)");
+    KILN_CUDA_CHECK(
+        cudaHostAlloc(reinterpret_cast<void**>(&st.error_host), sizeof(IndexErrorWord), cudaHostAllocDefault),
+        "cuda stream (index error word)");
   });
   return st.stream;
 }
@@ -205,8 +216,34 @@ void sync_stream(int index, const char* op) {
                                     ") during CUDA Graph capture cannot be captured (CUDA would refuse it ",
                                     "with cudaErrorStreamCaptureUnsupported and invalidate the capture); ",
                                     "read values before capture() or after replay()"));
-  KILN_CUDA_CHECK(cudaStreamSynchronize(stream(index)), op);
+  g_sync_count.fetch_add(1);
+  DeviceState& st = state(index, op);
+  cudaStream_t s = stream(index);
+  const bool read_word = st.checks_pending.exchange(false);
+  if (read_word)
+    KILN_CUDA_CHECK(
+        cudaMemcpyAsync(st.error_host, st.error_word, sizeof(IndexErrorWord), cudaMemcpyDeviceToHost, s), op);
+  KILN_CUDA_CHECK(cudaStreamSynchronize(s), op);
+  if (read_word && st.error_host->flag != 0) {
+    const IndexErrorWord e = *st.error_host;
+    st.error_host->flag = 0;
+    KILN_CUDA_CHECK(cudaMemsetAsync(st.error_word, 0, sizeof(IndexErrorWord), s), op);  // reported once
+    ::kiln::detail::throw_error(
+        __FILE__, __LINE__,
+        ::kiln::detail::cat_message(index_check_message(e.check_id, e.value, e.lo, e.hi),
+                                    " (detected on cuda:", index, " at the next synchronization: ", op, ")"));
+  }
 }
+
+IndexErrorWord* index_error_word(int index) {
+  (void)stream(index);  // makes the word
+  return state(index, "index check").error_word;
+}
+void note_index_checks(int index) { state(index, "index check").checks_pending.store(true); }
+
+namespace detail {
+int64_t sync_count() { return g_sync_count.load(); }
+}  // namespace detail
 
 int device_of(const Tensor& t, const char* op) {
   KILN_ASSERT(t.device().is_cuda(), op, ": CUDA kernel got a tensor on ", t.device());

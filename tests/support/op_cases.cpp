@@ -24,6 +24,72 @@ In constant_range(Shape s, double lo, double hi) {
   return in;
 }
 
+// ---- fused kernels: row softmax layouts, softmax + cross-entropy, bias + activation ----
+void add_fused_cases(std::vector<OpCase>& c) {
+  c.push_back(
+      {"softmax", "middle_dim", {In::range({2, 5, 3}, -3, 3)}, [](const V& x) { return softmax(x[0], 1); }});
+  c.push_back({"log_softmax", "middle_dim", {In::range({2, 5, 3}, -3, 3)}, [](const V& x) {
+                 return log_softmax(x[0], 1);
+               }});
+  c.push_back(
+      {"softmax", "large_rows", {In::range({64, 1000}, -5, 5)}, [](const V& x) { return softmax(x[0], 1); }});
+  c.push_back({"log_softmax", "large_rows", {In::range({64, 1000}, -5, 5)}, [](const V& x) {
+                 return log_softmax(x[0], -1);
+               }});
+  c.push_back({"softmax_cross_entropy",
+               "plain",
+               {In::range({4, 5}, -3, 3), In::index({4}, {0, 4, 2, 2})},
+               [](const V& x) { return softmax_cross_entropy(x[0], x[1]); }});
+  c.push_back({"softmax_cross_entropy",
+               "weight_ignore_smoothing",
+               {In::range({5, 4}, -3, 3), In::index({5}, {1, 3, 3, 0, 3}), constant_range({4}, 0.2, 2)},
+               [](const V& x) { return softmax_cross_entropy(x[0], x[1], x[2], /*ignore_index=*/0, 0.2); }});
+  c.push_back({"softmax_cross_entropy",
+               "spatial_smoothing",
+               {In::range({2, 3, 2, 2}, -3, 3), In::index({2, 2, 2}, {0, 1, 2, -100, 2, 2, 1, 0})},
+               [](const V& x) { return softmax_cross_entropy(x[0], x[1], {}, -100, 0.1); }});
+  c.push_back(
+      {"softmax_cross_entropy", "unbatched", {In::range({6}, -3, 3), In::index({}, {4})}, [](const V& x) {
+         return softmax_cross_entropy(x[0], x[1]);
+       }});
+  // A weight that requires grad takes the composite path (its gradient included).
+  c.push_back({"softmax_cross_entropy",
+               "weight_grad",
+               {In::range({3, 4}, -3, 3), In::index({3}, {1, 0, 3}), In::range({4}, 0.2, 2)},
+               [](const V& x) { return softmax_cross_entropy(x[0], x[1], x[2], -100, 0.3); }});
+  c.push_back({"softmax_cross_entropy",
+               "large",
+               {In::range({256, 1000}, -5, 5), In::index({256}, std::vector<double>(256, 7.0))},
+               [](const V& x) { return softmax_cross_entropy(x[0], x[1], {}, -100, 0.1); }});
+  const std::pair<const char*, Activation> acts[] = {{"none", Activation::none},
+                                                     {"relu", Activation::relu},
+                                                     {"gelu", Activation::gelu},
+                                                     {"silu", Activation::silu},
+                                                     {"sigmoid", Activation::sigmoid},
+                                                     {"tanh", Activation::tanh},
+                                                     {"leaky_relu", Activation::leaky_relu}};
+  for (auto [name, act] : acts)
+    c.push_back({"bias_act", name, {In::range({3, 4}, -2, 2), In::range({4}, -1, 1)}, [act](const V& x) {
+                   return bias_act(x[0], x[1], act, 0.2);
+                 }});
+  c.push_back(
+      {"bias_act", "batched_gelu", {In::range({2, 3, 4}, -2, 2), In::range({4}, -1, 1)}, [](const V& x) {
+         return bias_act(x[0], x[1], Activation::gelu);
+       }});
+  c.push_back(
+      {"bias_act", "large_silu", {In::range({128, 512}, -3, 3), In::range({512}, -1, 1)}, [](const V& x) {
+         return bias_act(x[0], x[1], Activation::silu);
+       }});
+  c.push_back({"linear",
+               "gelu",
+               {In::range({3, 4}, -1, 1), In::range({5, 4}, -1, 1), In::range({5}, -1, 1)},
+               [](const V& x) { return linear(x[0], x[1], x[2], Activation::gelu); }});
+  c.push_back(
+      {"linear", "no_bias_tanh", {In::range({3, 4}, -1, 1), In::range({5, 4}, -1, 1)}, [](const V& x) {
+         return linear(x[0], x[1], {}, Activation::tanh);
+       }});
+}
+
 // ---- neural-network ops (conv, pooling, normalization, pad, dropout, embedding) ----
 void add_nn_cases(std::vector<OpCase>& c) {
   c.push_back({"conv2d",
@@ -410,6 +476,7 @@ std::vector<OpCase> build() {
                  return log_softmax(x[0], -1);
                }});
   add_nn_cases(c);
+  add_fused_cases(c);
   // The cast case needs a wide finite-difference step (exact, as the function is linear): f32 rounding
   // would swamp a small one.
   for (auto& k : c)

@@ -1,0 +1,223 @@
+// tests/test_fused.cpp: the fused ops on the CPU beyond the op table (tests/support/op_cases.cpp, which
+// gradchecks them): softmax_cross_entropy against the composite formula and at awkward values, their
+// errors, bias_act against the unfused ops, and nn::Sequential's Linear + activation fusion (same values,
+// same gradients, hooks still fire).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "support/helpers.h"
+
+namespace kiln::testing {
+namespace {
+
+void expect_close(const Tensor& got, const Tensor& want, double tol) {
+  ASSERT_EQ(got.shape(), want.shape());
+  auto g = values(got), w = values(want);
+  for (size_t i = 0; i < g.size(); ++i)
+    ASSERT_LE(std::abs(g[i] - w[i]), tol * (1 + std::abs(w[i])))
+        << "element " << i << ": " << g[i] << " vs " << w[i];
+}
+
+// The per-element loss spelled with ops: -sum_k T_k log_softmax(x)_k, T the smoothed, weighted target.
+Tensor reference_ce(const Tensor& x, const Tensor& t, const Tensor& w, int64_t ignore, double eps) {
+  const int64_t k = x.size(1);
+  Tensor safe = where(eq(t, full({}, static_cast<double>(ignore), {.dtype = DType::i64})), 0.0, t);
+  Tensor hit = cast(one_hot(safe, k), x.dtype());
+  Tensor wv = w.defined() ? w : ones({k}, {.dtype = x.dtype()});
+  Tensor dist = hit * wv * (1.0 - eps) + wv * (eps / static_cast<double>(k));
+  Tensor loss = neg(sum(dist * log_softmax(x, 1), {1}));
+  return where(eq(t, full({}, static_cast<double>(ignore), {.dtype = DType::i64})), 0.0, loss);
+}
+
+TEST(FusedCrossEntropy, MatchesTheCompositeFormulaWithGradients) {
+  manual_seed(3);
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor x = (randn({7, 6}) * 3.0).to(dt).requires_grad_();
+    Tensor t = from_vector(std::vector<double>{0, 5, 2, 2, -1, 4, 1}, Shape{7}, DType::i64);
+    Tensor w = (rand({6}) + 0.5).to(dt);
+    Tensor got = softmax_cross_entropy(x, t, w, /*ignore_index=*/-1, 0.15);
+    Tensor g = rand({7}).to(dt);
+    Tensor gx = autograd::grad({got}, {x}, {g})[0];
+    Tensor want = reference_ce(x, t, w, -1, 0.15);
+    Tensor gx_want = autograd::grad({want}, {x}, {g})[0];
+    const double tol = dt == DType::f32 ? 1e-5 : 1e-12;
+    expect_close(got, want, tol);
+    expect_close(gx, gx_want, tol);
+  }
+}
+
+TEST(FusedCrossEntropy, MinusInfinityOutsideTheTargetStaysFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor x = from_vector(std::vector<double>{1, -inf, 2, 0, 0.5, -inf}, Shape{2, 3}).requires_grad_();
+  Tensor t = from_vector(std::vector<double>{0, 1}, Shape{2}, DType::i64);
+  Tensor loss = softmax_cross_entropy(x, t);
+  sum(loss).backward();
+  for (double v : values(loss)) EXPECT_TRUE(std::isfinite(v)) << v;
+  for (double v : values(x.grad())) EXPECT_TRUE(std::isfinite(v)) << v;
+  EXPECT_EQ(values(x.grad())[1], 0.0);  // exp(-inf) = 0: no gradient at the -inf logit
+}
+
+TEST(FusedCrossEntropy, IgnoredRowsHaveZeroLossAndGradient) {
+  Tensor x = randn({3, 4}).requires_grad_();
+  Tensor t = from_vector(std::vector<double>{7, 2, 7}, Shape{3}, DType::i64);
+  Tensor loss = softmax_cross_entropy(x, t, {}, /*ignore_index=*/7, 0.3);
+  sum(loss).backward();
+  auto l = values(loss), g = values(x.grad());
+  EXPECT_EQ(l[0], 0.0);
+  EXPECT_EQ(l[2], 0.0);
+  EXPECT_GT(l[1], 0.0);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_EQ(g[k], 0.0);
+    EXPECT_EQ(g[8 + k], 0.0);
+  }
+}
+
+TEST(FusedCrossEntropy, SecondOrderGradientsFollowTheComposite) {
+  Tensor x = randn({3, 4}, {.dtype = DType::f64}).requires_grad_();
+  Tensor t = from_vector(std::vector<double>{1, 3, 0}, Shape{3}, DType::i64);
+  Tensor gx = autograd::grad({sum(softmax_cross_entropy(x, t, {}, -100, 0.1))}, {x}, {}, true, true)[0];
+  Tensor gx_ref = autograd::grad({sum(reference_ce(x, t, {}, -100, 0.1))}, {x}, {}, true, true)[0];
+  Tensor v = randn({3, 4}, {.dtype = DType::f64});
+  Tensor hv = autograd::grad({sum(gx * v)}, {x})[0];
+  Tensor hv_ref = autograd::grad({sum(gx_ref * v)}, {x})[0];
+  expect_close(hv, hv_ref, 1e-10);
+}
+
+TEST(FusedCrossEntropy, ErrorsNameTheOpAndShapes) {
+  Tensor x = randn({4, 3});
+  Tensor t = from_vector(std::vector<double>{0, 1, 2, 1}, Shape{4}, DType::i64);
+  EXPECT_CONTAINS(error_of([&] {
+                    softmax_cross_entropy(x, reshape(t, {2, 2}));
+                  }),
+                  "softmax_cross_entropy: logits [4, 3] need a target of shape [4], got [2, 2]");
+  EXPECT_CONTAINS(error_of([&] { softmax_cross_entropy(x, cast(t, DType::f32)); }),
+                  "softmax_cross_entropy: target must hold i64 class indices");
+  EXPECT_CONTAINS(
+      error_of([&] {
+        softmax_cross_entropy(x, from_vector(std::vector<double>{0, 3, 1, 1}, Shape{4}, DType::i64));
+      }),
+      "softmax_cross_entropy: target holds 3, not a class in [0, 3) nor ignore_index (-100)");
+  EXPECT_CONTAINS(error_of([&] { softmax_cross_entropy(x, t, ones({4})); }),
+                  "softmax_cross_entropy: weight must be (K) = (3), got [4]");
+  EXPECT_CONTAINS(error_of([&] { softmax_cross_entropy(x, t, {}, -100, 1.5); }),
+                  "softmax_cross_entropy: label_smoothing must be in [0, 1], got 1.5");
+  EXPECT_CONTAINS(error_of([&] { softmax_cross_entropy(zeros({4, 0}), t); }), "have no classes");
+  EXPECT_CONTAINS(error_of([&] { softmax_cross_entropy(zeros({}), t); }),
+                  "softmax_cross_entropy: logits must be");
+}
+
+TEST(FusedSoftmax, LargeLogitsDoNotOverflowInEitherLayout) {
+  Tensor x = from_vector(std::vector<double>{1000, 1001, 999, -1000, 0, 1000}, Shape{2, 3}, DType::f32);
+  auto p = values(softmax(x, 1));
+  EXPECT_NEAR(p[1], 0.66524096, 1e-6);
+  EXPECT_NEAR(p[5], 1.0, 1e-6);
+  auto q = values(log_softmax(x, 0));  // the strided (I > 1) path
+  EXPECT_NEAR(q[0], 0.0, 1e-6);
+  EXPECT_NEAR(q[3], -2000.0, 1e-3);
+  EXPECT_FALSE(std::isnan(q[4]));
+}
+
+// bias_act against the unfused add + activation, values and both gradients.
+TEST(FusedBiasAct, MatchesAddThenActivation) {
+  const std::pair<Activation, std::function<Tensor(const Tensor&)>> cases[] = {
+      {Activation::none, [](const Tensor& z) { return z; }},
+      {Activation::relu, [](const Tensor& z) { return relu(z); }},
+      {Activation::gelu, [](const Tensor& z) { return gelu(z); }},
+      {Activation::silu, [](const Tensor& z) { return silu(z); }},
+      {Activation::sigmoid, [](const Tensor& z) { return sigmoid(z); }},
+      {Activation::tanh, [](const Tensor& z) { return tanh(z); }},
+      {Activation::leaky_relu, [](const Tensor& z) { return leaky_relu(z, 0.1); }}};
+  manual_seed(5);
+  for (const auto& [act, f] : cases) {
+    Tensor x = (randn({9, 40}) * 2.0).requires_grad_();
+    Tensor b = randn({40}).requires_grad_();
+    Tensor g = randn({9, 40});
+    Tensor y = bias_act(x, b, act, 0.1);
+    auto grads = autograd::grad({y}, {x, b}, {g});
+    Tensor y_ref = f(x + b);
+    auto grads_ref = autograd::grad({y_ref}, {x, b}, {g});
+    SCOPED_TRACE(activation_name(act));
+    expect_close(y, y_ref, 1e-6);
+    expect_close(grads[0], grads_ref[0], 1e-6);
+    expect_close(grads[1], grads_ref[1], 1e-5);
+  }
+}
+
+TEST(FusedBiasAct, ErrorsNameTheOpAndShapes) {
+  EXPECT_CONTAINS(error_of([] {
+                    bias_act(zeros({2, 3}), zeros({4}), Activation::relu);
+                  }),
+                  "bias_act: bias [4] must be (D) for input [2, 3] (..., D)");
+  EXPECT_CONTAINS(error_of([] {
+                    bias_act(zeros({2, 3}), zeros({3}, {.dtype = DType::f64}), Activation::relu);
+                  }),
+                  "bias_act");
+  EXPECT_CONTAINS(error_of([] { bias_act(zeros({2, 3}), Tensor(), Activation::relu); }), "bias_act: bias");
+  EXPECT_CONTAINS(error_of([] {
+                    linear(zeros({2, 3}), zeros({4, 3}), zeros({5}), Activation::relu);
+                  }),
+                  "linear: bias [5] does not match weight [4, 3]");
+}
+
+// Runs `model` fused (Sequential::forward) and its children one by one, on the same parameters.
+void expect_fusion_invisible(nn::Sequential& model, const Tensor& x) {
+  Tensor g = randn({x.size(0), 5});
+  Tensor y = model(x);
+  auto params = model.parameters();
+  auto grads = autograd::grad({y}, params, {g});
+  Tensor y_ref = x;
+  for (size_t i = 0; i < model.size(); ++i) y_ref = (*model[static_cast<int64_t>(i)])(y_ref);
+  auto grads_ref = autograd::grad({y_ref}, params, {g});
+  expect_close(y, y_ref, 1e-6);
+  for (size_t i = 0; i < params.size(); ++i) expect_close(grads[i], grads_ref[i], 1e-5);
+}
+
+TEST(FusedSequential, LinearActivationFusionIsInvisible) {
+  manual_seed(11);
+  nn::Sequential relu_model{nn::Linear(6, 8), nn::ReLU(), nn::Linear(8, 5), nn::Tanh()};
+  nn::Sequential gelu_model{nn::Linear(6, 8),   nn::GELU(),       nn::Linear(8, 8),
+                            nn::LeakyReLU(0.3), nn::Linear(8, 5), nn::SiLU()};
+  nn::Sequential sigmoid_model{nn::Linear(6, 5, /*bias=*/false), nn::Sigmoid()};
+  Tensor x = randn({10, 6});
+  expect_fusion_invisible(relu_model, x);
+  expect_fusion_invisible(gelu_model, x);
+  expect_fusion_invisible(sigmoid_model, x);
+}
+
+TEST(FusedSequential, HooksStillFireAndTheirResultsCount) {
+  manual_seed(12);
+  nn::Sequential model{nn::Linear(4, 5), nn::ReLU()};
+  Tensor x = randn({3, 4});
+  Tensor plain = model(x);
+  int act_calls = 0, lin_calls = 0;
+  int64_t act_hook = model[1]->register_forward_hook([&](nn::Module&, const Tensor& in, const Tensor& out) {
+    ++act_calls;
+    EXPECT_EQ(in.shape(), (Shape{3, 5}));  // the activation saw the Linear's output
+    return out * 2.0;
+  });
+  Tensor hooked = model(x);
+  EXPECT_EQ(act_calls, 1);
+  expect_close(hooked, plain * 2.0, 1e-6);
+  model[1]->remove_hook(act_hook);
+  int64_t lin_hook = model[0]->register_forward_pre_hook([&](nn::Module&, const Tensor&) {
+    ++lin_calls;
+    return Tensor();
+  });
+  expect_close(model(x), plain, 1e-6);
+  EXPECT_EQ(lin_calls, 1);
+  model[0]->remove_hook(lin_hook);
+  expect_close(model(x), plain, 0.0);
+}
+
+TEST(FusedSequential, ShapeErrorsStillNameTheLinear) {
+  nn::Sequential model{nn::Linear(4, 5), nn::ReLU()};
+  EXPECT_CONTAINS(error_of([&] {
+                    model(zeros({2, 3}));
+                  }),
+                  "Linear(4, 5): input of shape [2, 3] does not end in 4 features");
+}
+
+}  // namespace
+}  // namespace kiln::testing
