@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops.h"
 
 namespace kiln::autograd {
@@ -83,6 +84,9 @@ Run prepare(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_
 void execute(Run& run, bool retain_graph, bool create_graph, const std::unordered_set<Node*>* capture,
              std::unordered_map<Node*, Tensor>* captured) {
   EnableGradGuard grad_mode(create_graph);
+  // Backward closures run in the dtypes their forward chose: autocast applies to forward ops only.
+  autocast::Guard no_cpu_autocast(Device::cpu(), std::nullopt, false);
+  autocast::Guard no_cuda_autocast(Device::cuda(), std::nullopt, false);
   for (auto& node : run.order) {
     auto it = run.grads.find(node.get());
     Tensor g = it == run.grads.end() ? Tensor() : std::move(it->second);

@@ -1,6 +1,7 @@
 // kiln/autograd/ops.h: the differentiable ops, as free functions with PyTorch's names and semantics.
 // Every op is listed in op_list.h and implemented once in autograd/ops/<family>.cpp (forward + backward).
-// Binary ops broadcast NumPy-style and require equal dtypes (a double operand takes the tensor's dtype);
+// Binary ops broadcast NumPy-style and promote mixed dtypes as PyTorch does (result_type below; a double
+// operand takes the tensor's dtype);
 // all tensor operands must share a device. Errors name the op, shapes, dtypes and devices.
 // Dims may be negative (counted from the end). Depends on tensor.h.
 #pragma once
@@ -34,6 +35,13 @@ Tensor silu(const Tensor& x);
 Tensor softplus(const Tensor& x);  // log(1 + exp(x)), computed without overflow
 Tensor erf(const Tensor& x);
 Tensor reciprocal(const Tensor& x);
+
+// ---- type promotion (torch.promote_types / torch.result_type) ----
+// bool < u8 < i32 < i64 < floating; among floats f64 > f32 > f16, bf16, and f16 with bf16 gives f32.
+DType promote_types(DType a, DType b);
+// The dtype of a binary op on a and b: a 0-d tensor only takes part when its category (bool, integer,
+// floating) is higher than the other operand's, so f16 x (N) times a 0-d f32 tensor stays f16.
+DType result_type(const Tensor& a, const Tensor& b);
 
 // ---- elementwise binary (broadcasting) ----
 Tensor add(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a + alpha * b

@@ -3,6 +3,7 @@
 // loss_cross_entropy.cpp. Depends on autograd/ops.h and nn/loss_detail.h.
 #include <cmath>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/nn/loss.h"
 #include "kiln/nn/loss_detail.h"
 
@@ -30,6 +31,9 @@ void check_probabilities(const char* op, const Tensor& x) {
 
 Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
                             Reduction reduction) {
+  if (autocast::needs_f32({&input, &target, &weight}))  // autocast runs losses in f32
+    return binary_cross_entropy(autocast::upper(input), autocast::upper(target), autocast::upper(weight),
+                                reduction);
   const char* op = "binary_cross_entropy";
   detail::check_pair(op, input, target);
   detail::check_broadcast_weight(op, weight, input, "weight");
@@ -41,6 +45,11 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
 
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         const BCEWithLogitsOptions& o) {
+  if (autocast::needs_f32({&input, &target, &o.weight, &o.pos_weight})) {
+    BCEWithLogitsOptions up = o;
+    up.weight = autocast::upper(o.weight), up.pos_weight = autocast::upper(o.pos_weight);
+    return binary_cross_entropy_with_logits(autocast::upper(input), autocast::upper(target), up);
+  }
   const char* op = "binary_cross_entropy_with_logits";
   detail::check_pair(op, input, target);
   detail::check_broadcast_weight(op, o.weight, input, "weight");

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/nn/loss.h"
 #include "kiln/nn/loss_detail.h"
 #include "kiln/tensor/backend.h"
@@ -162,6 +163,11 @@ Tensor cross_entropy_probs(const Tensor& input, const Tensor& logp, const Tensor
 }  // namespace
 
 Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLOptions& o) {
+  if (autocast::needs_f32({&input, &o.weight})) {  // autocast runs losses in f32
+    NLLOptions up = o;
+    up.weight = autocast::upper(o.weight);
+    return nll_loss(autocast::upper(input), target, up);
+  }
   const char* op = "nll_loss";
   detail::check_floating(op, input, "input");
   detail::check_defined(op, target, "target");
@@ -172,6 +178,11 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLOptions& o) 
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
+  if (autocast::needs_f32({&input, &target, &o.weight})) {  // autocast runs losses in f32
+    CrossEntropyOptions up = o;
+    up.weight = autocast::upper(o.weight);
+    return cross_entropy(autocast::upper(input), autocast::upper(target), up);
+  }
   const char* op = "cross_entropy";
   detail::check_floating(op, input, "input");
   detail::check_defined(op, target, "target");

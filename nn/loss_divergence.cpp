@@ -1,11 +1,14 @@
 // nn/loss_divergence.cpp: kl_div, the pointwise Kullback-Leibler divergence, with kl_div's own batchmean
 // reduction. Depends on autograd/ops.h and nn/loss_detail.h.
+#include "kiln/autograd/autocast.h"
 #include "kiln/nn/loss.h"
 #include "kiln/nn/loss_detail.h"
 
 namespace kiln::nn::functional {
 
 Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction, bool log_target) {
+  if (autocast::needs_f32({&input, &target}))  // autocast runs losses in f32
+    return kl_div(autocast::upper(input), autocast::upper(target), reduction, log_target);
   const char* op = "kl_div";
   detail::check_pair(op, input, target);
   Tensor loss;

@@ -1,6 +1,7 @@
 // nn/loss_regression.cpp: mse_loss, l1_loss, smooth_l1_loss, huber_loss, margin_ranking_loss and
 // cosine_embedding_loss, composed of elementwise ops, where and reductions. Depends on autograd/ops.h and
 // nn/loss_detail.h.
+#include "kiln/autograd/autocast.h"
 #include "kiln/nn/loss.h"
 #include "kiln/nn/loss_detail.h"
 
@@ -10,16 +11,23 @@ using detail::check_pair;
 using detail::reduce_loss;
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  // Autocast runs every loss in f32 (see autograd/autocast.h).
+  if (autocast::needs_f32({&input, &target}))
+    return mse_loss(autocast::upper(input), autocast::upper(target), reduction);
   check_pair("mse_loss", input, target);
   return reduce_loss(square(input - target), reduction, "mse_loss");
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  if (autocast::needs_f32({&input, &target}))
+    return l1_loss(autocast::upper(input), autocast::upper(target), reduction);
   check_pair("l1_loss", input, target);
   return reduce_loss(abs(input - target), reduction, "l1_loss");
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, double beta) {
+  if (autocast::needs_f32({&input, &target}))
+    return smooth_l1_loss(autocast::upper(input), autocast::upper(target), reduction, beta);
   check_pair("smooth_l1_loss", input, target);
   KILN_CHECK(beta >= 0.0, "smooth_l1_loss: beta must be >= 0, got ", beta);
   if (beta == 0.0) return reduce_loss(abs(input - target), reduction, "smooth_l1_loss");
@@ -31,6 +39,8 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
+  if (autocast::needs_f32({&input, &target}))
+    return huber_loss(autocast::upper(input), autocast::upper(target), reduction, delta);
   check_pair("huber_loss", input, target);
   KILN_CHECK(delta > 0.0, "huber_loss: delta must be > 0, got ", delta);
   Tensor d = input - target;

@@ -1,11 +1,14 @@
 // kiln/tensor/dtype.h: element types and their sizes, names and C++ mappings.
-// Depends on nothing. f16/bf16 are reserved for the CUDA backend (no CPU kernel supports them yet).
+// f16/bf16 are stored as kiln::Half / kiln::BFloat16 (half.h); kernels compute them in float. Depends on
+// half.h.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string_view>
+
+#include "kiln/tensor/half.h"
 
 namespace kiln {
 
@@ -62,11 +65,20 @@ template <>
 struct DTypeOf<bool> {
   static constexpr DType value = DType::boolean;
 };
+template <>
+struct DTypeOf<Half> {
+  static constexpr DType value = DType::f16;
+};
+template <>
+struct DTypeOf<BFloat16> {
+  static constexpr DType value = DType::bf16;
+};
 template <class T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
 
-// Calls f(T{}) with T the element type of `t`, for the dtypes that have CPU storage types.
-// Used by kernels and element access; throws kiln::Error for f16/bf16.
+// Calls f(T{}) with T the element type of `t`, for the dtypes with native C++ arithmetic (compute kernels);
+// throws kiln::Error for f16/bf16. KILN_DISPATCH_WITH_HALF adds Half and BFloat16, for code that only
+// moves or converts elements (copy, fill, element access, selection).
 #define KILN_DISPATCH_ALL(t, NAME, ...)             \
   [&] {                                             \
     switch (t) {                                    \
@@ -114,6 +126,25 @@ inline constexpr DType dtype_of = DTypeOf<T>::value;
         ::kiln::detail::unsupported_dtype(NAME, t); \
     }                                               \
   }()
+
+#define KILN_DISPATCH_WITH_HALF(t, NAME, ...)           \
+  [&] {                                                 \
+    switch (t) {                                        \
+      case ::kiln::DType::f16: {                        \
+        using scalar_t = ::kiln::Half;                  \
+        return __VA_ARGS__();                           \
+      }                                                 \
+      case ::kiln::DType::bf16: {                       \
+        using scalar_t = ::kiln::BFloat16;              \
+        return __VA_ARGS__();                           \
+      }                                                 \
+      default:                                          \
+        return KILN_DISPATCH_ALL(t, NAME, __VA_ARGS__); \
+    }                                                   \
+  }()
+
+// f16 and bf16: the reduced-precision floating dtypes (computed in float).
+constexpr bool is_reduced_float(DType t) { return t == DType::f16 || t == DType::bf16; }
 
 namespace detail {
 [[noreturn]] void unsupported_dtype(std::string_view op, DType t);

@@ -119,6 +119,8 @@ template Tensor from_vector(const std::vector<double>&, std::optional<Shape>, st
 template Tensor from_vector(const std::vector<int64_t>&, std::optional<Shape>, std::optional<DType>);
 template Tensor from_vector(const std::vector<int32_t>&, std::optional<Shape>, std::optional<DType>);
 template Tensor from_vector(const std::vector<uint8_t>&, std::optional<Shape>, std::optional<DType>);
+template Tensor from_vector(const std::vector<Half>&, std::optional<Shape>, std::optional<DType>);
+template Tensor from_vector(const std::vector<BFloat16>&, std::optional<Shape>, std::optional<DType>);
 
 // std::vector<bool> has no contiguous storage; copy element by element.
 template <>

@@ -82,6 +82,8 @@ template int64_t* Tensor::data<int64_t>() const;
 template int32_t* Tensor::data<int32_t>() const;
 template uint8_t* Tensor::data<uint8_t>() const;
 template bool* Tensor::data<bool>() const;
+template Half* Tensor::data<Half>() const;
+template BFloat16* Tensor::data<BFloat16>() const;
 
 namespace {
 // A CPU copy of t (t itself when already there), without autograd: the non-CPU backend's copy kernel
@@ -98,8 +100,8 @@ template <class T>
 T Tensor::item() const {
   KILN_CHECK(numel() == 1, "item(): needs a tensor with one element, got shape ", shape_str(shape()));
   Tensor c = host_tensor(*this);
-  return KILN_DISPATCH_ALL(c.dtype(), "item",
-                           [&] { return static_cast<T>(*static_cast<scalar_t*>(c.data_ptr())); });
+  return KILN_DISPATCH_WITH_HALF(c.dtype(), "item",
+                                 [&] { return static_cast<T>(*static_cast<scalar_t*>(c.data_ptr())); });
 }
 
 template <class T>
@@ -136,6 +138,8 @@ KILN_INSTANTIATE(double)
 KILN_INSTANTIATE(int64_t)
 KILN_INSTANTIATE(int32_t)
 KILN_INSTANTIATE(uint8_t)
+KILN_INSTANTIATE(Half)
+KILN_INSTANTIATE(BFloat16)
 #undef KILN_INSTANTIATE
 template bool Tensor::item<bool>() const;
 template bool& Tensor::at<bool>(std::initializer_list<int64_t>) const;

@@ -228,5 +228,7 @@ extern template int64_t* Tensor::data<int64_t>() const;
 extern template int32_t* Tensor::data<int32_t>() const;
 extern template uint8_t* Tensor::data<uint8_t>() const;
 extern template bool* Tensor::data<bool>() const;
+extern template Half* Tensor::data<Half>() const;
+extern template BFloat16* Tensor::data<BFloat16>() const;
 
 }  // namespace kiln

@@ -1,5 +1,5 @@
-// tests/test_ops.cpp: runs the op table (support/op_cases.h) in every mode, and checks that the table
-// covers every op in autograd/op_list.h.
+// tests/test_ops.cpp: runs the op table (support/op_cases.h) in every mode (on CUDA also in f16 and bf16),
+// and checks that the table covers every op in autograd/op_list.h.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -78,6 +78,30 @@ TEST_P(OpTable, ResultsDoNotDependOnThreadCount) {
   for (size_t i = 0; i < one.size(); ++i)
     ASSERT_TRUE(one[i] == two[i] || (std::isnan(one[i]) && std::isnan(two[i])))
         << op().name() << " element " << i << ": " << one[i] << " with 1 thread, " << two[i] << " with 2";
+}
+
+// The CPU's f16/bf16 path (f32 math, rounded once per kernel) against f64 on the same rounded inputs.
+// Composite ops round after every kernel, so the tolerance is a few units of the dtype's precision.
+TEST_P(OpTable, ReducedPrecisionMatchesFloat64Reference) {
+  for (DType low : {DType::f16, DType::bf16}) {
+    const double eps = low == DType::f16 ? 0x1p-10 : 0x1p-7;
+    std::vector<Tensor> inputs = make_inputs(op(), low, false), wide;
+    for (const Tensor& t : inputs) wide.push_back(is_reduced_float(t.dtype()) ? t.to(DType::f64) : t);
+    Tensor ref = op().fn(wide);
+    Tensor got = op().fn(inputs);
+    ASSERT_EQ(got.shape(), ref.shape()) << op().name() << " " << low;
+    // Results come out in the low dtype, or in the dtype a case converts them to (as the f64 run does).
+    EXPECT_TRUE(got.dtype() == low || got.dtype() == ref.dtype()) << op().name() << ": " << got.dtype();
+    auto r = ref.to_vector<double>(), g = got.to_vector<double>();
+    double scale = 1;
+    for (double v : r)
+      if (std::isfinite(v)) scale = std::max(scale, std::abs(v));
+    for (size_t i = 0; i < r.size(); ++i) {
+      if (!std::isfinite(r[i])) continue;  // overflow of the narrower format is expected to differ
+      ASSERT_LE(std::abs(g[i] - r[i]), op().f32_atol + 16 * eps * (std::abs(r[i]) + 0.25 * scale))
+          << op().name() << " " << low << " element " << i << ": " << g[i] << " vs f64 " << r[i];
+    }
+  }
 }
 
 // ---- CUDA against the CPU reference ----
@@ -171,6 +195,40 @@ TEST_P(OpTable, CudaMatchesCpu) {
       expect_matches("gradient of input " + std::to_string(i), got.grads[i], want.grads[i], 2 * rtol,
                      2 * atol);
   }
+}
+
+// f16/bf16 on CUDA against the CPU's reduced-precision reference (f32 math, rounded once per kernel) on the
+// same rounded inputs: outputs and input gradients. A kernel may differ from the CPU by a unit in the last
+// place (transcendentals, summation order) and ops chain kernels, so the tolerance is a few units of the
+// dtype's precision. A dtype that either side reports as not supported is skipped with the reason.
+TEST_P(OpTable, CudaMatchesCpuReducedPrecision) {
+  if (!has_backend(DeviceType::cuda)) GTEST_SKIP() << "skipped: no CUDA device";
+  std::string skipped;
+  int compared = 0;
+  for (DType low : {DType::f16, DType::bf16}) {
+    SCOPED_TRACE(op().name() + " in " + std::string(dtype_name(low)));
+    const double eps = low == DType::f16 ? 0x1p-10 : 0x1p-7;
+    OpRun want, got;
+    for (Device device : {Device::cpu(), Device::cuda()}) {
+      try {
+        (device.is_cpu() ? want : got) = run_on(op(), low, device);
+      } catch (const Error& e) {
+        std::string what = e.what();
+        if (what.find("not supported") == std::string::npos) FAIL() << "on " << device << ": " << what;
+        skipped += std::string(dtype_name(low)) + " (" + device.str() + ": " + what + ") ";
+        break;
+      }
+    }
+    if (!want.out.defined() || !got.out.defined()) continue;
+    const double rtol = 2 * op().f32_rtol + 8 * eps, atol = 2 * op().f32_atol + 8 * eps;
+    expect_matches("output", got.out, want.out, rtol, atol);
+    ASSERT_EQ(got.grads.size(), want.grads.size());
+    for (size_t i = 0; i < want.grads.size(); ++i)
+      expect_matches("gradient of input " + std::to_string(i), got.grads[i], want.grads[i], 2 * rtol,
+                     2 * atol);
+    ++compared;
+  }
+  if (compared == 0) GTEST_SKIP() << "skipped: " << skipped;
 }
 
 std::string case_name(const ::testing::TestParamInfo<size_t>& info) { return op_cases()[info.param].name(); }

@@ -459,8 +459,10 @@ TEST(Errors, ShapeMismatchNamesOpAndShapes) {
 
 TEST(Errors, DtypeMismatchNamesBothDtypes) {
   Tensor a = kiln::zeros({2}), b = kiln::zeros({2}, {.dtype = DType::f64});
-  std::string msg = error_of([&] { kiln::add(a, b); });
-  EXPECT_CONTAINS(msg, "add");
+  // Elementwise ops promote mixed dtypes (PyTorch's rules, tests/test_amp.cpp); matmul does not.
+  EXPECT_EQ(kiln::add(a, b).dtype(), DType::f64);
+  std::string msg = error_of([&] { kiln::matmul(kiln::zeros({2, 2}), b.reshape({2, 1})); });
+  EXPECT_CONTAINS(msg, "matmul");
   EXPECT_CONTAINS(msg, "dtype");
   EXPECT_CONTAINS(msg, "f32");
   EXPECT_CONTAINS(msg, "f64");

@@ -14,6 +14,13 @@ using Grads = std::vector<Tensor>;
 template <class F>
 Tensor binary_op(const char* name, BinaryKernel k, const Tensor& a, const Tensor& b, F backward,
                  bool saves_inputs = true) {
+  check_defined(name, a, "first operand");
+  check_defined(name, b, "second operand");
+  // Mixed dtypes: promote through recorded casts, so each operand's gradient returns in its own dtype.
+  if (a.dtype() != b.dtype()) {
+    auto [pa, pb] = promote_operands(a, b);
+    return binary_op(name, k, pa, pb, backward, saves_inputs);
+  }
   Tensor out = run_binary(k, a, b, name);
   if (autograd::needs_grad({&a, &b})) {
     record(
@@ -109,7 +116,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined("where", a, "first value");
   check_defined("where", b, "second value");
   check_same_device("where", {&cond, &a, &b});
-  check_same_dtype("where", a, b);
+  if (a.dtype() != b.dtype()) {
+    auto [pa, pb] = promote_operands(a, b);
+    return where(cond, pa, pb);
+  }
   KILN_CHECK(cond.dtype() == DType::boolean, "where: the condition must be bool, got ", cond.dtype(), " ",
              shape_str(cond.shape()), " (compare first, e.g. x > 0)");
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");

@@ -30,6 +30,52 @@ void check_floating(const char* op, const Tensor& x) {
              shape_str(x.shape()));
 }
 
+}  // namespace kiln::autograd::detail
+
+namespace kiln {
+namespace {
+int category(DType t) { return t == DType::boolean ? 0 : is_floating(t) ? 2 : 1; }
+int integer_rank(DType t) {
+  switch (t) {
+    case DType::boolean:
+      return 0;
+    case DType::u8:
+      return 1;
+    case DType::i32:
+      return 2;
+    default:
+      return 3;  // i64
+  }
+}
+}  // namespace
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  if (category(a) != category(b)) return category(a) > category(b) ? a : b;
+  if (category(a) < 2) return integer_rank(a) > integer_rank(b) ? a : b;
+  if (a == DType::f64 || b == DType::f64) return DType::f64;
+  return DType::f32;  // f32 with f16/bf16, or f16 with bf16
+}
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  const bool a0 = a.dim() == 0, b0 = b.dim() == 0;
+  if (a0 != b0) {
+    const Tensor& shaped = a0 ? b : a;
+    const Tensor& zero_d = a0 ? a : b;
+    if (category(zero_d.dtype()) <= category(shaped.dtype())) return shaped.dtype();
+  }
+  return promote_types(a.dtype(), b.dtype());
+}
+}  // namespace kiln
+
+namespace kiln::autograd::detail {
+
+std::pair<Tensor, Tensor> promote_operands(const Tensor& a, const Tensor& b) {
+  if (a.dtype() == b.dtype()) return {a, b};
+  const DType t = result_type(a, b);
+  return {cast(a, t), cast(b, t)};
+}
+
 Tensor scalar_like(double value, const Tensor& like) {
   return full({}, value, {.dtype = like.dtype(), .device = like.device()});
 }
@@ -69,7 +115,10 @@ Tensor run_binary(BinaryKernel k, const Tensor& a, const Tensor& b, const char* 
   check_defined(op, a, "first operand");
   check_defined(op, b, "second operand");
   check_same_device(op, {&a, &b});
-  check_same_dtype(op, a, b);
+  if (a.dtype() != b.dtype()) {
+    auto [pa, pb] = promote_operands(a, b);
+    return run_binary(k, pa, pb, op);
+  }
   const Backend& be = backend(a.device());
   KILN_CHECK(be.supports('b', static_cast<int>(k), a.dtype()), op, ": not supported for dtype ", a.dtype(),
              " on ", a.device());

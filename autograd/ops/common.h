@@ -16,6 +16,9 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_floating(const char* op, const Tensor& x);
 void check_defined(const char* op, const Tensor& x, const char* what = "input");
 
+// a and b cast (a recorded, differentiable cast) to result_type(a, b).
+std::pair<Tensor, Tensor> promote_operands(const Tensor& a, const Tensor& b);
+
 // A 0-d tensor holding `value` in like's dtype and device (for scalar operands).
 Tensor scalar_like(double value, const Tensor& like);
 

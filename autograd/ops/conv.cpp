@@ -7,6 +7,7 @@
 // Depends on ops/common.h and the kernel table's conv2d entries.
 #include <sstream>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -119,6 +120,9 @@ void check_positive(const char* op, const char* what, Int2 v, int64_t min, const
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding,
               Int2 dilation, int64_t groups) {
   const char* op = "conv2d";
+  if (autocast::needs_lower({&x, &weight, &bias}))
+    return conv2d(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), stride, padding,
+                  dilation, groups);
   check_conv_operands(op, x, weight, bias);
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_out, C_in / groups, kH, kW), got ",
@@ -153,6 +157,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 st
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,
               int64_t dilation, int64_t groups) {
   const char* op = "conv1d";
+  if (autocast::needs_lower({&x, &weight, &bias}))
+    return conv1d(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), stride, padding,
+                  dilation, groups);
   check_defined(op, x);
   check_defined(op, weight, "weight");
   KILN_CHECK(x.dim() == 3, op, ": input must be (N, C_in, L), got ", shape_str(x.shape()));
@@ -177,6 +184,9 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding,
                         Int2 output_padding, int64_t groups, Int2 dilation) {
   const char* op = "conv_transpose2d";
+  if (autocast::needs_lower({&x, &weight, &bias}))
+    return conv_transpose2d(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), stride,
+                            padding, output_padding, groups, dilation);
   check_conv_operands(op, x, weight, bias);
   KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
   KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_in, C_out / groups, kH, kW), got ",

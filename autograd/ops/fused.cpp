@@ -7,6 +7,7 @@
 // Depends on ops/common.h and the kernel table's fused entries.
 #include <cmath>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -253,6 +254,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activat
               double negative_slope) {
   check_defined("linear", x);
   check_defined("linear", weight, "weight");
+  // Autocast: cast the parameters themselves (not the transposed view), so its cache sees the leaves.
+  if (autocast::needs_lower({&x, &weight, &bias}))
+    return linear(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), act, negative_slope);
   KILN_CHECK(weight.dim() == 2, "linear: weight must be (D_out, D_in), got ", shape_str(weight.shape()));
   KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()), " has ",
              (x.dim() ? x.size(-1) : 0), " features but weight ", shape_str(weight.shape()), " expects ",

@@ -1,5 +1,6 @@
 // matmul (torch.matmul semantics, batched and broadcasting) and linear. Transposed operands are passed
 // to GEMM as transpose flags, so x.t() @ g in the backward pass never copies.
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -105,6 +106,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_defined("matmul", a, "first operand");
   check_defined("matmul", b, "second operand");
   check_same_device("matmul", {&a, &b});
+  if (autocast::needs_lower({&a, &b})) return matmul(autocast::lower(a), autocast::lower(b));
   check_same_dtype("matmul", a, b);
   KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least one dimension, got ",
              shape_str(a.shape()), " and ", shape_str(b.shape()));

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -247,6 +248,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   check_defined(op, x);
+  if (autocast::needs_f32({&x, &weight, &bias}))
+    return batch_norm(autocast::upper(x), running_mean, running_var, autocast::upper(weight),
+                      autocast::upper(bias), training, momentum, eps);
   check_floating(op, x);
   check_same_device(op, {&x, &running_mean, &running_var, &weight, &bias});
   KILN_CHECK(x.dim() >= 2 && x.dim() <= 5, op, ": input must be (N, C), (N, C, L) or (N, C, H, W), got ",
@@ -275,6 +279,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
                   double eps) {
   const char* op = "layer_norm";
   check_defined(op, x);
+  if (autocast::needs_f32({&x, &weight, &bias}))
+    return layer_norm(autocast::upper(x), normalized_shape, autocast::upper(weight), autocast::upper(bias),
+                      eps);
   check_floating(op, x);
   check_same_device(op, {&x, &weight, &bias});
   const int64_t k = static_cast<int64_t>(normalized_shape.size());
@@ -296,6 +303,8 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
   const char* op = "group_norm";
   check_defined(op, x);
+  if (autocast::needs_f32({&x, &weight, &bias}))
+    return group_norm(autocast::upper(x), num_groups, autocast::upper(weight), autocast::upper(bias), eps);
   check_floating(op, x);
   check_same_device(op, {&x, &weight, &bias});
   KILN_CHECK(x.dim() >= 2, op, ": input must be (N, C, ...), got ", shape_str(x.shape()));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -77,6 +78,7 @@ Tensor extreme_backward(const Tensor& g, const Tensor& x, const Tensor& out, con
 
 Tensor sum(const Tensor& x_in, const Shape& dims_in, bool keepdim) {
   check_defined("sum", x_in);
+  if (autocast::needs_f32({&x_in})) return sum(autocast::upper(x_in), dims_in, keepdim);
   Tensor x = promote_for_sum(x_in);
   Shape dims = reduction_dims(dims_in, x.dim(), "sum");
   Tensor out = run_reduce(ReduceKernel::sum, x, dims, keepdim, nullptr, "sum");
@@ -92,6 +94,9 @@ Tensor sum(const Tensor& x_in, const Shape& dims_in, bool keepdim) {
 
 Tensor mean(const Tensor& x, const Shape& dims_in, bool keepdim) {
   check_defined("mean", x);
+  if (autocast::needs_f32({&x})) return mean(autocast::upper(x), dims_in, keepdim);
+  // f16/bf16: sum and divide in f32, round once (a rounded sum divided would round twice).
+  if (is_reduced_float(x.dtype())) return cast(mean(cast(x, DType::f32), dims_in, keepdim), x.dtype());
   check_floating("mean", x);
   Shape dims = reduction_dims(dims_in, x.dim(), "mean");
   int64_t count = 1;

@@ -3,6 +3,7 @@
 //   softmax:      dx = y (g - sum(g y))        log_softmax:  dx = g - exp(y) sum(g)
 // so gradients of any order work. A backend without the kernel gets the composite x - logsumexp(x).
 // Depends on ops/common.h and the kernel table's softmax entry.
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -14,6 +15,7 @@ using Grads = std::vector<Tensor>;
 
 Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
   check_defined(name, x);
+  if (autocast::needs_f32({&x})) return softmax_op(name, autocast::upper(x), dim, log);  // f32 under autocast
   check_floating(name, x);
   if (x.dim() == 0) return log ? x - x : exp(x - x);
   const int64_t d = wrap_dim(dim, x.dim(), name);

@@ -1,6 +1,7 @@
 // Elementwise unary ops: one kernel forward each, backward written with ops (so it is differentiable).
 #include <cmath>
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -39,10 +40,12 @@ Tensor sign(const Tensor& x) {
   return run_unary(UnaryKernel::sign, x);  // zero gradient: not recorded
 }
 Tensor exp(const Tensor& x) {
+  if (autocast::needs_f32({&x})) return exp(autocast::upper(x));
   return unary_op</*ReadsX=*/false>("exp", UnaryKernel::exp, x,
                                     [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y; });
 }
 Tensor log(const Tensor& x) {
+  if (autocast::needs_f32({&x})) return log(autocast::upper(x));
   return unary_op("log", UnaryKernel::log, x,
                   [](const Tensor& g, const Tensor& x, const Tensor&) { return g / x; });
 }

@@ -1,6 +1,7 @@
 // kiln/kiln.h: everything, for user programs. `#include <kiln/kiln.h>` and `using namespace kiln;`.
 #pragma once
 
+#include "kiln/autograd/autocast.h"
 #include "kiln/autograd/engine.h"
 #include "kiln/autograd/gradcheck.h"
 #include "kiln/autograd/node.h"

@@ -114,7 +114,7 @@ void binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out)
 }
 
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
-  KILN_DISPATCH_ALL(out.dtype(), "where", [&] {
+  KILN_DISPATCH_WITH_HALF(out.dtype(), "where", [&] {
     using T = scalar_t;
     for_each_row<4>(out.shape(), make_operands<4>({&out, &cond, &a, &b}), [&](auto p, auto s, int64_t n) {
       // Contiguous rows with a contiguous or broadcast (stride 0) b: ReLU's backward, where(x > 0, g, 0),

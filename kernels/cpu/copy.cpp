@@ -41,14 +41,14 @@ void copy_typed(const Tensor& src, const Tensor& dst) {
 void copy(const Tensor& src, const Tensor& dst) {
   KILN_ASSERT(src.device().is_cpu() && dst.device().is_cpu(), "CPU copy between ", src.device(), " and ",
               dst.device());
-  KILN_DISPATCH_ALL(dst.dtype(), "copy", [&] {
+  KILN_DISPATCH_WITH_HALF(dst.dtype(), "copy", [&] {
     using D = scalar_t;
-    KILN_DISPATCH_ALL(src.dtype(), "copy", [&] { copy_typed<D, scalar_t>(src, dst); });
+    KILN_DISPATCH_WITH_HALF(src.dtype(), "copy", [&] { copy_typed<D, scalar_t>(src, dst); });
   });
 }
 
 void fill(const Tensor& dst, double value) {
-  KILN_DISPATCH_ALL(dst.dtype(), "fill", [&] {
+  KILN_DISPATCH_WITH_HALF(dst.dtype(), "fill", [&] {
     using T = scalar_t;
     const T v = convert<T>(value);
     for_each_row<1>(dst.shape(), make_operands<1>({&dst}), [&](auto p, auto s, int64_t n) {

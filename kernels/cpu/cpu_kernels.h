@@ -51,4 +51,23 @@ void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias,
 void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
                        const Tensor& bias, const Tensor& out, const Tensor& grad_z);
 
+// The table's entries (reduced_float.cpp): f16/bf16 operands computed in f32 and rounded once on store;
+// every other dtype goes straight to the kernel above of the same name. (where, copy, fill, gather and
+// index_select move Half/BFloat16 elements directly.)
+void unary_any(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
+void binary_any(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out);
+void reduce_any(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices);
+void gemm_any(const GemmArgs& args);
+void scatter_add_any(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+void random_any(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b);
+void conv2d_any(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                const Tensor& out);
+void conv2d_backward_data_any(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                              const Tensor& grad_x);
+void conv2d_backward_filter_any(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                                const Tensor& grad_weight);
+void max_pool2d_any(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
+void max_pool2d_backward_any(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
+                             const Tensor& grad_x);
+
 }  // namespace kiln::cpu

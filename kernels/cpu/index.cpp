@@ -52,7 +52,7 @@ void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Ten
 void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out) {
   KILN_ASSERT(out.is_contiguous(), "gather: contiguous output");
   const int64_t* idx = static_cast<const int64_t*>(index.data_ptr());
-  KILN_DISPATCH_ALL(src.dtype(), "gather", [&] {
+  KILN_DISPATCH_WITH_HALF(src.dtype(), "gather", [&] {
     const scalar_t* s = static_cast<const scalar_t*>(src.data_ptr());
     scalar_t* o = static_cast<scalar_t*>(out.data_ptr());
     for_each_coord(index.shape(), [&](int64_t p, const Shape& c) {

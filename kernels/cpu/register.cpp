@@ -6,49 +6,53 @@ namespace kiln::cpu {
 namespace {
 
 bool supports(char family, int code, DType t) {
-  bool floating = t == DType::f32 || t == DType::f64;
+  // f16/bf16 compute in f32 (reduced_float.cpp): whatever f32 supports, except integer draws.
+  const bool reduced = is_reduced_float(t);
+  const DType compute = reduced ? DType::f32 : t;
+  const bool floating = compute == DType::f32 || compute == DType::f64;
   switch (family) {
     case 'u':
-      return unary_supports(static_cast<UnaryKernel>(code), t);
+      return unary_supports(static_cast<UnaryKernel>(code), compute);
     case 'b':
-      return binary_supports(static_cast<BinaryKernel>(code), t);
+      return binary_supports(static_cast<BinaryKernel>(code), compute);
     case 'g':
     case 'c':
-    case 'f':  // fused softmax, cross-entropy, bias + activation
-    case 'n':
       return floating;
+    case 'n':  // batch norm (batch_norm.cpp): f32/f64 (f16/bf16 take the op's composite path)
+      return t == DType::f32 || t == DType::f64;
+    case 'f':  // fused softmax, cross-entropy, bias + activation: f32/f64 kernels (f16/bf16 take the
+               // composite path of the ops, which runs on the wrappers above)
+      return t == DType::f32 || t == DType::f64;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
-      if (k == RandomKernel::randint) return t != DType::boolean && t != DType::f16 && t != DType::bf16;
+      if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
       return floating;
     }
     case 'p':
       return optim_supports(code, t);
-    case 'd':
-      return t != DType::f16 && t != DType::bf16;  // reductions
-    default:
-      return t != DType::f16 && t != DType::bf16;  // copy, fill, where, index kernels
+    default:  // 'd' reductions, copy, fill, where, index kernels: every dtype
+      return true;
   }
 }
 
 const Backend kCpuBackend = {
     .name = "cpu",
-    .unary = unary,
-    .binary = binary,
+    .unary = unary_any,
+    .binary = binary_any,
     .where = where,
-    .reduce = reduce,
-    .gemm = gemm,
+    .reduce = reduce_any,
+    .gemm = gemm_any,
     .copy = copy,
     .fill = fill,
     .index_select = index_select,
     .gather = gather,
-    .scatter_add = scatter_add,
-    .random = random,
-    .conv2d = conv2d,
-    .conv2d_backward_data = conv2d_backward_data,
-    .conv2d_backward_filter = conv2d_backward_filter,
-    .max_pool2d = max_pool2d,
-    .max_pool2d_backward = max_pool2d_backward,
+    .scatter_add = scatter_add_any,
+    .random = random_any,
+    .conv2d = conv2d_any,
+    .conv2d_backward_data = conv2d_backward_data_any,
+    .conv2d_backward_filter = conv2d_backward_filter_any,
+    .max_pool2d = max_pool2d_any,
+    .max_pool2d_backward = max_pool2d_backward_any,
     .softmax = softmax,
     .cross_entropy = cross_entropy,
     .cross_entropy_backward = cross_entropy_backward,

@@ -23,6 +23,12 @@ void synchronize(int index = 0);
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
+// Whether the elementwise kernels (unary, binary, copy/cast) may use their vectorized path (16-byte loads
+// and stores where every operand is dense and aligned). On by default; off forces the strided path, which
+// the tests compare it against.
+void set_vectorized_elementwise(bool on);
+bool vectorized_elementwise();
+
 // The caching allocator's statistics, summed over devices, in bytes: live tensors' storage, its peak since
 // start, and freed blocks held for reuse. empty_cache() returns the held blocks to the driver.
 int64_t memory_allocated();

@@ -1,10 +1,14 @@
 // CUDA elementwise kernels: unary and binary (every code of KILN_UNARY_KERNELS / KILN_BINARY_KERNELS, with
 // the CPU kernels' semantics: NaN propagates through maximum/minimum, signed INT_MIN / -1 wraps), where,
-// fill, and the strided copy with dtype conversion. One kernel per dtype (pair) with the op chosen by a
-// switch inside: the branch is uniform across a launch, and it keeps nvcc's work on this file small.
+// fill, and the strided copy with dtype conversion. f16/bf16 compute in float and round once on store
+// (half.cuh). Unary, binary, where and copy take a vectorized path (16-byte packs) when every operand is
+// dense and aligned, and the strided grid-stride loop (strided.cuh) otherwise. One kernel per dtype (pair)
+// with the op chosen by a switch inside: the branch is uniform across a launch, and it keeps nvcc's work on
+// this file small.
 #include <cmath>
 #include <type_traits>
 
+#include "kiln/kernels/cuda/half.cuh"
 #include "kiln/kernels/cuda/strided.cuh"
 
 namespace kiln::cuda {
@@ -73,15 +77,6 @@ __device__ T unary_apply(UnaryKernel k, T x, double alpha) {
 }
 
 template <class T>
-struct UnaryOp {
-  UnaryKernel k;
-  double alpha;
-  T* out;
-  const T* in;
-  __device__ void operator()(const int64_t* off) const { out[off[0]] = unary_apply(k, in[off[1]], alpha); }
-};
-
-template <class T>
 __device__ bool is_nan(T x) {
   if constexpr (std::is_floating_point_v<T>) {
     return isnan(x);
@@ -144,15 +139,59 @@ __device__ R binary_apply(BinaryKernel k, T x, T y) {
   return R(0);  // unreachable: binary_supports guards every call
 }
 
+template <class D, class S>
+__host__ D host_value(S v) {
+  if constexpr (std::is_same_v<D, bool>) {
+    return v != S(0);
+  } else if constexpr (is_reduced_v<D>) {
+    return D(static_cast<float>(v));  // kiln::Half / BFloat16 round to nearest even, as on the device
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
+// ---- per-element functions (a value in, a value out), shared by the strided and vectorized paths ----
+// f16/bf16 compute in float (acc_t) and round once on store.
+template <class T>
+struct UnaryFn {
+  UnaryKernel k;
+  double alpha;
+  __device__ T operator()(T x) const { return from_acc<T>(unary_apply<acc_t<T>>(k, to_acc(x), alpha)); }
+};
+
 template <class T, class R>
-struct BinaryOp {
+struct BinaryFn {
   BinaryKernel k;
+  __device__ R operator()(T x, T y) const {
+    if constexpr (std::is_same_v<R, bool>) {
+      return binary_apply<acc_t<T>, bool>(k, to_acc(x), to_acc(y));
+    } else {
+      return from_acc<T>(binary_apply<acc_t<T>, acc_t<T>>(k, to_acc(x), to_acc(y)));
+    }
+  }
+};
+
+template <class D, class S>
+struct ConvertFn {
+  __device__ D operator()(S v) const { return convert_value<D>(v); }
+};
+
+// ---- strided path: offsets from Strided<N> (strided.cuh) ----
+template <class R, class T, class Fn>
+struct Map1 {
+  R* out;
+  const T* in;
+  Fn f;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = f(in[off[1]]); }
+};
+
+template <class R, class T, class Fn>
+struct Map2 {
   R* out;
   const T* a;
   const T* b;
-  __device__ void operator()(const int64_t* off) const {
-    out[off[0]] = binary_apply<T, R>(k, a[off[1]], b[off[2]]);
-  }
+  Fn f;
+  __device__ void operator()(const int64_t* off) const { out[off[0]] = f(a[off[1]], b[off[2]]); }
 };
 
 template <class T>
@@ -164,28 +203,95 @@ struct WhereOp {
   __device__ void operator()(const int64_t* off) const { out[off[0]] = cond[off[1]] ? a[off[2]] : b[off[3]]; }
 };
 
-template <class D, class S>
-__host__ __device__ D convert(S v) {
-  if constexpr (std::is_same_v<D, bool>) {
-    return v != S(0);
-  } else {
-    return static_cast<D>(v);
-  }
-}
-
-template <class D, class S>
-struct CopyOp {
-  D* dst;
-  const S* src;
-  __device__ void operator()(const int64_t* off) const { dst[off[0]] = convert<D>(src[off[1]]); }
-};
-
 template <class T>
 struct FillOp {
   T* dst;
   T value;
   __device__ void operator()(const int64_t* off) const { dst[off[0]] = value; }
 };
+
+// ---- vectorized path: every operand dense from element 0 (or, for binary inputs, one broadcast scalar)
+// and aligned to a whole pack, so each thread moves one 16-byte pack per operand (a float4, or 8 f16/bf16
+// values) in a single load/store. The tail past the last whole pack runs element by element in the same
+// launch. ----
+template <class T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+// Elements per pack: 16 bytes of the widest operand.
+template <class R, class T>
+inline constexpr int kPackOf = static_cast<int>(16 / (sizeof(T) > sizeof(R) ? sizeof(T) : sizeof(R)));
+
+template <int V, class R, class T, class Fn>
+__global__ void vec_map1_kernel(R* out, const T* in, int64_t n, Fn f) {
+  const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, packs = n / V;
+  for (int64_t p = first; p < packs; p += step) {
+    const Pack<T, V> x = reinterpret_cast<const Pack<T, V>*>(in)[p];
+    Pack<R, V> o;
+#pragma unroll
+    for (int j = 0; j < V; ++j) o.v[j] = f(x.v[j]);
+    reinterpret_cast<Pack<R, V>*>(out)[p] = o;
+  }
+  for (int64_t i = packs * V + first; i < n; i += step) out[i] = f(in[i]);
+}
+
+// a_scalar / b_scalar: that input is one element broadcast over all n.
+template <int V, class R, class T, class Fn>
+__global__ void vec_map2_kernel(R* out, const T* a, bool a_scalar, const T* b, bool b_scalar, int64_t n,
+                                Fn f) {
+  const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, packs = n / V;
+  for (int64_t p = first; p < packs; p += step) {
+    Pack<T, V> x, y;
+    if (a_scalar) {
+      for (int j = 0; j < V; ++j) x.v[j] = a[0];
+    } else {
+      x = reinterpret_cast<const Pack<T, V>*>(a)[p];
+    }
+    if (b_scalar) {
+      for (int j = 0; j < V; ++j) y.v[j] = b[0];
+    } else {
+      y = reinterpret_cast<const Pack<T, V>*>(b)[p];
+    }
+    Pack<R, V> o;
+#pragma unroll
+    for (int j = 0; j < V; ++j) o.v[j] = f(x.v[j], y.v[j]);
+    reinterpret_cast<Pack<R, V>*>(out)[p] = o;
+  }
+  for (int64_t i = packs * V + first; i < n; i += step) out[i] = f(a[a_scalar ? 0 : i], b[b_scalar ? 0 : i]);
+}
+
+// where: cond is bool (1 byte), so a pack holds 16 bytes of T and V bools. a or b may be a broadcast
+// scalar (ReLU's backward is where(x > 0, g, 0)).
+template <int V, class T>
+__global__ void vec_where_kernel(T* out, const bool* cond, const T* a, bool a_scalar, const T* b,
+                                 bool b_scalar, int64_t n) {
+  const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, packs = n / V;
+  for (int64_t p = first; p < packs; p += step) {
+    const Pack<bool, V> c = reinterpret_cast<const Pack<bool, V>*>(cond)[p];
+    Pack<T, V> x, y, o;
+    if (a_scalar) {
+      for (int j = 0; j < V; ++j) x.v[j] = a[0];
+    } else {
+      x = reinterpret_cast<const Pack<T, V>*>(a)[p];
+    }
+    if (b_scalar) {
+      for (int j = 0; j < V; ++j) y.v[j] = b[0];
+    } else {
+      y = reinterpret_cast<const Pack<T, V>*>(b)[p];
+    }
+#pragma unroll
+    for (int j = 0; j < V; ++j) o.v[j] = c.v[j] ? x.v[j] : y.v[j];
+    reinterpret_cast<Pack<T, V>*>(out)[p] = o;
+  }
+  for (int64_t i = packs * V + first; i < n; i += step)
+    out[i] = cond[i] ? a[a_scalar ? 0 : i] : b[b_scalar ? 0 : i];
+}
+
+bool g_vectorize = true;
 
 template <class T>
 const T* cptr(const Tensor& t) {
@@ -196,9 +302,85 @@ T* mptr(const Tensor& t) {
   return static_cast<T*>(t.data_ptr());
 }
 
+bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+
+// Whether operand k of s is dense from its first element (stride 1 over the one merged dim, or a single
+// element), or a broadcast scalar (stride 0 over it).
+template <int N>
+bool dense_operand(const Strided<N>& s, int k) {
+  return s.nd == 0 || (s.nd == 1 && s.strides[k][0] == 1);
+}
+template <int N>
+bool scalar_operand(const Strided<N>& s, int k) {
+  return s.nd == 1 && s.strides[k][0] == 0;
+}
+
+template <class T>
+void launch_where(int dev, const Strided<4>& s) {
+  constexpr int V = static_cast<int>(16 / sizeof(T));
+  T* out = reinterpret_cast<T*>(s.data[0]);
+  const bool* cond = reinterpret_cast<const bool*>(s.data[1]);
+  const T* a = reinterpret_cast<const T*>(s.data[2]);
+  const T* b = reinterpret_cast<const T*>(s.data[3]);
+  const bool a_scalar = scalar_operand(s, 2), b_scalar = scalar_operand(s, 3);
+  const bool vec = g_vectorize && s.numel > 0 && dense_operand(s, 0) && aligned(out, sizeof(T) * V) &&
+                   dense_operand(s, 1) && aligned(cond, V) &&
+                   (a_scalar || (dense_operand(s, 2) && aligned(a, sizeof(T) * V))) &&
+                   (b_scalar || (dense_operand(s, 3) && aligned(b, sizeof(T) * V)));
+  if (vec) {
+    DeviceGuard guard(dev);
+    vec_where_kernel<V, T><<<grid_for((s.numel + V - 1) / V), kThreads, 0, stream(dev)>>>(
+        out, cond, a, a_scalar, b, b_scalar, s.numel);
+    KILN_CUDA_CHECK_LAUNCH("where");
+    return;
+  }
+  launch_elementwise("where", dev, s, WhereOp<T>{out, cond, a, b});
+}
+
+template <class R, class T, class Fn>
+void launch_map1(const char* op, int dev, const Strided<2>& s, Fn f) {
+  constexpr int V = kPackOf<R, T>;
+  R* out = reinterpret_cast<R*>(s.data[0]);
+  const T* in = reinterpret_cast<const T*>(s.data[1]);
+  if (g_vectorize && s.numel > 0 && dense_operand(s, 0) && dense_operand(s, 1) &&
+      aligned(out, sizeof(R) * V) && aligned(in, sizeof(T) * V)) {
+    DeviceGuard guard(dev);
+    vec_map1_kernel<V, R, T, Fn>
+        <<<grid_for((s.numel + V - 1) / V), kThreads, 0, stream(dev)>>>(out, in, s.numel, f);
+    KILN_CUDA_CHECK_LAUNCH(op);
+    return;
+  }
+  launch_elementwise(op, dev, s, Map1<R, T, Fn>{out, in, f});
+}
+
+template <class R, class T, class Fn>
+void launch_map2(const char* op, int dev, const Strided<3>& s, Fn f) {
+  constexpr int V = kPackOf<R, T>;
+  R* out = reinterpret_cast<R*>(s.data[0]);
+  const T* a = reinterpret_cast<const T*>(s.data[1]);
+  const T* b = reinterpret_cast<const T*>(s.data[2]);
+  const bool a_scalar = scalar_operand(s, 1), b_scalar = scalar_operand(s, 2);
+  const bool vec = g_vectorize && s.numel > 0 && dense_operand(s, 0) && aligned(out, sizeof(R) * V) &&
+                   (a_scalar || (dense_operand(s, 1) && aligned(a, sizeof(T) * V))) &&
+                   (b_scalar || (dense_operand(s, 2) && aligned(b, sizeof(T) * V)));
+  if (vec) {
+    DeviceGuard guard(dev);
+    vec_map2_kernel<V, R, T, Fn><<<grid_for((s.numel + V - 1) / V), kThreads, 0, stream(dev)>>>(
+        out, a, a_scalar, b, b_scalar, s.numel, f);
+    KILN_CUDA_CHECK_LAUNCH(op);
+    return;
+  }
+  launch_elementwise(op, dev, s, Map2<R, T, Fn>{out, a, b, f});
+}
+
 }  // namespace
 
+void set_vectorized_elementwise(bool on) { g_vectorize = on; }
+bool vectorized_elementwise() { return g_vectorize; }
+
+// f16/bf16 compute in float: they support whatever f32 does.
 bool unary_supports(UnaryKernel k, DType t) {
+  if (is_reduced_float(t)) t = DType::f32;
   switch (k) {
     case UnaryKernel::neg:
     case UnaryKernel::abs:
@@ -214,6 +396,7 @@ bool unary_supports(UnaryKernel k, DType t) {
 }
 
 bool binary_supports(BinaryKernel k, DType t) {
+  if (is_reduced_float(t)) t = DType::f32;
   bool numeric = t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32 || t == DType::u8;
   if (k == BinaryKernel::pow) return t == DType::f32 || t == DType::f64;
   if (k == BinaryKernel::logical_and || k == BinaryKernel::logical_or) return t == DType::boolean;
@@ -224,32 +407,28 @@ bool binary_supports(BinaryKernel k, DType t) {
 void unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
   const int dev = device_of(out, kernel_name(k));
   auto s = make_strided<2>(out.shape(), {&out, &in}, kernel_name(k));
-  KILN_DISPATCH_ALL(out.dtype(), kernel_name(k), [&] {
+  KILN_DISPATCH_WITH_HALF(out.dtype(), kernel_name(k), [&] {
     using T = scalar_t;
-    launch_elementwise(kernel_name(k), dev, s, UnaryOp<T>{k, alpha, mptr<T>(out), cptr<T>(in)});
+    launch_map1<T, T>(kernel_name(k), dev, s, UnaryFn<T>{k, alpha});
   });
 }
 
 void binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out) {
   const int dev = device_of(out, kernel_name(k));
   auto s = make_strided<3>(out.shape(), {&out, &a, &b}, kernel_name(k));
-  KILN_DISPATCH_ALL(a.dtype(), kernel_name(k), [&] {
+  KILN_DISPATCH_WITH_HALF(a.dtype(), kernel_name(k), [&] {
     using T = scalar_t;
     if (writes_bool(k))
-      launch_elementwise(kernel_name(k), dev, s,
-                         BinaryOp<T, bool>{k, mptr<bool>(out), cptr<T>(a), cptr<T>(b)});
+      launch_map2<bool, T>(kernel_name(k), dev, s, BinaryFn<T, bool>{k});
     else
-      launch_elementwise(kernel_name(k), dev, s, BinaryOp<T, T>{k, mptr<T>(out), cptr<T>(a), cptr<T>(b)});
+      launch_map2<T, T>(kernel_name(k), dev, s, BinaryFn<T, T>{k});
   });
 }
 
 void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   const int dev = device_of(out, "where");
   auto s = make_strided<4>(out.shape(), {&out, &cond, &a, &b}, "where");
-  KILN_DISPATCH_ALL(out.dtype(), "where", [&] {
-    using T = scalar_t;
-    launch_elementwise("where", dev, s, WhereOp<T>{mptr<T>(out), cptr<bool>(cond), cptr<T>(a), cptr<T>(b)});
-  });
+  KILN_DISPATCH_WITH_HALF(out.dtype(), "where", [&] { launch_where<scalar_t>(dev, s); });
 }
 
 void copy_on_device(const Tensor& src, const Tensor& dst) {
@@ -265,11 +444,11 @@ void copy_on_device(const Tensor& src, const Tensor& dst) {
     return;
   }
   auto s = make_strided<2>(dst.shape(), {&dst, &src}, "copy");
-  KILN_DISPATCH_ALL(dst.dtype(), "copy", [&] {
+  KILN_DISPATCH_WITH_HALF(dst.dtype(), "copy", [&] {
     using D = scalar_t;
-    KILN_DISPATCH_ALL(src.dtype(), "copy", [&] {
+    KILN_DISPATCH_WITH_HALF(src.dtype(), "copy", [&] {
       using S = scalar_t;
-      launch_elementwise("copy", dev, s, CopyOp<D, S>{mptr<D>(dst), cptr<S>(src)});
+      launch_map1<D, S>("copy", dev, s, ConvertFn<D, S>{});
     });
   });
 }
@@ -277,9 +456,9 @@ void copy_on_device(const Tensor& src, const Tensor& dst) {
 void fill(const Tensor& dst, double value) {
   const int dev = device_of(dst, "fill");
   auto s = make_strided<1>(dst.shape(), {&dst}, "fill");
-  KILN_DISPATCH_ALL(dst.dtype(), "fill", [&] {
+  KILN_DISPATCH_WITH_HALF(dst.dtype(), "fill", [&] {
     using T = scalar_t;
-    launch_elementwise("fill", dev, s, FillOp<T>{mptr<T>(dst), convert<T>(value)});
+    launch_elementwise("fill", dev, s, FillOp<T>{mptr<T>(dst), host_value<T>(value)});
   });
 }
 

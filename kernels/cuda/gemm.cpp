@@ -1,6 +1,7 @@
 // The table's gemm on CUDA through cuBLAS (one strided-batched call). kiln's matrices are row-major and
 // cuBLAS's column-major, so C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T: the same bytes, the
-// operands swapped, each transpose flag kept. f32 may use TF32 tensor cores when set_allow_tf32(true).
+// operands swapped, each transpose flag kept. f32 may use TF32 tensor cores when set_allow_tf32(true);
+// f16/bf16 operands and result compute and accumulate in f32 (CUBLAS_COMPUTE_32F, tensor cores).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -21,7 +22,8 @@ int64_t leading(int64_t ld, int64_t rows_stored, int64_t cols_stored) {
 }  // namespace
 
 void gemm(const GemmArgs& g) {
-  KILN_ASSERT(g.dtype == DType::f32 || g.dtype == DType::f64, "CUDA gemm called for ", g.dtype);
+  KILN_ASSERT(g.dtype == DType::f32 || g.dtype == DType::f64 || is_reduced_float(g.dtype),
+              "CUDA gemm called for ", g.dtype);
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   int dev = 0;
   KILN_CUDA_CHECK(cudaGetDevice(&dev), "gemm");
@@ -42,7 +44,16 @@ void gemm(const GemmArgs& g) {
              " batch=", g.batch, ")");
   const auto i32 = [](int64_t v) { return static_cast<int>(v); };
 
-  if (g.dtype == DType::f32) {
+  if (is_reduced_float(g.dtype)) {
+    const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
+    const cudaDataType_t type = g.dtype == DType::f16 ? CUDA_R_16F : CUDA_R_16BF;
+    KILN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, i32(g.n), i32(g.m), i32(g.k), &alpha,
+                                                 g.b, type, i32(ldb), g.stride_b, g.a, type, i32(lda),
+                                                 g.stride_a, &beta, g.c, type, i32(ldc), g.stride_c,
+                                                 i32(g.batch), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                      g.dtype == DType::f16 ? "matmul (cublasGemmStridedBatchedEx f16)"
+                                            : "matmul (cublasGemmStridedBatchedEx bf16)");
+  } else if (g.dtype == DType::f32) {
     const float alpha = static_cast<float>(g.alpha), beta = static_cast<float>(g.beta);
     const cublasComputeType_t compute = allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     KILN_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, op_b, op_a, i32(g.n), i32(g.m), i32(g.k), &alpha,

@@ -16,6 +16,8 @@ bool g_allow_tf32 = false;
 }
 void set_allow_tf32(bool allow) { g_allow_tf32 = allow; }
 bool allow_tf32() { return g_allow_tf32; }
+void set_vectorized_elementwise(bool) {}
+bool vectorized_elementwise() { return false; }
 int64_t memory_allocated() { return 0; }
 int64_t max_memory_allocated() { return 0; }
 int64_t memory_cached() { return 0; }

@@ -1,12 +1,14 @@
-// CUDA reductions (the table's (O, R, I) contract), index_select / gather / scatter_add, and the Philox
-// random draws. Reductions follow the CPU kernels: the first extreme index wins ties and a NaN wins (the
-// first NaN); sums add in a fixed tree order per launch shape, so results repeat run to run. Random draws
-// compute exactly the CPU's function of (seed, counter): element e uses Philox block offset + e / 2 and
-// words 2 (e % 2), 2 (e % 2) + 1, with the float arithmetic spelled out (no fused multiply-add), so uniform,
-// bernoulli and randint are bit-identical to the CPU; normal differs by the last bits of log/cos.
+// CUDA reductions (the table's (O, R, I) contract; f16/bf16 accumulate in float), index_select / gather /
+// scatter_add, and the Philox random draws. Reductions follow the CPU kernels: the first extreme index wins
+// ties and a NaN wins (the first NaN); sums add in a fixed tree order per launch shape, so results repeat run
+// to run. Random draws compute exactly the CPU's function of (seed, counter): element e uses Philox block
+// offset + e / 2 and words 2 (e % 2), 2 (e % 2) + 1, with the float arithmetic spelled out (no fused
+// multiply-add), so uniform, bernoulli and randint are bit-identical to the CPU; normal differs by the last
+// bits of log/cos.
 #include <cmath>
 #include <type_traits>
 
+#include "kiln/kernels/cuda/half.cuh"
 #include "kiln/kernels/cuda/strided.cuh"
 
 namespace kiln::cuda {
@@ -39,13 +41,15 @@ __device__ Acc<T> pick(ReduceKernel k, Acc<T> a, Acc<T> b) {
   return b.i < a.i ? b : a;
 }
 
-template <class T>
-__device__ void store(ReduceKernel k, Acc<T> r, int64_t t, void* out, int64_t* indices) {
+// T is the element type, A its accumulation type (float for f16/bf16: sums accumulate in float and round
+// once here; max/min are exact either way).
+template <class T, class A>
+__device__ void store(ReduceKernel k, Acc<A> r, int64_t t, void* out, int64_t* indices) {
   if (k == ReduceKernel::argmax || k == ReduceKernel::argmin) {
     static_cast<int64_t*>(out)[t] = r.i;
     return;
   }
-  static_cast<T*>(out)[t] = r.v;
+  static_cast<T*>(out)[t] = from_acc<T>(r.v);
   if (indices != nullptr) indices[t] = r.i;
 }
 
@@ -55,10 +59,12 @@ __global__ void reduce_thread_kernel(ReduceKernel k, const T* x, int64_t O, int6
                                      int64_t* indices) {
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < O * I; t += step) {
+    using A = acc_t<T>;
     const T* base = x + (t / I) * R * I + t % I;
-    Acc<T> acc{k == ReduceKernel::sum ? T(0) : base[0], 0};
-    for (int64_t r = k == ReduceKernel::sum ? 0 : 1; r < R; ++r) acc = pick(k, acc, Acc<T>{base[r * I], r});
-    store(k, acc, t, out, indices);
+    Acc<A> acc{k == ReduceKernel::sum ? A(0) : to_acc(base[0]), 0};
+    for (int64_t r = k == ReduceKernel::sum ? 0 : 1; r < R; ++r)
+      acc = pick(k, acc, Acc<A>{to_acc(base[r * I]), r});
+    store<T>(k, acc, t, out, indices);
   }
 }
 
@@ -66,29 +72,30 @@ __global__ void reduce_thread_kernel(ReduceKernel k, const T* x, int64_t O, int6
 template <class T>
 __global__ void reduce_block_kernel(ReduceKernel k, const T* x, int64_t R, int64_t I, void* out,
                                     int64_t* indices) {
-  __shared__ T values[kThreads];
+  using A = acc_t<T>;
+  __shared__ A values[kThreads];
   __shared__ int64_t where[kThreads];
   const int64_t t = blockIdx.x;
   const T* base = x + (t / I) * R * I + t % I;
   const int tid = threadIdx.x;
   // Thread tid starts from element tid (for sums too: the loop below begins at tid + kThreads).
   const bool have = tid < R;
-  Acc<T> acc{have ? base[static_cast<int64_t>(tid) * I] : T(0), tid};
-  for (int64_t r = tid + kThreads; r < R; r += kThreads) acc = pick(k, acc, Acc<T>{base[r * I], r});
+  Acc<A> acc{have ? to_acc(base[static_cast<int64_t>(tid) * I]) : A(0), tid};
+  for (int64_t r = tid + kThreads; r < R; r += kThreads) acc = pick(k, acc, Acc<A>{to_acc(base[r * I]), r});
   values[tid] = acc.v;
   where[tid] = have ? acc.i : INT64_MAX;
   __syncthreads();
   for (int width = kThreads / 2; width > 0; width /= 2) {
     if (tid < width && where[tid + width] != INT64_MAX) {
-      Acc<T> other{values[tid + width], where[tid + width]};
-      Acc<T> mine{values[tid], where[tid]};
-      Acc<T> r = where[tid] == INT64_MAX ? other : pick(k, mine, other);
+      Acc<A> other{values[tid + width], where[tid + width]};
+      Acc<A> mine{values[tid], where[tid]};
+      Acc<A> r = where[tid] == INT64_MAX ? other : pick(k, mine, other);
       values[tid] = r.v;
       where[tid] = r.i;
     }
     __syncthreads();
   }
-  if (tid == 0) store(k, Acc<T>{values[0], where[0]}, t, out, indices);
+  if (tid == 0) store<T>(k, Acc<A>{values[0], where[0]}, t, out, indices);
 }
 
 // ---- index kernels ----
@@ -288,7 +295,7 @@ void reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& i
   KILN_CHECK(R > 0 || k == ReduceKernel::sum, kernel_name(k), " on CUDA: the reduced axis is empty");
   int64_t* idx = indices.defined() ? indices.data<int64_t>() : nullptr;
   DeviceGuard guard(dev);
-  KILN_DISPATCH_ALL(in.dtype(), kernel_name(k), [&] {
+  KILN_DISPATCH_WITH_HALF(in.dtype(), kernel_name(k), [&] {
     using T = scalar_t;
     const T* x = static_cast<const T*>(in.data_ptr());
     if (R >= 1024 && O * I <= 4096)
@@ -336,6 +343,16 @@ void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& o
 
 void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   const int dev = device_of(dst, "scatter_add");
+  if (is_reduced_float(dst.dtype())) {
+    // Accumulate in f32 (one atomic add per element, in any order) and round once, as the CPU does.
+    Tensor fd = empty(dst.shape(), {.dtype = DType::f32, .device = dst.device()});
+    Tensor fs = empty(src.shape(), {.dtype = DType::f32, .device = src.device()});
+    copy_on_device(dst, fd);
+    copy_on_device(src, fs);
+    scatter_add(fd, dim, index, fs);
+    copy_on_device(fd, dst);
+    return;
+  }
   IndexGeometry g = make_geometry("scatter_add", dim, index, dst, &src);
   if (g.numel == 0) return;
   DeviceGuard guard(dev);
@@ -354,6 +371,13 @@ void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, d
   const int dev = device_of(out, "random");
   const int64_t n = out.numel();
   if (n == 0) return;
+  if (is_reduced_float(out.dtype())) {
+    // The f32 draw rounded: the same stream as f32, and the same values as the CPU's f16/bf16 draws.
+    Tensor f = empty(out.shape(), {.dtype = DType::f32, .device = out.device()});
+    random(k, f, seed, offset, a, b);
+    copy_on_device(f, out);
+    return;
+  }
   DeviceGuard guard(dev);
   KILN_DISPATCH_ALL(out.dtype(), "random", [&] {
     using T = scalar_t;

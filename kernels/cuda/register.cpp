@@ -10,27 +10,33 @@ namespace kiln::cuda {
 namespace {
 
 bool supports(char family, int code, DType t) {
-  const bool floating = t == DType::f32 || t == DType::f64;
+  // f16/bf16 compute in f32 inside the kernels: whatever f32 supports, except integer draws.
+  const bool reduced = is_reduced_float(t);
+  const bool floating = t == DType::f32 || t == DType::f64 || reduced;
   switch (family) {
     case 'u':
       return unary_supports(static_cast<UnaryKernel>(code), t);
     case 'b':
       return binary_supports(static_cast<BinaryKernel>(code), t);
     case 'g':
-    case 'f':  // fused softmax, cross-entropy, bias + activation (fused.cu)
-    case 'n':  // batch norm (batch_norm.cu)
       return floating;
+    case 'n':  // batch norm (batch_norm.cu): f32/f64 (f16/bf16 take the op's composite path)
+      return t == DType::f32 || t == DType::f64;
+    case 'f':  // fused softmax, cross-entropy, bias + activation (fused.cu dispatches f32/f64; f16/bf16
+               // take the ops' composite path)
+      return t == DType::f32 || t == DType::f64;
     case 'p':
       return optim_supports(code, t);
-    case 'c':
-      return floating;  // conv2d (cuDNN or the im2col fallback) and max pooling
+    case 'c':  // conv2d (cuDNN or the im2col fallback) and max pooling: the fallback and pooling kernels
+               // dispatch f32/f64 only, so f16/bf16 are not claimed yet (cuDNN itself would take them)
+      return t == DType::f32 || t == DType::f64;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
-      if (k == RandomKernel::randint) return t != DType::boolean && t != DType::f16 && t != DType::bf16;
+      if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
       return floating;
     }
-    default:  // 'd' reductions, and copy, fill, where, index kernels
-      return t != DType::f16 && t != DType::bf16;
+    default:  // 'd' reductions, and copy, fill, where, index kernels: every dtype
+      return true;
   }
 }
 

@@ -1,0 +1,76 @@
+// kiln/kernels/cuda/half.cuh: f16/bf16 on the device. kiln::Half / kiln::BFloat16 (tensor/half.h) are the
+// storage types in device memory too; kernels load them into their accumulation type (float for f16 and
+// bf16, the type itself otherwise), compute there, and round once on store, with the hardware conversions
+// (round to nearest even, the same results as the host's). Depends on cuda_fp16.h, cuda_bf16.h, tensor/.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <type_traits>
+
+#include "kiln/tensor/dtype.h"
+
+namespace kiln::cuda {
+
+template <class T>
+struct AccType {
+  using type = T;
+};
+template <>
+struct AccType<Half> {
+  using type = float;
+};
+template <>
+struct AccType<BFloat16> {
+  using type = float;
+};
+// The type a kernel computes T in.
+template <class T>
+using acc_t = typename AccType<T>::type;
+
+template <class T>
+inline constexpr bool is_reduced_v = std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>;
+
+// T -> its accumulation type (exact).
+template <class T>
+__device__ __forceinline__ acc_t<T> to_acc(T x) {
+  if constexpr (std::is_same_v<T, Half>) {
+    return __half2float(__ushort_as_half(x.bits));
+  } else if constexpr (std::is_same_v<T, BFloat16>) {
+    return __bfloat162float(__ushort_as_bfloat16(x.bits));
+  } else {
+    return x;
+  }
+}
+
+// Accumulation type -> T, rounding to nearest even for f16/bf16 (NaN stays NaN, overflow gives inf).
+template <class T>
+__device__ __forceinline__ T from_acc(acc_t<T> v) {
+  if constexpr (std::is_same_v<T, Half>) {
+    return Half::from_bits(__half_as_ushort(__float2half_rn(v)));
+  } else if constexpr (std::is_same_v<T, BFloat16>) {
+    return BFloat16::from_bits(__bfloat16_as_ushort(__float2bfloat16_rn(v)));
+  } else {
+    return v;
+  }
+}
+
+// Any arithmetic value (or Half/BFloat16) -> D, as the CPU's copy converts: through float for f16/bf16,
+// v != 0 for bool.
+template <class D, class S>
+__device__ __forceinline__ D convert_value(S v) {
+  if constexpr (std::is_same_v<D, S>) {
+    return v;  // a strided same-dtype copy moves the bits (NaN payloads included)
+  } else if constexpr (is_reduced_v<S>) {
+    return convert_value<D>(to_acc(v));
+  } else if constexpr (std::is_same_v<D, bool>) {
+    return v != S(0);
+  } else if constexpr (is_reduced_v<D>) {
+    return from_acc<D>(static_cast<float>(v));
+  } else {
+    return static_cast<D>(v);
+  }
+}
+
+}  // namespace kiln::cuda
