@@ -3,6 +3,8 @@
 # measures it against PyTorch, within 8 minutes on a 16-core H100 (so it can be rerun inside a 15-minute
 # GPU budget). From the repository root:
 #   tools/gpu-check.sh
+# The GPU image lacks Eigen, GoogleTest and zlib and cannot download: run tools/gpu-deps.sh here first and
+# have the device tool carry .gpu-deps (run(command="tools/gpu-check.sh", carry=[".gpu-deps"])).
 # Stages, each with its own time limit, all under one overall budget (BUDGET_S, default 450 s; a stage
 # that would start past it is recorded as skipped):
 #   configure, build  CUDA build in build/gpu with every core; only the targets the stages run: every
@@ -81,8 +83,26 @@ done
 targets=("${cuda_tests[@]}" test_ops kiln_bench_train)
 grep -q 'kiln_bench_gpu_ops' bench/CMakeLists.txt 2>/dev/null && targets+=(kiln_bench_gpu_ops)
 echo "CUDA test programs: ${cuda_tests[*]}" >>"$results"
+# What the GPU image lacks comes from .gpu-deps (tools/gpu-deps.sh, carried by the device tool): Eigen,
+# GoogleTest's sources, zlib. cuDNN comes from the toolkit or, failing that, PyTorch's nvidia-cudnn wheel.
+deps_args=()
+if [[ -d .gpu-deps ]]; then
+  deps_args+=(-DCMAKE_PREFIX_PATH="$root/.gpu-deps" -DKILN_GTEST_SOURCE_DIR="$root/.gpu-deps/googletest"
+    -DZLIB_INCLUDE_DIR="$root/.gpu-deps/include" -DZLIB_LIBRARY="$root/.gpu-deps/lib/libz.a")
+fi
+if ! ls /usr/local/cuda/include/cudnn.h /usr/include/cudnn.h >/dev/null 2>&1; then
+  cudnn_dir=$("$python" -c 'import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))' 2>/dev/null ||
+    "$python" -c 'import nvidia.cudnn; print(list(nvidia.cudnn.__path__)[0])' 2>/dev/null || true)
+  cudnn_lib=$(ls "$cudnn_dir"/lib/libcudnn.so* 2>/dev/null | head -1 || true)
+  if [[ -n $cudnn_lib && -f $cudnn_dir/include/cudnn.h ]]; then
+    deps_args+=(-DKILN_CUDNN_INCLUDE_DIR="$cudnn_dir/include" -DKILN_CUDNN_LIBRARY="$cudnn_lib")
+    export LD_LIBRARY_PATH="$cudnn_dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+  echo "cuDNN: ${cudnn_lib:-not found (convolutions use the im2col fallback)}" >>"$results"
+fi
 stage configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_BUILD_TESTS=ON \
-  -DKILN_BUILD_BENCH=ON -DKILN_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_ARCHITECTURES="${KILN_CUDA_ARCH:-90}"
+  -DKILN_BUILD_BENCH=ON -DKILN_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_ARCHITECTURES="${KILN_CUDA_ARCH:-90}" \
+  "${deps_args[@]}"
 stage build 330 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 if [[ ! -x $build/tests/test_cuda ]]; then
