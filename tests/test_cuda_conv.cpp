@@ -3,11 +3,15 @@
 // (depthwise included), 1x1, bias or none, batch 1 and larger, odd sizes; conv_transpose2d; max_pool2d and
 // its backward (padding, dilation, ceil_mode, NaN); and a Conv2d-BatchNorm-ReLU-MaxPool-Linear model's
 // loss and parameter gradients. Every conv case runs twice on CUDA: through cuDNN (where kiln has it) and
-// through the im2col fallback. Without a device every test prints "skipped: no CUDA device".
+// through the im2col fallback. f16/bf16 conv2d (both backwards) and max pooling are compared with the CPU's
+// reduced-precision reference kernels, and the small model trains under autocast close to f32. Without a
+// device every test prints "skipped: no CUDA device".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "kiln/kernels/cuda/cuda.h"
 #include "support/helpers.h"
@@ -33,6 +37,10 @@ struct Path {
 constexpr Path kPaths[] = {{"cudnn", false}, {"fallback", true}};
 
 double tol_for(DType t) { return t == DType::f64 ? 1e-10 : 2e-4; }
+
+// One unit in the last place at 1 for the reduced dtypes.
+double eps_of(DType t) { return t == DType::f16 ? 0x1p-10 : 0x1p-7; }
+constexpr DType kLow[] = {DType::f16, DType::bf16};
 
 // got (any device) equals want (CPU) within tol relative to the tensor's scale; NaN where want has NaN.
 void expect_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
@@ -99,6 +107,29 @@ TEST(CudaConv, Conv2dAndBothBackwardsMatchTheCpu) {
         expect_close(got[1], want[1], tol_for(t), what + " grad_x");
         expect_close(got[2], want[2], tol_for(t), what + " grad_weight");
         if (c.bias) expect_close(got[3], want[3], tol_for(t), what + " grad_bias");
+      }
+    }
+  }
+}
+
+TEST(CudaConv, ReducedConv2dAndBothBackwardsMatchTheCpuReference) {
+  REQUIRE_CUDA();
+  // The CPU reference computes in f32 from the rounded inputs and rounds once; CUDA also computes in float
+  // but rounds intermediates (the fallback's patch gradients, the bias added to a rounded output), so a
+  // few units in the last place of the tensor's scale. A wrong kernel misses by O(1).
+  for (DType t : kLow) {
+    const double tol = 8 * eps_of(t);
+    for (const ConvCase& c : kConvCases) {
+      std::vector<Tensor> want = conv_with_grads(c, Device::cpu(), t, 7);
+      for (const Path& p : kPaths) {
+        FallbackOnly mode(p.fallback_only);
+        std::vector<Tensor> got = conv_with_grads(c, Device::cuda(), t, 7);
+        const std::string what = std::string(c.name) + " " + p.name + " " + std::string(dtype_name(t));
+        ASSERT_EQ(got[0].dtype(), t) << what;
+        expect_close(got[0], want[0], tol, what + " output");
+        expect_close(got[1], want[1], tol, what + " grad_x");
+        expect_close(got[2], want[2], tol, what + " grad_weight");
+        if (c.bias) expect_close(got[3], want[3], tol, what + " grad_bias");
       }
     }
   }
@@ -203,15 +234,19 @@ std::vector<Tensor> pool_with_grad(const PoolCase& c, const Tensor& input, Devic
 
 TEST(CudaPool, MaxPoolAndItsBackwardMatchTheCpu) {
   REQUIRE_CUDA();
-  for (DType t : {DType::f32, DType::f64}) {
+  // f16/bf16 too: both compare in float (exact) and the backward sums in float in the same order and
+  // rounds once, so the CPU reference's results are matched exactly.
+  for (DType t : {DType::f32, DType::f64, DType::f16, DType::bf16}) {
     for (const PoolCase& c : kPoolCases) {
       manual_seed(2);
       Tensor x = randn({c.n, c.c, c.h, c.w}, {.dtype = t});
       std::vector<Tensor> want = pool_with_grad(c, x, Device::cpu());
       std::vector<Tensor> got = pool_with_grad(c, x, Device::cuda());
       // Exact: the same maxima, and each grad_x element sums the same terms in the same order.
-      expect_close(got[0], want[0], 0, std::string(c.name) + " output");
-      expect_close(got[1], want[1], 0, std::string(c.name) + " grad_x");
+      const std::string what = std::string(c.name) + " " + std::string(dtype_name(t));
+      ASSERT_EQ(got[0].dtype(), t) << what;
+      expect_close(got[0], want[0], 0, what + " output");
+      expect_close(got[1], want[1], 0, what + " grad_x");
     }
   }
 }
@@ -220,21 +255,26 @@ TEST(CudaPool, TiesAndNaNPickTheCpusIndex) {
   REQUIRE_CUDA();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   // Plane 0: ties (the first maximum wins). Plane 1: NaNs (the last NaN of a window wins). 4x4, 2x2 windows
-  // with stride 1, so windows overlap and grad_x sums several gradients.
+  // with stride 1, so windows overlap and grad_x sums several gradients. The values are exact in f16 and
+  // bf16, so the reduced types must pick the same elements (compared through the gradient's routing).
   std::vector<double> v = {1, 3,   3, 0, 3, 2,   1, 3, 0, 3, 3, 1, 2,   2, 2, 2,  //
                            1, nan, 0, 5, 4, nan, 2, 1, 0, 7, 7, 1, nan, 1, 2, nan};
-  Tensor x = from_vector(v, Shape{1, 2, 4, 4});
-  const PoolCase c{"ties_nan", 1, 2, 4, 4, {2, 2}, {1, 1}, {0, 0}, {1, 1}, false};
-  std::vector<Tensor> want = pool_with_grad(c, x, Device::cpu());
-  std::vector<Tensor> got = pool_with_grad(c, x, Device::cuda());
-  expect_close(got[0], want[0], 0, "output");
-  expect_close(got[1], want[1], 0, "grad_x");
-  // With padding, the -infinity border is never chosen: a window of one -inf value keeps its index.
-  Tensor neg = full({1, 1, 2, 2}, -std::numeric_limits<double>::infinity(), {.dtype = DType::f64});
-  const PoolCase p{"pad_neg_inf", 1, 1, 2, 2, {3, 3}, {1, 1}, {1, 1}, {1, 1}, false};
-  std::vector<Tensor> w2 = pool_with_grad(p, neg, Device::cpu()), g2 = pool_with_grad(p, neg, Device::cuda());
-  expect_close(g2[0], w2[0], 0, "-inf output");
-  expect_close(g2[1], w2[1], 0, "-inf grad_x");
+  for (DType t : {DType::f64, DType::f16, DType::bf16}) {
+    const std::string name(dtype_name(t));
+    Tensor x = from_vector(v, Shape{1, 2, 4, 4}).to(t);
+    const PoolCase c{"ties_nan", 1, 2, 4, 4, {2, 2}, {1, 1}, {0, 0}, {1, 1}, false};
+    std::vector<Tensor> want = pool_with_grad(c, x, Device::cpu());
+    std::vector<Tensor> got = pool_with_grad(c, x, Device::cuda());
+    expect_close(got[0], want[0], 0, name + " output");
+    expect_close(got[1], want[1], 0, name + " grad_x");
+    // With padding, the -infinity border is never chosen: a window of one -inf value keeps its index.
+    Tensor neg = full({1, 1, 2, 2}, -std::numeric_limits<double>::infinity(), {.dtype = t});
+    const PoolCase p{"pad_neg_inf", 1, 1, 2, 2, {3, 3}, {1, 1}, {1, 1}, {1, 1}, false};
+    std::vector<Tensor> w2 = pool_with_grad(p, neg, Device::cpu()),
+                        g2 = pool_with_grad(p, neg, Device::cuda());
+    expect_close(g2[0], w2[0], 0, name + " -inf output");
+    expect_close(g2[1], w2[1], 0, name + " -inf grad_x");
+  }
 }
 
 TEST(CudaConv, SmallCnnLossAndGradientsMatchTheCpu) {
@@ -268,11 +308,69 @@ TEST(CudaConv, SmallCnnLossAndGradientsMatchTheCpu) {
   }
 }
 
+TEST(CudaConv, SmallCnnTrainsUnderAutocastCloseToFloat32) {
+  REQUIRE_CUDA();
+  // The same Conv2d-BatchNorm-ReLU-MaxPool-Linear model trained for a few SGD steps in f32 and under
+  // autocast (conv2d and linear in the low dtype, batch norm and the loss in f32): the losses track each
+  // other and both fall. Runs on both convolution paths.
+  auto make_model = [] {
+    manual_seed(21);
+    nn::Sequential model{nn::Conv2d(3, 8, 3, nn::Conv2dOptions{.padding = 1}),
+                         nn::BatchNorm2d(8),
+                         nn::ReLU(),
+                         nn::MaxPool2d(2),
+                         nn::Flatten(),
+                         nn::Linear(8 * 5 * 4, 5)};
+    model.to(Device::cuda());
+    return model;
+  };
+  manual_seed(22);
+  Tensor x = randn({16, 3, 10, 9}).to(Device::cuda()), target = randint(0, 5, {16}).to(Device::cuda());
+  auto train = [&](std::optional<DType> low) {
+    nn::Sequential model = make_model();
+    optim::SGD opt(model.parameters(), {.lr = 0.1});
+    std::vector<double> losses;
+    for (int step = 0; step < 5; ++step) {
+      opt.zero_grad();
+      Tensor loss;
+      {
+        autocast::Guard guard(Device::cuda(), low.value_or(DType::f16), /*enabled=*/low.has_value());
+        Tensor logits = model.forward(x);
+        if (low) {
+          EXPECT_EQ(logits.dtype(), *low);  // linear ran in the low dtype
+        }
+        loss = nn::functional::cross_entropy(logits, target);
+      }
+      EXPECT_EQ(loss.dtype(), DType::f32);
+      loss.backward();
+      for (const Tensor& param : model.parameters()) EXPECT_EQ(param.grad().dtype(), DType::f32);
+      opt.step();
+      losses.push_back(loss.item<double>());
+    }
+    return losses;
+  };
+  for (const Path& p : kPaths) {
+    FallbackOnly mode(p.fallback_only);
+    const std::vector<double> ref = train(std::nullopt);
+    EXPECT_LT(ref.back(), ref.front()) << p.name;
+    for (DType low : kLow) {
+      const std::vector<double> got = train(low);
+      const std::string what = std::string(p.name) + " " + std::string(dtype_name(low));
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_NEAR(got[i], ref[i], std::max(1e-2, 4 * eps_of(low)) * std::abs(ref[i]) + 1e-3)
+            << what << " step " << i;
+      EXPECT_LT(got.back(), got.front()) << what;
+    }
+  }
+}
+
 TEST(CudaConv, SupportsFloatingDtypesAndNamesTheOpOtherwise) {
   REQUIRE_CUDA();
   const Backend& b = backend(Device::cuda());
   EXPECT_TRUE(b.supports('c', 0, DType::f32));
   EXPECT_TRUE(b.supports('c', 0, DType::f64));
+  EXPECT_TRUE(b.supports('c', 0, DType::f16));
+  EXPECT_TRUE(b.supports('c', 0, DType::bf16));
   EXPECT_FALSE(b.supports('c', 0, DType::i64));
   EXPECT_CONTAINS(error_of([] {
                     conv2d(ones({1, 1, 3, 3}, {.dtype = DType::i64, .device = Device::cuda()}),
@@ -283,13 +381,13 @@ TEST(CudaConv, SupportsFloatingDtypesAndNamesTheOpOtherwise) {
   FallbackOnly mode(true);
   Conv2dArgs a;
   a.n = 1, a.c_in = 1, a.h = 2, a.w = 2, a.c_out = 1, a.kh = 1, a.kw = 1, a.h_out = 2, a.w_out = 2;
-  Tensor x16 = empty({1, 1, 2, 2}, {.dtype = DType::f16, .device = Device::cuda()});
-  Tensor w16 = empty({1, 1, 1, 1}, {.dtype = DType::f16, .device = Device::cuda()});
+  Tensor xi = zeros({1, 1, 2, 2}, {.dtype = DType::i32, .device = Device::cuda()});
+  Tensor wi = zeros({1, 1, 1, 1}, {.dtype = DType::i32, .device = Device::cuda()});
   std::string e = error_of([&] {
-    b.conv2d(a, x16, w16, Tensor(), empty({1, 1, 2, 2}, {.dtype = DType::f16, .device = Device::cuda()}));
+    b.conv2d(a, xi, wi, Tensor(), zeros({1, 1, 2, 2}, {.dtype = DType::i32, .device = Device::cuda()}));
   });
   EXPECT_CONTAINS(e, "conv2d on CUDA: the im2col fallback");
-  EXPECT_CONTAINS(e, "f16");
+  EXPECT_CONTAINS(e, "i32");
 }
 
 // Runs everywhere: the test switch itself.

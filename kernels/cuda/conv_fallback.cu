@@ -1,5 +1,6 @@
-// The CUDA convolutions without cuDNN: im2col / col2im kernels around the backend's cuBLAS gemm, for f32 and
-// f64 (the gemm's dtypes). Used where kiln is built without cuDNN, where cuDNN declines a case, and when
+// The CUDA convolutions without cuDNN: im2col / col2im kernels around the backend's cuBLAS gemm, for f32,
+// f64, f16 and bf16 (the gemm's dtypes; f16/bf16 kernels sum in float and round once per store, as
+// half.cuh describes). Used where kiln is built without cuDNN, where cuDNN declines a case, and when
 // tests force it (detail::set_conv_fallback_only). Also the per-channel bias addition both paths use.
 //
 // The batch runs in chunks of samples whose patch matrix fits kColBudgetBytes. Per chunk and group:
@@ -8,9 +9,10 @@
 //   backward filter:  grad_W_g += grad_out_g (C_out/g, nb P) @ col_g^T (nb P, K)  one gemm, chunks summed
 // with P = H_out W_out and K = C_in/g kH kW. col2im is a gather (each grad_x element sums its own taps in
 // a fixed order), so every result is deterministic. Depends on cuda_kernels.h and strided.cuh (launch
-// sizes).
+// sizes) and half.cuh.
 #include <algorithm>
 
+#include "kiln/kernels/cuda/half.cuh"
 #include "kiln/kernels/cuda/strided.cuh"
 
 namespace kiln::cuda {
@@ -32,7 +34,7 @@ __global__ void im2col_kernel(Conv2dArgs a, const T* x, int64_t nb, T* col, int6
     const int64_t kj = r % a.kw, ki = (r / a.kw) % a.kh, c = r / (a.kw * a.kh);
     const int64_t ih = oh * a.stride_h - a.pad_h + ki * a.dil_h;
     const int64_t iw = ow * a.stride_w - a.pad_w + kj * a.dil_w;
-    T v = T(0);
+    T v = from_acc<T>(0);
     if (ih >= 0 && ih < a.h && iw >= 0 && iw < a.w) v = x[((b * a.c_in + c) * a.h + ih) * a.w + iw];
     col[b * sample_stride + r * row_stride + p] = v;
   }
@@ -50,7 +52,7 @@ __global__ void col2im_kernel(Conv2dArgs a, const T* col, int64_t nb, T* gx) {
     const int64_t iw = i % a.w, ih = (i / a.w) % a.h, c = (i / plane_in) % a.c_in,
                   b = i / (a.c_in * plane_in);
     const T* cb = col + b * rows * plane_out;
-    T sum = T(0);
+    acc_t<T> sum = 0;
     for (int64_t ki = 0; ki < a.kh; ++ki) {
       const int64_t th = ih + a.pad_h - ki * a.dil_h;
       if (th < 0 || th % a.stride_h != 0 || th / a.stride_h >= a.h_out) continue;
@@ -59,10 +61,10 @@ __global__ void col2im_kernel(Conv2dArgs a, const T* col, int64_t nb, T* gx) {
         const int64_t tw = iw + a.pad_w - kj * a.dil_w;
         if (tw < 0 || tw % a.stride_w != 0 || tw / a.stride_w >= a.w_out) continue;
         const int64_t ow = tw / a.stride_w;
-        sum += cb[((c * a.kh + ki) * a.kw + kj) * plane_out + oh * a.w_out + ow];
+        sum += to_acc(cb[((c * a.kh + ki) * a.kw + kj) * plane_out + oh * a.w_out + ow]);
       }
     }
-    gx[i] = sum;
+    gx[i] = from_acc<T>(sum);
   }
 }
 
@@ -81,7 +83,7 @@ template <class T>
 __global__ void bias_kernel(T* out, const T* bias, int64_t total, int64_t channels, int64_t plane) {
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step)
-    out[i] += bias[(i / plane) % channels];
+    out[i] = from_acc<T>(to_acc(out[i]) + to_acc(bias[(i / plane) % channels]));
 }
 
 // A 1x1 convolution with unit stride and no padding: x is its own patch matrix and grad_x its own col.
@@ -210,8 +212,9 @@ void backward_filter_typed(int dev, const Conv2dArgs& a, const T* x, const T* go
 }
 
 void check_fallback_dtype(DType t, const char* op) {
-  KILN_CHECK(t == DType::f32 || t == DType::f64, op,
-             " on CUDA: the im2col fallback (no cuDNN for this case) ", "supports f32 and f64, got ", t);
+  KILN_CHECK(t == DType::f32 || t == DType::f64 || is_reduced_float(t), op,
+             " on CUDA: the im2col fallback (no cuDNN for this case) ",
+             "supports f32, f64, f16 and bf16, got ", t);
 }
 
 }  // namespace
@@ -220,7 +223,7 @@ void conv2d_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& weight,
   const int dev = device_of(out, "conv2d");
   check_fallback_dtype(x.dtype(), "conv2d");
   DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+  KILN_DISPATCH_FLOAT_WITH_HALF(x.dtype(), "conv2d", [&] {
     forward_typed<scalar_t>(dev, a, static_cast<const scalar_t*>(x.data_ptr()),
                             static_cast<const scalar_t*>(weight.data_ptr()),
                             static_cast<scalar_t*>(out.data_ptr()));
@@ -232,7 +235,7 @@ void conv2d_backward_data_fallback(const Conv2dArgs& a, const Tensor& grad_out, 
   const int dev = device_of(grad_x, "conv2d_backward_data");
   check_fallback_dtype(grad_out.dtype(), "conv2d_backward_data");
   DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT(grad_out.dtype(), "conv2d_backward_data", [&] {
+  KILN_DISPATCH_FLOAT_WITH_HALF(grad_out.dtype(), "conv2d_backward_data", [&] {
     backward_data_typed<scalar_t>(dev, a, static_cast<const scalar_t*>(grad_out.data_ptr()),
                                   static_cast<const scalar_t*>(weight.data_ptr()),
                                   static_cast<scalar_t*>(grad_x.data_ptr()));
@@ -244,7 +247,7 @@ void conv2d_backward_filter_fallback(const Conv2dArgs& a, const Tensor& x, const
   const int dev = device_of(grad_weight, "conv2d_backward_filter");
   check_fallback_dtype(x.dtype(), "conv2d_backward_filter");
   DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT(x.dtype(), "conv2d_backward_filter", [&] {
+  KILN_DISPATCH_FLOAT_WITH_HALF(x.dtype(), "conv2d_backward_filter", [&] {
     backward_filter_typed<scalar_t>(dev, a, static_cast<const scalar_t*>(x.data_ptr()),
                                     static_cast<const scalar_t*>(grad_out.data_ptr()),
                                     static_cast<scalar_t*>(grad_weight.data_ptr()));
@@ -257,7 +260,7 @@ void add_channel_bias(const Tensor& out, const Tensor& bias) {
   if (total == 0) return;
   const int64_t channels = out.size(1), plane = out.size(2) * out.size(3);
   DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT(out.dtype(), "conv2d (bias)", [&] {
+  KILN_DISPATCH_FLOAT_WITH_HALF(out.dtype(), "conv2d (bias)", [&] {
     bias_kernel<scalar_t><<<grid_for(total), kThreads, 0, stream(dev)>>>(
         static_cast<scalar_t*>(out.data_ptr()), static_cast<const scalar_t*>(bias.data_ptr()), total,
         channels, plane);

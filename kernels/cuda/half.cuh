@@ -74,3 +74,21 @@ __device__ __forceinline__ D convert_value(S v) {
 }
 
 }  // namespace kiln::cuda
+
+// The floating dtypes a kernel written on T with acc_t<T> takes: f32, f64, f16, bf16 (scalar_t as in
+// KILN_DISPATCH_FLOAT); anything else is the op's "unsupported dtype" error.
+#define KILN_DISPATCH_FLOAT_WITH_HALF(t, NAME, ...)       \
+  [&] {                                                   \
+    switch (t) {                                          \
+      case ::kiln::DType::f16: {                          \
+        using scalar_t = ::kiln::Half;                    \
+        return __VA_ARGS__();                             \
+      }                                                   \
+      case ::kiln::DType::bf16: {                         \
+        using scalar_t = ::kiln::BFloat16;                \
+        return __VA_ARGS__();                             \
+      }                                                   \
+      default:                                            \
+        return KILN_DISPATCH_FLOAT(t, NAME, __VA_ARGS__); \
+    }                                                     \
+  }()

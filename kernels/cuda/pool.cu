@@ -5,10 +5,13 @@
 //
 // The backward is a gather, not a scatter: each grad_x element visits the windows that contain it, in
 // increasing output order, and sums grad_out where the window's index names it. No atomics, so the
-// result is deterministic and adds in the CPU's order. Depends on strided.cuh (launch sizes).
+// result is deterministic and adds in the CPU's order. f16/bf16 compare in float (exact, so ties and NaNs
+// resolve as in f32) and the backward sums in float and rounds once, as the CPU's reference
+// (kernels/cpu/reduced_float.cpp) does. Depends on strided.cuh (launch sizes) and half.cuh.
 #include <cmath>
 #include <limits>
 
+#include "kiln/kernels/cuda/half.cuh"
 #include "kiln/kernels/cuda/strided.cuh"
 
 namespace kiln::cuda {
@@ -23,7 +26,8 @@ __global__ void max_pool2d_kernel(Pool2dArgs a, const T* x, T* out, int64_t* ind
     const int64_t ow = i % a.w_out, oh = (i / a.w_out) % a.h_out, plane = i / plane_out;
     const T* xp = x + plane * a.h * a.w;
     const int64_t h0 = oh * a.stride_h - a.pad_h, w0 = ow * a.stride_w - a.pad_w;
-    T best = -std::numeric_limits<T>::infinity();
+    using A = acc_t<T>;
+    A best = -std::numeric_limits<A>::infinity();
     int64_t best_i = -1;
     for (int64_t ki = 0; ki < a.kh; ++ki) {
       const int64_t ih = h0 + ki * a.dil_h;
@@ -32,12 +36,13 @@ __global__ void max_pool2d_kernel(Pool2dArgs a, const T* x, T* out, int64_t* ind
         const int64_t iw = w0 + kj * a.dil_w;
         if (iw < 0 || iw >= a.w) continue;
         const int64_t at = ih * a.w + iw;
-        const T v = xp[at];
+        const A v = to_acc(xp[at]);
         // The first valid tap always counts; then a NaN replaces anything, a number only a smaller number.
         if (best_i < 0 || isnan(v) || (!isnan(best) && v > best)) best = v, best_i = at;
       }
     }
-    out[i] = best;
+    // The chosen element itself (its bits, NaN payloads included); -infinity where no tap was valid.
+    out[i] = best_i < 0 ? from_acc<T>(best) : xp[best_i];
     indices[i] = best_i < 0 ? 0 : best_i;  // no valid tap: unreachable with validated sizes, never garbage
   }
 }
@@ -67,11 +72,11 @@ __global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, cons
     const int64_t ow_lo = span_w <= 0 ? 0 : (span_w + a.stride_w - 1) / a.stride_w;
     const int64_t oh_end = (ih + a.pad_h) / a.stride_h + 1, ow_end = (iw + a.pad_w) / a.stride_w + 1;
     const int64_t oh_hi = oh_end < a.h_out ? oh_end : a.h_out, ow_hi = ow_end < a.w_out ? ow_end : a.w_out;
-    T sum = T(0);
+    acc_t<T> sum = 0;
     if (empty_windows && at == 0) {
       for (int64_t o = 0; o < plane_out; ++o)
-        if (idx[o] == 0) sum += g[o];
-      gx[i] = sum;
+        if (idx[o] == 0) sum += to_acc(g[o]);
+      gx[i] = from_acc<T>(sum);
       continue;
     }
     for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
@@ -79,10 +84,10 @@ __global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, cons
       for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
         if (!tap_hits(iw, ow, a.stride_w, a.pad_w, a.dil_w, a.kw)) continue;
         const int64_t o = oh * a.w_out + ow;
-        if (idx[o] == at) sum += g[o];
+        if (idx[o] == at) sum += to_acc(g[o]);
       }
     }
-    gx[i] = sum;
+    gx[i] = from_acc<T>(sum);
   }
 }
 
@@ -107,7 +112,7 @@ void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const T
   const int64_t total = a.n * a.c * a.h_out * a.w_out;
   if (total == 0) return;
   DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT(x.dtype(), "max_pool2d", [&] {
+  KILN_DISPATCH_FLOAT_WITH_HALF(x.dtype(), "max_pool2d", [&] {
     max_pool2d_kernel<scalar_t><<<grid_for(total), kThreads, 0, stream(dev)>>>(
         a, static_cast<const scalar_t*>(x.data_ptr()), static_cast<scalar_t*>(out.data_ptr()),
         static_cast<int64_t*>(indices.data_ptr()));
@@ -125,7 +130,7 @@ void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tens
   DeviceGuard guard(dev);
   const bool empty_windows = has_empty_window(a.h, a.kh, a.stride_h, a.pad_h, a.dil_h, a.h_out) ||
                              has_empty_window(a.w, a.kw, a.stride_w, a.pad_w, a.dil_w, a.w_out);
-  KILN_DISPATCH_FLOAT(grad_out.dtype(), "max_pool2d_backward", [&] {
+  KILN_DISPATCH_FLOAT_WITH_HALF(grad_out.dtype(), "max_pool2d_backward", [&] {
     max_pool2d_backward_kernel<scalar_t><<<grid_for(total), kThreads, 0, stream(dev)>>>(
         a, static_cast<const scalar_t*>(grad_out.data_ptr()), static_cast<const int64_t*>(indices.data_ptr()),
         empty_windows, static_cast<scalar_t*>(grad_x.data_ptr()));

@@ -27,9 +27,8 @@ bool supports(char family, int code, DType t) {
       return t == DType::f32 || t == DType::f64;
     case 'p':
       return optim_supports(code, t);
-    case 'c':  // conv2d (cuDNN or the im2col fallback) and max pooling: the fallback and pooling kernels
-               // dispatch f32/f64 only, so f16/bf16 are not claimed yet (cuDNN itself would take them)
-      return t == DType::f32 || t == DType::f64;
+    case 'c':  // conv2d (cuDNN or the im2col fallback) and max pooling: f16/bf16 compute in float
+      return t == DType::f32 || t == DType::f64 || reduced;
     case 'r': {
       auto k = static_cast<RandomKernel>(code);
       if (k == RandomKernel::randint) return t != DType::boolean && !reduced;
