@@ -1,5 +1,6 @@
 # kiln developer entry points. `make test` installs missing packages, builds the release preset, checks
-# formatting and runs the test suite; `make demo` builds and runs the Fashion-MNIST demo.
+# formatting, creates the test validators' virtual environment (scripts/test-venv.sh) and runs the test
+# suite; `make demo` builds and runs the Fashion-MNIST demo.
 # The real build lives in CMake (see CMakePresets.json); this file only sequences it.
 
 JOBS ?= $(shell nproc)
@@ -16,6 +17,7 @@ build: deps
 
 test: build
 	scripts/check-format.sh
+	scripts/test-venv.sh >/dev/null
 	ctest --preset release
 
 demo: build
