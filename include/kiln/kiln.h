@@ -11,6 +11,7 @@
 #include "kiln/data/data.h"
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/nn/nn.h"
+#include "kiln/nn/train/train.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/random.h"
