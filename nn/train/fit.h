@@ -23,9 +23,11 @@
 // Depends on nn, optim, data, autograd and classic.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -72,6 +74,9 @@ class Validation {
   Validation() = default;
   Validation(data::DataLoader& loader) : loader_(&loader) {}
   Validation(data::DatasetPtr dataset) : dataset_(std::move(dataset)) {}
+  template <class D>
+  requires std::derived_from<D, data::Dataset> Validation(std::shared_ptr<D> dataset)
+      : dataset_(std::move(dataset)) {}
   template <data::DatasetType D>
   Validation(D&& dataset) : dataset_(data::share(std::forward<D>(dataset))) {}
   // Holds out `fraction` of the training set (a random split seeded by the default generator).
