@@ -326,18 +326,22 @@ std::optional<Finding> check_learning_rate(const History& h, const TrainingRecor
         "divide the learning rate by 10, or run lr_find and take its suggestion; a warm-up (OneCycleLR) "
         "helps when the first steps diverge"};
   }
-  const double drop = (first - last) / std::abs(first);
-  if (drop >= 0 && drop < 0.10 && std::isfinite(lr) && lr < 1e-4) {
-    const double mid = window_mean(v, v.size() / 2 - w / 2, v.size() / 2 + w / 2);
-    // Still falling at a steady pace at the end (not converged): the steps are too small.
-    if (std::isfinite(mid) && (mid - last) > 0.3 * (first - last)) {
-      std::ostringstream ev;
-      ev << "the training loss fell only " << pct(drop) << " (" << num(first) << " -> " << num(last)
-         << ") and was still falling steadily at lr " << num(lr);
-      return Finding{"lr_too_low", ev.str(),
-                     "raise the learning rate 10x (lr_find suggests one: its steepest-descent rate), or use "
-                     "OneCycleLR"};
-    }
+  // Too low: every epoch improved on the last, yet the whole run moved the epoch loss less than 10% (the
+  // first epoch's mean holds its early, high losses, so a run that converged shows a large drop).
+  auto epochs = finite_points(h, "loss");
+  bool falling = epochs.size() >= 2;
+  for (std::size_t i = 1; i < epochs.size(); ++i)
+    falling = falling && epochs[i].second < epochs[i - 1].second;
+  const double e0 = falling ? epochs.front().second : NAN, e1 = falling ? epochs.back().second : NAN;
+  const double drop = (e0 - e1) / std::abs(e0);
+  if (falling && drop < 0.10) {
+    std::ostringstream ev;
+    ev << "the training loss fell only " << pct(drop) << " over " << epochs.size() << " epochs (" << num(e0)
+       << " -> " << num(e1) << ") while still falling every epoch";
+    if (std::isfinite(lr)) ev << ", at lr " << num(lr);
+    return Finding{"lr_too_low", ev.str(),
+                   "raise the learning rate 10x (lr_find suggests one: its steepest-descent rate), or use "
+                   "OneCycleLR"};
   }
   return std::nullopt;
 }
