@@ -134,6 +134,16 @@ TEST(TrainCallbacks, ReduceLROnPlateauAndLearningRateScheduler) {
   // Bad epochs 1, 2 (> patience: reduce), cooldown 0, then 3, 4 (reduce again).
   EXPECT_DOUBLE_EQ(s.opt.lr(), 0.25);
 
+  // Its counters travel through a checkpoint: a fresh callback loaded with them continues the count.
+  Script resumed;
+  resumed.opt.set_lr(0, 0.25);
+  T::ReduceLROnPlateau again({.monitor = "val_loss", .factor = 0.5, .patience = 1});
+  StateDict saved = plateau.state_dict();
+  EXPECT_TRUE(saved.contains("num_bad_epochs"));
+  again.load_state_dict(saved);
+  resumed.run(again, "val_loss", {1.0, 1.0});  // two more bad epochs: reduced once more
+  EXPECT_DOUBLE_EQ(resumed.opt.lr(), 0.125);
+
   Script s2;
   T::LearningRateScheduler sched([](int64_t epoch, double lr) { return epoch < 2 ? lr : lr * 0.1; });
   s2.run(sched, "val_loss", {1, 1, 1, 1});

@@ -109,7 +109,7 @@ ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options) : o_(std:
 
 void ReduceLROnPlateau::on_train_begin(TrainContext& context) {
   const bool up = resolve_mode(o_.monitor, o_.mode) == Mode::max;
-  // A resumed fit keeps the scheduler's counters (its state_dict belongs in the checkpoint).
+  // A second fit with the same callback continues its counters.
   if (scheduler_) return;
   scheduler_ = std::make_unique<optim::ReduceLROnPlateau>(
       *context.optimizer,
@@ -119,6 +119,21 @@ void ReduceLROnPlateau::on_train_begin(TrainContext& context) {
                                       .threshold = o_.min_delta,
                                       .cooldown = o_.cooldown,
                                       .min_lr = o_.min_lr});
+  if (!pending_.empty()) {
+    scheduler_->load_state_dict(pending_);
+    pending_ = StateDict();
+  }
+}
+
+StateDict ReduceLROnPlateau::state_dict() const {
+  return scheduler_ ? scheduler_->state_dict() : StateDict();
+}
+
+void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
+  if (scheduler_)
+    scheduler_->load_state_dict(state);
+  else
+    pending_ = state;
 }
 
 void ReduceLROnPlateau::on_epoch_end(TrainContext& context, Logs& logs) {

@@ -72,12 +72,17 @@ class ReduceLROnPlateau : public Callback {
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
   void on_train_begin(TrainContext& context) override;
   void on_epoch_end(TrainContext& context, Logs& logs) override;
-  // The wrapped scheduler (after on_train_begin); its state_dict belongs in a checkpoint.
+  // The wrapped scheduler (after on_train_begin).
   optim::ReduceLROnPlateau* scheduler() const { return scheduler_.get(); }
+  // The scheduler's counters, for a checkpoint; empty before on_train_begin. load_state_dict before fit
+  // restores them when training begins (a resumed run continues its patience count).
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
  private:
   ReduceLROnPlateauOptions o_;
   std::unique_ptr<optim::ReduceLROnPlateau> scheduler_;
+  StateDict pending_;
 };
 
 // Sets every group's lr at the start of each epoch to schedule(epoch, current lr).

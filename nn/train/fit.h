@@ -12,12 +12,14 @@
 //   Tensor logits = train::predict(model, test_dataset);
 //
 // Exact resume from outside fit. A checkpoint taken at the end of epoch e (ModelCheckpoint, or by hand)
-// must hold: the model's state_dict; the optimizer's state_dict; the scheduler's state_dict (and a
-// ReduceLROnPlateau / EarlyStopping callback's state where used); History::to_map(); the training
+// must hold: the model's state_dict; the optimizer's state_dict; the scheduler's state_dict (and the
+// scheduler() state of a ReduceLROnPlateau callback where used); History::to_map(); the training
 // DataLoader's state_dict(); kiln::default_generator()'s seed and offset (dropout and augmentation draw
 // from it); and a GradScaler's state_dict with autocast. Restore them all, then call fit with
 // initial_epoch = e + 1 and options.history = the restored History: the run continues bit for bit as if it
-// had never stopped (test_train_fit's ResumeIsBitExact proves it).
+// had never stopped (test_train_fit's ResumeIsBitExact proves it). Without steps_per_epoch, fit sets the
+// training loader's epoch to the fit epoch (DataLoader::set_epoch) before each epoch, so the order of a
+// resumed epoch depends only on the loader's seed and the epoch number.
 //
 // Device: batches are moved to options.device, or to the device of the model's first parameter.
 // Depends on nn, optim, data, autograd and classic.

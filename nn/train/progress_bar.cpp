@@ -125,11 +125,4 @@ void ProgressBar::on_epoch_end(TrainContext& context, Logs& logs) {
   std::fflush(o_.stream);
 }
 
-void ProgressBar::on_train_end(TrainContext& context, const Logs& logs) {
-  if (!context.is_main_process() || !o_.stream || context.stop_reason.empty()) return;
-  std::string line = context.stop_reason + "\n";
-  std::fwrite(line.data(), 1, line.size(), o_.stream);
-  std::fflush(o_.stream);
-}
-
 }  // namespace kiln::nn::train

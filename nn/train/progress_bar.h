@@ -30,7 +30,6 @@ class ProgressBar : public Callback {
   void on_epoch_begin(TrainContext& context) override;
   void on_batch_end(TrainContext& context) override;
   void on_epoch_end(TrainContext& context, Logs& logs) override;
-  void on_train_end(TrainContext& context, const Logs& logs) override;
   bool interactive() const { return interactive_; }
 
   // One formatted epoch line ("Epoch 3/15 - 4.1s - 13446 samples/s - loss: 0.3012 - ..."), for tests.
