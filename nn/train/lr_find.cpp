@@ -123,6 +123,15 @@ std::string LRFindResult::to_svg() const {
   p.y_label = "loss";
   p.log_x = true;
   p.series.push_back({"loss", lrs, losses, "#c7c7c7", false});
+  // The smoothed curve sets the range; raw spikes of the diverging end would flatten it.
+  double lo = INFINITY, hi = -INFINITY;
+  for (double v : smoothed_losses)
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  if (std::isfinite(lo) && hi > lo) {
+    p.has_y_limits = true;
+    p.y_min = lo - 0.05 * (hi - lo);
+    p.y_max = hi + 0.05 * (hi - lo);
+  }
   p.series.push_back({"smoothed loss", lrs, smoothed_losses, "#1f77b4", false});
   char buf[64];
   std::snprintf(buf, sizeof buf, "steepest %.2e", suggestion_steep);

@@ -38,10 +38,17 @@ std::string f2(double v) {
   return buf;
 }
 
-std::string tick_label(double v, double step) {
+std::string tick_label(double v, double step, bool log) {
   char buf[32];
   const double a = std::abs(v);
   if (v == 0) return "0";
+  if (log) {  // decades: 0.001 ... 1000 as decimals, the rest as powers of ten
+    if (a >= 1e-3 && a <= 1e3)
+      std::snprintf(buf, sizeof buf, "%g", v);
+    else
+      std::snprintf(buf, sizeof buf, "1e%d", static_cast<int>(std::lround(std::log10(a))));
+    return buf;
+  }
   if (a >= 1e5 || a < 1e-3) {
     std::snprintf(buf, sizeof buf, "%.0e", v);
   } else {
@@ -100,16 +107,22 @@ Axis make_axis(double lo, double hi, bool log, bool integer_ticks) {
 
 void render_panel(std::ostringstream& os, const Panel& p, double ox, double oy, double w, double h) {
   const double left = ox + 62, right = ox + w - 14, top = oy + 30, bottom = oy + h - 42;
+  auto shown = [&p](double x, double y) {
+    if (!std::isfinite(y) || !std::isfinite(x)) return false;
+    if ((p.log_y && y <= 0) || (p.log_x && x <= 0)) return false;
+    return !p.has_y_limits || (y >= p.y_min && y <= p.y_max);
+  };
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
   bool integer_x = true;
   for (const auto& s : p.series)
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.y[i]) || (p.log_y && s.y[i] <= 0) || (p.log_x && s.x[i] <= 0)) continue;
+      if (!shown(s.x[i], s.y[i])) continue;
       xlo = std::min(xlo, s.x[i]), xhi = std::max(xhi, s.x[i]);
       ylo = std::min(ylo, s.y[i]), yhi = std::max(yhi, s.y[i]);
       integer_x = integer_x && s.x[i] == std::floor(s.x[i]);
     }
   if (xlo == xhi) xlo -= 1, xhi += 1;
+  if (p.has_y_limits) ylo = p.y_min, yhi = p.y_max;
   Axis ax = make_axis(xlo, xhi, p.log_x, integer_x && !p.log_x);
   Axis ay = make_axis(ylo, yhi, p.log_y, false);
 
@@ -126,7 +139,8 @@ void render_panel(std::ostringstream& os, const Panel& p, double ox, double oy, 
     os << "<line x1=\"" << f2(x) << "\" y1=\"" << f2(bottom) << "\" x2=\"" << f2(x) << "\" y2=\""
        << f2(bottom + 4) << "\" stroke=\"#333333\"/>\n";
     os << "<text class=\"tick\" x=\"" << f2(x) << "\" y=\"" << f2(bottom + 16)
-       << "\" text-anchor=\"middle\" font-size=\"10\">" << escape(tick_label(t, ax.step)) << "</text>\n";
+       << "\" text-anchor=\"middle\" font-size=\"10\">" << escape(tick_label(t, ax.step, ax.log))
+       << "</text>\n";
   }
   for (double t : ay.ticks) {
     const double y = ay.map(t, bottom, top);
@@ -135,7 +149,7 @@ void render_panel(std::ostringstream& os, const Panel& p, double ox, double oy, 
     os << "<line x1=\"" << f2(left - 4) << "\" y1=\"" << f2(y) << "\" x2=\"" << f2(left) << "\" y2=\""
        << f2(y) << "\" stroke=\"#333333\"/>\n";
     os << "<text class=\"tick\" x=\"" << f2(left - 7) << "\" y=\"" << f2(y + 3.5)
-       << "\" text-anchor=\"end\" font-size=\"10\">" << escape(tick_label(t, ay.step)) << "</text>\n";
+       << "\" text-anchor=\"end\" font-size=\"10\">" << escape(tick_label(t, ay.step, ay.log)) << "</text>\n";
   }
   os << "<text x=\"" << f2((left + right) / 2) << "\" y=\"" << f2(bottom + 32)
      << "\" text-anchor=\"middle\" font-size=\"11\">" << escape(p.x_label) << "</text>\n";
@@ -158,7 +172,7 @@ void render_panel(std::ostringstream& os, const Panel& p, double ox, double oy, 
     bool pen = false;
     std::size_t points = 0;
     for (std::size_t i = 0; i < s.x.size() && i < s.y.size(); ++i) {
-      if (!std::isfinite(s.y[i]) || (p.log_y && s.y[i] <= 0) || (p.log_x && s.x[i] <= 0)) {
+      if (!shown(s.x[i], s.y[i])) {
         pen = false;
         continue;
       }

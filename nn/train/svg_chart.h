@@ -27,6 +27,10 @@ struct Panel {
   std::vector<Series> series;
   std::vector<Marker> markers;
   bool log_x = false, log_y = false;
+  // The y range to show; points outside it are left out (a spike then does not flatten the curve).
+  // Unset: the range of the data.
+  bool has_y_limits = false;
+  double y_min = 0, y_max = 0;
 };
 
 struct Layout {
