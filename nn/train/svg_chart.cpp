@@ -157,14 +157,18 @@ void render_panel(std::ostringstream& os, const Panel& p, double ox, double oy, 
      << "\" text-anchor=\"middle\" font-size=\"11\" "
      << "transform=\"rotate(-90 " << f2(ox + 14) << " " << f2((top + bottom) / 2) << ")\">"
      << escape(p.y_label) << "</text>\n";
-  // Markers, then curves (on top).
+  // Markers, then curves (on top). Marker labels sit near the bottom (the legend is at the top), one row
+  // each, on the side of the line with more room.
+  int row = 0;
   for (const auto& m : p.markers) {
     if (!std::isfinite(m.x) || m.x < ax.lo || m.x > ax.hi) continue;
     const double x = ax.map(m.x, left, right);
+    const bool right_side = x < (left + right) / 2;
     os << "<line class=\"marker\" x1=\"" << f2(x) << "\" y1=\"" << f2(top) << "\" x2=\"" << f2(x)
        << "\" y2=\"" << f2(bottom) << "\" stroke=\"" << m.color
        << "\" stroke-width=\"1.5\" stroke-dasharray=\"3,3\"/>\n";
-    os << "<text class=\"marker-label\" x=\"" << f2(x + 3) << "\" y=\"" << f2(top + 12)
+    os << "<text class=\"marker-label\" x=\"" << f2(right_side ? x + 4 : x - 4) << "\" y=\""
+       << f2(bottom - 8 - 13.0 * row++) << "\" text-anchor=\"" << (right_side ? "start" : "end")
        << "\" font-size=\"10\" fill=\"" << m.color << "\">" << escape(m.label) << "</text>\n";
   }
   for (const auto& s : p.series) {
