@@ -433,7 +433,7 @@ Tensor read_tensor(const H5In& in, hid_t group, const std::string& name, const s
 StateDict read_state_dict(const H5In& in, hid_t group, const std::string& shown_name) {
   StateDict dict;
   for (const std::string& name : list_group(in, group, shown_name))
-    dict.insert(name, read_tensor(in, group, name, shown_name + "/" + name));
+    dict.insert(name, read_tensor(in, group, name, shown_name.empty() ? name : shown_name + "/" + name));
   return dict;
 }
 

@@ -81,9 +81,14 @@ void save_weights(const std::string& path, const Module& model) {
 StateDict read_group(const std::string& path, const std::string& group, Device device) {
   auto lock = detail::hdf5_lock();
   detail::H5In in = detail::open_kiln_file(path, "");
-  detail::Handle g = detail::open_group(in, in.file, group, group);
-  KILN_CHECK(g.get() >= 0, path, ": has no group '", group, "'");
-  StateDict dict = detail::read_state_dict(in, g, group);
+  StateDict dict;
+  if (group.empty() || group == "/") {
+    dict = detail::read_state_dict(in, in.file, "");
+  } else {
+    detail::Handle g = detail::open_group(in, in.file, group, group);
+    KILN_CHECK(g.get() >= 0, path, ": has no group '", group, "'");
+    dict = detail::read_state_dict(in, g, group);
+  }
   if (device.is_cpu()) return dict;
   StateDict moved;
   for (const auto& [name, t] : dict) moved.insert(name, t.to(device));

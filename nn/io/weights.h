@@ -51,8 +51,9 @@ void save_weights(const std::string& path, const Module& model);
 // PyTorch-layout weights file, a failed checksum, or (strict) any difference.
 LoadReport load_weights(const std::string& path, Module& model, const LoadOptions& options = {});
 
-// The tensors of one group of a kiln HDF5 file ("model", "optimizer", ...), checked and checksum-verified,
-// on `device`: the file's content without a model to load it into.
+// The tensors of one group of a kiln HDF5 file ("model", "optimizer", ...; "/" for datasets at the root),
+// checked and checksum-verified, on `device`: the file's content without a model to load it into. Every
+// link of the group must be a dataset.
 StateDict read_group(const std::string& path, const std::string& group = "model",
                      Device device = Device::cpu());
 
