@@ -70,6 +70,7 @@ void write_extra(const H5Out& out, const Extra& extra) {
     }
     detail::write_string_attr(out, d, kKindAttr, kind);
   }
+  detail::write_int_attr(out, g, detail::kEntriesAttr, static_cast<int64_t>(extra.size()));
 }
 
 Extra read_extra(const H5In& in, hid_t group) {
@@ -127,6 +128,11 @@ FileContent read_content(const std::string& path) {
   }
   Handle extra = detail::open_group(in, in.file, "extra", "extra");
   if (extra.get() >= 0) c.extra = read_extra(in, extra);
+  // save_checkpoint always writes these groups, so a kiln checkpoint without one was altered (a damaged
+  // link would otherwise read as "no extra values" and pass silently).
+  KILN_CHECK(!in.kiln_file || (c.model && c.progress && c.history && extra.get() >= 0), path,
+             ": a group every kiln checkpoint has (model, progress, history, extra) is missing: the file is "
+             "damaged");
   return c;
 }
 
@@ -148,7 +154,9 @@ void save_checkpoint(const std::string& path, const Module& model, const Checkpo
     if (parts.optimizer != nullptr) {
       Handle g = detail::create_group(out, out.file, "optimizer");
       detail::write_string_attr(out, g, "name", parts.optimizer->name());
-      for (const auto& [name, t] : parts.optimizer->state_dict()) detail::write_tensor(out, g, name, t);
+      const StateDict state = parts.optimizer->state_dict();
+      for (const auto& [name, t] : state) detail::write_tensor(out, g, name, t);
+      detail::write_int_attr(out, g, detail::kEntriesAttr, static_cast<int64_t>(state.size()));
     }
     if (parts.scheduler != nullptr)
       detail::write_state_dict(out, out.file, "scheduler", parts.scheduler->state_dict());

@@ -22,6 +22,10 @@
 
 namespace kiln::nn::io::detail {
 
+// Every group kiln writes records how many links it holds, so a damaged link that HDF5 no longer lists is
+// noticed (list_group checks it in kiln files).
+inline constexpr const char* kEntriesAttr = "entries";
+
 // A file being written (created fresh at `path`, which is a temporary name) or read.
 struct H5Out {
   Handle file;

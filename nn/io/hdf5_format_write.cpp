@@ -1,4 +1,4 @@
-// kiln/nn/io/hdf5_format.cpp: the kiln HDF5 envelope (hdf5_format.h).
+// kiln/nn/io/hdf5_format_write.cpp: writing the kiln HDF5 envelope (hdf5_format.h).
 #include "kiln/nn/io/hdf5_format.h"
 
 #include <ctime>
@@ -33,26 +33,14 @@ void write_kiln_file(const std::string& path, const std::string& content, const 
     write_string_attr(out, out.file, "kiln_version", KILN_VERSION_STRING);
     write_string_attr(out, out.file, "created", utc_now());
     write_string_attr(out, out.file, "content", content);
-    write_string_attr(out, out.file, "model_summary", summary);
+    // An attribute over 64 KiB would need the heap storage kiln avoids (hdf5_write.cpp); a summary that
+    // long is cut.
+    constexpr size_t kMaxSummary = 60000;
+    write_string_attr(out, out.file, "model_summary",
+                      summary.size() <= kMaxSummary ? summary : summary.substr(0, kMaxSummary) + "\n...");
     fill(out);
     if (!out.file.close()) hdf5_fail(path, "cannot finish writing the file (disk full?)");
   });
-}
-
-H5In open_kiln_file(const std::string& path, const std::string& what) {
-  H5In in = open_file(path);
-  if (!in.kiln_file) return in;
-  const auto format = read_string_attr(in, in.file, "format");
-  KILN_CHECK(format == kFormatName, path, ": the root attribute 'format' is '", format.value_or(""),
-             "', not '", kFormatName, "'");
-  const auto version = read_int_attr(in, in.file, "format_version");
-  KILN_CHECK(version.has_value() && *version >= 1 && *version <= kFormatVersion, path, ": format_version ",
-             version ? std::to_string(*version) : std::string("(missing)"),
-             " is not one this kiln reads (1..", kFormatVersion, "); a newer kiln wrote it?");
-  const auto content = read_string_attr(in, in.file, "content").value_or("");
-  KILN_CHECK(what.empty() || content == what || (what == "weights" && content == "checkpoint"), path,
-             ": holds '", content, "', not ", what);
-  return in;
 }
 
 }  // namespace kiln::nn::io::detail

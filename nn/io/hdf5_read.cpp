@@ -1,16 +1,16 @@
-// kiln/nn/io/hdf5_tensor.cpp: tensors, strings and integers in HDF5 files, written fast and read
-// defensively (hdf5_tensor.h).
-#include "kiln/nn/io/hdf5_tensor.h"
-
-#include <H5PLpublic.h>
+// kiln/nn/io/hdf5_read.cpp: opening and reading files defensively (hdf5_tensor.h): every size is checked
+// against what the file can hold before anything is allocated. Kept apart from the writer so the fuzz
+// target (tests/fuzz/fuzz_checkpoint.cpp) builds the whole reader from tensor/ alone.
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <future>
 #include <limits>
 
+#include "kiln/nn/io/hdf5_tensor.h"
+#include "kiln/nn/io/hdf5_types.h"
 #include "kiln/tensor/error.h"
 
 namespace kiln::nn::io::detail {
@@ -19,8 +19,6 @@ namespace {
 
 // The largest rank kiln reads (HDF5's own limit).
 constexpr int kMaxRank = H5S_MAX_RANK;
-// Tensors above this size have their checksum computed on a second thread while HDF5 moves the bytes.
-constexpr size_t kParallelChecksumBytes = size_t{1} << 20;
 // Reads of big datasets go in pieces of about this size, so the checksum of one piece overlaps the read of
 // the next.
 constexpr size_t kReadPieceBytes = size_t{32} << 20;
@@ -28,125 +26,13 @@ constexpr size_t kReadPieceBytes = size_t{32} << 20;
 // per stored byte is a lie (a decompression bomb), refused before allocating.
 constexpr int64_t kMaxFilterRatio = 1032;
 
-uint32_t crc32_of(const void* data, size_t n, uint32_t crc = 0) {
-  const auto* p = static_cast<const Bytef*>(data);
-  // crc32_z takes a size_t length; zlib's older crc32 takes a 32-bit one.
-  return static_cast<uint32_t>(crc32_z(crc, p, n));
-}
-
-Handle make_half_type(bool bfloat) {
-  Handle t(H5Tcopy(H5T_IEEE_F32LE), H5Tclose);
-  // (sign position, exponent position, exponent size, mantissa position, mantissa size)
-  if (bfloat) {
-    H5Tset_fields(t, 15, 7, 8, 0, 7);
-    H5Tset_size(t, 2);
-    H5Tset_ebias(t, 127);
-  } else {
-    H5Tset_fields(t, 15, 10, 5, 0, 10);
-    H5Tset_size(t, 2);
-    H5Tset_ebias(t, 15);
-  }
-  return t;
-}
-
-Handle make_bool_type() {
-  Handle t(H5Tenum_create(H5T_NATIVE_INT8), H5Tclose);
-  int8_t v = 0;
-  H5Tenum_insert(t, "FALSE", &v);
-  v = 1;
-  H5Tenum_insert(t, "TRUE", &v);
-  return t;
-}
-
-// The HDF5 type kiln writes for a dtype (also the memory type it reads into).
-Handle h5_type(DType d) {
-  switch (d) {
-    case DType::f32:
-      return Handle(H5Tcopy(H5T_IEEE_F32LE), H5Tclose);
-    case DType::f64:
-      return Handle(H5Tcopy(H5T_IEEE_F64LE), H5Tclose);
-    case DType::i64:
-      return Handle(H5Tcopy(H5T_STD_I64LE), H5Tclose);
-    case DType::i32:
-      return Handle(H5Tcopy(H5T_STD_I32LE), H5Tclose);
-    case DType::u8:
-      return Handle(H5Tcopy(H5T_STD_U8LE), H5Tclose);
-    case DType::boolean:
-      return make_bool_type();
-    case DType::f16:
-      return make_half_type(false);
-    case DType::bf16:
-      return make_half_type(true);
-  }
-  KILN_ASSERT(false, "unknown dtype");
-  return {};
-}
-
-// The dtype a file type reads as, or nullopt with `why` set. Narrow integers widen (HDF5 converts).
-std::optional<DType> dtype_of(hid_t type, std::string* why) {
-  const H5T_class_t cls = H5Tget_class(type);
-  const size_t size = H5Tget_size(type);
-  if (cls == H5T_FLOAT) {
-    if (size == 4) return DType::f32;
-    if (size == 8) return DType::f64;
-    if (size == 2) {
-      size_t spos, epos, esize, mpos, msize;
-      if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0) {
-        if (esize == 5 && msize == 10) return DType::f16;
-        if (esize == 8 && msize == 7) return DType::bf16;
-      }
-    }
-    *why = "a " + std::to_string(size) + "-byte float layout kiln has no dtype for";
-    return std::nullopt;
-  }
-  if (cls == H5T_INTEGER) {
-    const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
-    if (size == 1 && !is_signed) return DType::u8;
-    if (is_signed && size <= 4) return DType::i32;
-    if ((is_signed && size == 8) || (!is_signed && size <= 4)) return DType::i64;
-    *why = std::string("a ") + (is_signed ? "signed " : "unsigned ") + std::to_string(size) +
-           "-byte integer kiln has no dtype for";
-    return std::nullopt;
-  }
-  if (cls == H5T_ENUM && size == 1 && H5Tget_nmembers(type) == 2) {
-    // h5py's bool: {FALSE = 0, TRUE = 1}. HDF5 converts enums by member name, so check the names.
-    char* a = H5Tget_member_name(type, 0);
-    char* b = H5Tget_member_name(type, 1);
-    const bool named = a != nullptr && b != nullptr &&
-                       ((std::strcmp(a, "FALSE") == 0 && std::strcmp(b, "TRUE") == 0) ||
-                        (std::strcmp(a, "TRUE") == 0 && std::strcmp(b, "FALSE") == 0));
-    if (a != nullptr) H5free_memory(a);
-    if (b != nullptr) H5free_memory(b);
-    if (named) return DType::boolean;
-  }
-  static const char* const names[] = {"integer",  "float",           "time",     "string",
-                                      "bitfield", "opaque",          "compound", "reference",
-                                      "enum",     "variable-length", "array"};
-  *why = cls >= 0 && cls < 11 ? std::string("HDF5 type class '") + names[cls] + "'" : "an unknown HDF5 type";
-  if (cls == H5T_ENUM) *why += " (only h5py's bool enum {FALSE, TRUE} is read)";
-  return std::nullopt;
-}
-
-Handle scalar_space() { return Handle(H5Screate(H5S_SCALAR), H5Sclose); }
-
-Handle string_type() {
-  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  return t;
-}
-
-void check_name(const H5Out& out, const std::string& name) {
-  KILN_CHECK(!name.empty() && name != "." && name.find('/') == std::string::npos, out.shown_path,
-             ": cannot store the name '", name, "' (HDF5 names must be non-empty and contain no '/')");
-}
-
 // Reads a string from an attribute or dataset whose type is `type` (variable or fixed length).
 template <class ReadFn>
 std::optional<std::string> read_string(hid_t type, hid_t space, ReadFn read) {
   if (H5Tget_class(type) != H5T_STRING || H5Sget_simple_extent_type(space) != H5S_SCALAR) return std::nullopt;
   if (H5Tis_variable_str(type) > 0) {
     Handle mem = string_type();
+    H5Tset_cset(mem, H5Tget_cset(type));  // HDF5 converts strings only within one character set
     char* value = nullptr;
     if (read(mem.get(), &value) < 0) return std::nullopt;
     std::string s = value != nullptr ? value : "";
@@ -156,28 +42,16 @@ std::optional<std::string> read_string(hid_t type, hid_t space, ReadFn read) {
   const size_t size = H5Tget_size(type);
   if (size == 0 || size > (size_t{64} << 20)) return std::nullopt;
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(mem, size);
-  std::string s(size, '\0');
+  H5Tset_size(mem, size + 1);  // room for the terminator after a null-padded string of `size` bytes
+  H5Tset_strpad(mem, H5T_STR_NULLTERM);
+  H5Tset_cset(mem, H5Tget_cset(type));
+  std::string s(size + 1, '\0');
   if (read(mem.get(), s.data()) < 0) return std::nullopt;
   s.resize(std::strlen(s.c_str()));
   return s;
 }
 
 }  // namespace
-
-H5Out create_file(const std::string& temp_path, const std::string& shown_path) {
-  Handle fapl = hdf5_own(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, shown_path, "creating a file access list");
-  // The 1.8+ object formats checksum every piece of metadata (superblock, object headers, heaps, B-trees),
-  // so HDF5 itself notices corrupted structure on load; h5py 3 and HDF5 1.10+ read them.
-  H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-  H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
-  H5Out out;
-  out.path = temp_path;
-  out.shown_path = shown_path;
-  out.file = hdf5_own(H5Fcreate(temp_path.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl), H5Fclose, shown_path,
-                      "cannot create the file (at its temporary name " + temp_path + ")");
-  return out;
-}
 
 H5In open_file(const std::string& path) {
   struct stat st {};
@@ -191,16 +65,15 @@ H5In open_file(const std::string& path) {
   in.file = hdf5_own(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, path,
                      "not a readable HDF5 file (truncated, corrupted or another format)");
   // The kiln format marker decides whether checksums are required.
-  in.kiln_file = read_string_attr(in, in.file, "format").has_value();
+  // Any one of kiln's root attributes marks a kiln file, so a damaged attribute name cannot turn one into a
+  // foreign file that is read without checksums.
+  for (const char* attr :
+       {"format", "format_version", "kiln_version", "created", "content", "model_summary"}) {
+    const htri_t exists = H5Aexists(in.file, attr);
+    H5Eclear2(H5E_DEFAULT);
+    in.kiln_file = in.kiln_file || exists > 0;
+  }
   return in;
-}
-
-Handle create_group(const H5Out& out, hid_t parent, const std::string& name) {
-  check_name(out, name);
-  Handle gcpl = hdf5_own(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, out.shown_path, "creating a group list");
-  H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-  return hdf5_own(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), H5Gclose, out.shown_path,
-                  "cannot create the group '" + name + "'");
 }
 
 Handle open_group(const H5In& in, hid_t parent, const std::string& name, const std::string& shown_name) {
@@ -218,79 +91,6 @@ Handle open_group(const H5In& in, hid_t parent, const std::string& name, const s
   KILN_CHECK(info.type == H5O_TYPE_GROUP, in.path, ": '", shown_name, "' is not a group");
   return hdf5_own(H5Gopen2(parent, name.c_str(), H5P_DEFAULT), H5Gclose, in.path,
                   "cannot open the group '" + shown_name + "'");
-}
-
-Handle write_tensor(const H5Out& out, hid_t group, const std::string& name, const Tensor& t) {
-  check_name(out, name);
-  KILN_CHECK(t.defined(), out.shown_path, ": cannot save '", name, "': the tensor is undefined");
-  // A CPU tensor that is already dense is written from its own memory; others are staged one at a time,
-  // so a save never holds more than one extra tensor.
-  Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
-  if (!host.is_contiguous()) host = host.contiguous();
-  const size_t nbytes = static_cast<size_t>(host.numel()) * dtype_size(host.dtype());
-  const void* data = host.data_ptr();
-
-  Handle space;
-  if (host.dim() == 0) {
-    space = scalar_space();
-  } else {
-    std::vector<hsize_t> dims(host.shape().begin(), host.shape().end());
-    space = Handle(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose);
-  }
-  Handle type = h5_type(host.dtype());
-  Handle dcpl = hdf5_own(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, out.shown_path, "creating a dataset list");
-  // Every byte is written right away, so HDF5 need not write fill values first.
-  H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
-  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE);
-  Handle dset = hdf5_own(H5Dcreate2(group, name.c_str(), type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                         H5Dclose, out.shown_path, "cannot create the dataset '" + name + "'");
-  uint32_t crc = 0;
-  if (nbytes > 0) {
-    std::future<uint32_t> pending;
-    if (nbytes >= kParallelChecksumBytes)
-      pending = std::async(std::launch::async, [data, nbytes] { return crc32_of(data, nbytes); });
-    const herr_t rc = H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    crc = pending.valid() ? pending.get() : crc32_of(data, nbytes);
-    if (rc < 0) hdf5_fail(out.shown_path, "cannot write the dataset '" + name + "'");
-  }
-  write_int_attr(out, dset, "crc32", crc);
-  return dset;
-}
-
-void write_state_dict(const H5Out& out, hid_t parent, const std::string& group, const StateDict& dict) {
-  Handle g = create_group(out, parent, group);
-  for (const auto& [name, t] : dict) write_tensor(out, g, name, t);
-}
-
-void write_string_attr(const H5Out& out, hid_t object, const std::string& name, const std::string& value) {
-  Handle type = string_type();
-  Handle space = scalar_space();
-  Handle a = hdf5_own(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
-                      out.shown_path, "cannot create the attribute '" + name + "'");
-  const char* p = value.c_str();
-  if (H5Awrite(a, type, &p) < 0) hdf5_fail(out.shown_path, "cannot write the attribute '" + name + "'");
-}
-
-void write_int_attr(const H5Out& out, hid_t object, const std::string& name, int64_t value) {
-  Handle space = scalar_space();
-  Handle a = hdf5_own(H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
-                      H5Aclose, out.shown_path, "cannot create the attribute '" + name + "'");
-  if (H5Awrite(a, H5T_NATIVE_INT64, &value) < 0)
-    hdf5_fail(out.shown_path, "cannot write the attribute '" + name + "'");
-}
-
-Handle write_string_dataset(const H5Out& out, hid_t group, const std::string& name,
-                            const std::string& value) {
-  check_name(out, name);
-  Handle type = string_type();
-  Handle space = scalar_space();
-  Handle d = hdf5_own(H5Dcreate2(group, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                      H5Dclose, out.shown_path, "cannot create the dataset '" + name + "'");
-  const char* p = value.c_str();
-  if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p) < 0)
-    hdf5_fail(out.shown_path, "cannot write the dataset '" + name + "'");
-  write_int_attr(out, d, "crc32", crc32_of(value.data(), value.size()));
-  return d;
 }
 
 std::vector<std::string> list_group(const H5In& in, hid_t group, const std::string& shown_name) {
@@ -321,6 +121,12 @@ std::vector<std::string> list_group(const H5In& in, hid_t group, const std::stri
     hdf5_fail(in.path, "cannot list the group '" + shown_name + "'");
   KILN_CHECK(!walk.foreign_link, in.path, ": '", shown_name, "/", walk.bad,
              "' is a soft or external link; kiln reads only objects stored in the file itself");
+  if (in.kiln_file && !shown_name.empty()) {
+    const std::optional<int64_t> entries = read_int_attr(in, group, kEntriesAttr);
+    KILN_CHECK(entries.has_value() && *entries == static_cast<int64_t>(walk.names.size()), in.path,
+               ": group '", shown_name, "' lists ", walk.names.size(), " entries but was written with ",
+               entries ? std::to_string(*entries) : std::string("(no count)"), ": the file is damaged");
+  }
   return walk.names;
 }
 
