@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <kiln/kiln.h>
 
@@ -131,13 +132,26 @@ TEST(ExportTrace, FormatLimitsAreErrorsAtExport) {
   }
   // ONNX expresses groups.
   EXPECT_NO_THROW(export_onnx(grouped, x, dir + "/g.onnx"));
-  nn::Sequential training_dropout{nn::Linear(4, 4)};
-  EXPECT_THROW(export_tflite(training_dropout, randn({1, 4}), dir + "/t.tflite",
-                             {.quantization = TFLiteQuantization::int8}),
-               Error)
+  nn::Sequential small{nn::Linear(4, 4)};
+  EXPECT_THROW(
+      export_tflite(small, randn({1, 4}), dir + "/t.tflite", {.quantization = TFLiteQuantization::int8}),
+      Error)
       << "int8 without calibration data";
-  EXPECT_THROW(export_tflite(training_dropout, Tensor(), dir + "/u.tflite"), Error);
-  EXPECT_THROW(export_tflite(training_dropout, randn({1, 4}), dir + "/no/such/folder/x.tflite"), Error);
+  EXPECT_THROW(export_tflite(small, Tensor(), dir + "/u.tflite"), Error);
+  EXPECT_THROW(export_tflite(small, randn({1, 4}), dir + "/no/such/folder/x.tflite"), Error);
+  EXPECT_THROW(export_tflite(small, randn({1, 5}), dir + "/wrong_shape.tflite"), Error)
+      << "the trace's error";
+  EXPECT_THROW(export_tflite(small, randn({1, 4}).to(DType::f64), dir + "/f64.tflite"), Error);
+  Tensor calib = randn({8, 4});
+  calib.data<float>()[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(export_tflite(small, randn({1, 4}), dir + "/nan.tflite",
+                             {.quantization = TFLiteQuantization::int8, .calibration_data = calib}),
+               Error);
+  EXPECT_THROW(export_tflite(small, randn({1, 4}), dir + "/shape.tflite",
+                             {.quantization = TFLiteQuantization::int8, .calibration_data = randn({8, 5})}),
+               Error);
+  EXPECT_THROW(export_onnx(small, randn({1, 4}), dir + "/o.onnx", {.opset = 12}), Error);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/nan.tflite"));
 }
 
 TEST(ExportTrace, TfliteFileIsAFlatbufferWrittenAtomically) {

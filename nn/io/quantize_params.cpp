@@ -49,6 +49,9 @@ std::vector<Range> calibrate(const Graph& g, const Tensor& data, Calibration met
         std::nth_element(x.begin(), x.begin() + k_lo, x.end());
         lo = x[k_lo];
       }
+      KILN_CHECK(std::isfinite(lo) && std::isfinite(hi), "export: calibration: value ", v, " ",
+                 shape_str(g.values[v].shape), " holds inf or NaN for calibration batch ", batches,
+                 "; int8 ranges need finite activations");
       Range& r = ranges[v];
       if (method == Calibration::minmax) {
         r.lo = r.seen ? std::min(r.lo, lo) : lo;

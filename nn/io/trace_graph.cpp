@@ -173,6 +173,11 @@ Graph trace_module(Module& model, const Tensor& example_input) {
              example_input.dtype(), " ", shape_str(example_input.shape()));
   KILN_CHECK(example_input.dim() >= 1 && example_input.size(0) >= 1, "export: the example input ",
              shape_str(example_input.shape()), " needs a batch dimension of size >= 1");
+  KILN_CHECK(example_input.device().is_cpu(), "export: the example input is on ", example_input.device(),
+             "; export traces on the CPU (model.to(Device::cpu()) and a CPU input)");
+  for (const auto& [name, p] : model.named_parameters())
+    KILN_CHECK(p.device().is_cpu(), "export: parameter '", name, "' is on ", p.device(),
+               "; export traces on the CPU (call model.to(Device::cpu()) first)");
   GraphTracer tracer;
   ModuleHooks hooks(model, tracer);
   Tensor x = example_input.detach().clone();
