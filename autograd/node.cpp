@@ -1,5 +1,6 @@
 // Nodes of the tape, grad mode and the recording helper every op uses.
 #include "kiln/autograd/node.h"
+#include "kiln/autograd/trace.h"
 
 #include <atomic>
 
@@ -130,6 +131,7 @@ void record(const char* name, const std::vector<Tensor>& inputs, Tensor& result,
   TensorImpl* impl = result.impl();
   impl->grad_fn = std::move(node);
   impl->requires_grad = true;
+  trace::report_node(name, result);
 }
 
 }  // namespace kiln::autograd

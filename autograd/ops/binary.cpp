@@ -40,33 +40,64 @@ bool wants(const Tensor& t) { return t.requires_grad(); }
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+  // A scaled b is traced as its own mul, before the add.
   const Tensor& rhs = alpha == 1.0 ? b : b * alpha;
-  return binary_op(
-      "add", BinaryKernel::add, a, rhs,
-      [](const Tensor& g, const Tensor&, const Tensor&) {
-        return Grads{g, g};
+  return trace::traced(
+      "add",
+      [&] {
+        return binary_op(
+            "add", BinaryKernel::add, a, rhs,
+            [](const Tensor& g, const Tensor&, const Tensor&) {
+              return Grads{g, g};
+            },
+            /*saves_inputs=*/false);
       },
-      /*saves_inputs=*/false);
+      [&] {
+        return trace::OpRecord{{a, rhs}};
+      });
 }
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
   const Tensor& rhs = alpha == 1.0 ? b : b * alpha;
-  return binary_op(
-      "sub", BinaryKernel::sub, a, rhs,
-      [](const Tensor& g, const Tensor&, const Tensor& b) {
-        return Grads{g, wants(b) ? neg(g) : Tensor()};
+  return trace::traced(
+      "sub",
+      [&] {
+        return binary_op(
+            "sub", BinaryKernel::sub, a, rhs,
+            [](const Tensor& g, const Tensor&, const Tensor& b) {
+              return Grads{g, wants(b) ? neg(g) : Tensor()};
+            },
+            /*saves_inputs=*/false);
       },
-      /*saves_inputs=*/false);
+      [&] {
+        return trace::OpRecord{{a, rhs}};
+      });
 }
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op("mul", BinaryKernel::mul, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
-    return Grads{wants(a) ? g * b : Tensor(), wants(b) ? g * a : Tensor()};
-  });
+  return trace::traced(
+      "mul",
+      [&] {
+        return binary_op("mul", BinaryKernel::mul, a, b,
+                         [](const Tensor& g, const Tensor& a, const Tensor& b) {
+                           return Grads{wants(a) ? g * b : Tensor(), wants(b) ? g * a : Tensor()};
+                         });
+      },
+      [&] {
+        return trace::OpRecord{{a, b}};
+      });
 }
 Tensor div(const Tensor& a, const Tensor& b) {
   check_integer_divisor("div", a, b);
-  return binary_op("div", BinaryKernel::div, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
-    return Grads{wants(a) ? g / b : Tensor(), wants(b) ? neg(g * a / (b * b)) : Tensor()};
-  });
+  return trace::traced(
+      "div",
+      [&] {
+        return binary_op(
+            "div", BinaryKernel::div, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
+              return Grads{wants(a) ? g / b : Tensor(), wants(b) ? neg(g * a / (b * b)) : Tensor()};
+            });
+      },
+      [&] {
+        return trace::OpRecord{{a, b}};
+      });
 }
 Tensor pow(const Tensor& a, const Tensor& b) {
   return binary_op("pow", BinaryKernel::pow, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
@@ -82,20 +113,26 @@ Tensor pow(const Tensor& a, double exponent) {
   return pow(a, scalar_like(exponent, a));
 }
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary_op("maximum", BinaryKernel::maximum, a, b,
-                   [](const Tensor& g, const Tensor& a, const Tensor& b) {
-                     Tensor half = where(eq(a, b), g * 0.5, g);
-                     return Grads{wants(a) ? where(a >= b, half, 0.0) : Tensor(),
-                                  wants(b) ? where(b >= a, half, 0.0) : Tensor()};
-                   });
+  trace::OpScope trace("maximum");
+  Tensor out = binary_op("maximum", BinaryKernel::maximum, a, b,
+                         [](const Tensor& g, const Tensor& a, const Tensor& b) {
+                           Tensor half = where(eq(a, b), g * 0.5, g);
+                           return Grads{wants(a) ? where(a >= b, half, 0.0) : Tensor(),
+                                        wants(b) ? where(b >= a, half, 0.0) : Tensor()};
+                         });
+  if (trace) trace.report({a, b}, out);
+  return out;
 }
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary_op("minimum", BinaryKernel::minimum, a, b,
-                   [](const Tensor& g, const Tensor& a, const Tensor& b) {
-                     Tensor half = where(eq(a, b), g * 0.5, g);
-                     return Grads{wants(a) ? where(a <= b, half, 0.0) : Tensor(),
-                                  wants(b) ? where(b <= a, half, 0.0) : Tensor()};
-                   });
+  trace::OpScope trace("minimum");
+  Tensor out = binary_op("minimum", BinaryKernel::minimum, a, b,
+                         [](const Tensor& g, const Tensor& a, const Tensor& b) {
+                           Tensor half = where(eq(a, b), g * 0.5, g);
+                           return Grads{wants(a) ? where(a <= b, half, 0.0) : Tensor(),
+                                        wants(b) ? where(b <= a, half, 0.0) : Tensor()};
+                         });
+  if (trace) trace.report({a, b}, out);
+  return out;
 }
 
 Tensor eq(const Tensor& a, const Tensor& b) { return run_binary(BinaryKernel::eq, a, b, "eq"); }
@@ -143,10 +180,17 @@ Tensor where(const Tensor& cond, double a, const Tensor& b) { return where(cond,
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   check_defined("clamp", x);
   KILN_CHECK(!lo || !hi || *lo <= *hi, "clamp: min ", *lo, " is above max ", *hi);
+  trace::OpScope trace("clamp");
   // Composite: the gradient passes exactly where lo <= x <= hi, as in PyTorch.
   Tensor out = x;
   if (lo) out = where(x < *lo, scalar_like(*lo, x), out);
   if (hi) out = where(x > *hi, scalar_like(*hi, x), out);
+  if (trace) {
+    trace::Attrs attrs;
+    if (lo) attrs.emplace_back("min", *lo);
+    if (hi) attrs.emplace_back("max", *hi);
+    trace.report({x}, out, attrs);
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/ops.h"
+#include "kiln/autograd/trace.h"
 #include "kiln/tensor/backend.h"
 
 namespace kiln::autograd::detail {
@@ -53,3 +54,7 @@ void check_index_range(const Tensor& index, int64_t lo, int64_t hi, const char* 
                        std::optional<int64_t> allowed = std::nullopt, const char* detail = nullptr);
 
 }  // namespace kiln::autograd::detail
+
+namespace kiln {
+namespace trace = autograd::trace;  // the op files report themselves to an installed tracer
+}

@@ -119,39 +119,51 @@ void check_positive(const char* op, const char* what, Int2 v, int64_t min, const
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Int2 stride, Int2 padding,
               Int2 dilation, int64_t groups) {
-  const char* op = "conv2d";
-  if (autocast::needs_lower({&x, &weight, &bias}))
-    return conv2d(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), stride, padding,
-                  dilation, groups);
-  check_conv_operands(op, x, weight, bias);
-  KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
-  KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_out, C_in / groups, kH, kW), got ",
-             shape_str(weight.shape()));
-  check_positive(op, "stride", stride, 1, x);
-  check_positive(op, "dilation", dilation, 1, x);
-  check_positive(op, "padding", padding, 0, x);
-  KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " (input ", shape_str(x.shape()),
-             ")");
-  Conv2dArgs a;
-  a.n = x.size(0), a.c_in = x.size(1), a.h = x.size(2), a.w = x.size(3);
-  a.c_out = weight.size(0), a.kh = weight.size(2), a.kw = weight.size(3);
-  KILN_CHECK(a.c_in % groups == 0 && a.c_out % groups == 0, op, ": input channels (", a.c_in,
-             ") and output channels (", a.c_out, ") must both be divisible by groups (", groups, "); input ",
-             shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
-  KILN_CHECK(weight.size(1) * groups == a.c_in, op, ": weight ", shape_str(weight.shape()), " expects ",
-             weight.size(1) * groups, " input channels (", weight.size(1), " per group x ", groups,
-             " groups), but input ", shape_str(x.shape()), " has ", a.c_in);
-  a.stride_h = stride[0], a.stride_w = stride[1], a.pad_h = padding[0], a.pad_w = padding[1];
-  a.dil_h = dilation[0], a.dil_w = dilation[1], a.groups = groups;
-  const int64_t eff_h = a.dil_h * (a.kh - 1) + 1, eff_w = a.dil_w * (a.kw - 1) + 1;
-  KILN_CHECK(a.kh >= 1 && a.kw >= 1 && eff_h <= a.h + 2 * a.pad_h && eff_w <= a.w + 2 * a.pad_w, op,
-             ": kernel ", a.kh, "x", a.kw, " (dilation ", int2_str(dilation),
-             ") is larger than the padded input ", a.h + 2 * a.pad_h, "x", a.w + 2 * a.pad_w, "; input ",
-             shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ", int2_str(padding));
-  a.h_out = (a.h + 2 * a.pad_h - eff_h) / a.stride_h + 1;
-  a.w_out = (a.w + 2 * a.pad_w - eff_w) / a.stride_w + 1;
-  check_bias(op, bias, a.c_out);
-  return conv_forward(x, weight, bias, a);
+  return trace::traced(
+      "conv2d",
+      [&]() -> Tensor {
+        const char* op = "conv2d";
+        if (autocast::needs_lower({&x, &weight, &bias}))
+          return conv2d(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), stride, padding,
+                        dilation, groups);
+        check_conv_operands(op, x, weight, bias);
+        KILN_CHECK(x.dim() == 4, op, ": input must be (N, C_in, H, W), got ", shape_str(x.shape()));
+        KILN_CHECK(weight.dim() == 4, op, ": weight must be (C_out, C_in / groups, kH, kW), got ",
+                   shape_str(weight.shape()));
+        check_positive(op, "stride", stride, 1, x);
+        check_positive(op, "dilation", dilation, 1, x);
+        check_positive(op, "padding", padding, 0, x);
+        KILN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups, " (input ",
+                   shape_str(x.shape()), ")");
+        Conv2dArgs a;
+        a.n = x.size(0), a.c_in = x.size(1), a.h = x.size(2), a.w = x.size(3);
+        a.c_out = weight.size(0), a.kh = weight.size(2), a.kw = weight.size(3);
+        KILN_CHECK(a.c_in % groups == 0 && a.c_out % groups == 0, op, ": input channels (", a.c_in,
+                   ") and output channels (", a.c_out, ") must both be divisible by groups (", groups,
+                   "); input ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()));
+        KILN_CHECK(weight.size(1) * groups == a.c_in, op, ": weight ", shape_str(weight.shape()), " expects ",
+                   weight.size(1) * groups, " input channels (", weight.size(1), " per group x ", groups,
+                   " groups), but input ", shape_str(x.shape()), " has ", a.c_in);
+        a.stride_h = stride[0], a.stride_w = stride[1], a.pad_h = padding[0], a.pad_w = padding[1];
+        a.dil_h = dilation[0], a.dil_w = dilation[1], a.groups = groups;
+        const int64_t eff_h = a.dil_h * (a.kh - 1) + 1, eff_w = a.dil_w * (a.kw - 1) + 1;
+        KILN_CHECK(a.kh >= 1 && a.kw >= 1 && eff_h <= a.h + 2 * a.pad_h && eff_w <= a.w + 2 * a.pad_w, op,
+                   ": kernel ", a.kh, "x", a.kw, " (dilation ", int2_str(dilation),
+                   ") is larger than the padded input ", a.h + 2 * a.pad_h, "x", a.w + 2 * a.pad_w,
+                   "; input ", shape_str(x.shape()), ", weight ", shape_str(weight.shape()), ", padding ",
+                   int2_str(padding));
+        a.h_out = (a.h + 2 * a.pad_h - eff_h) / a.stride_h + 1;
+        a.w_out = (a.w + 2 * a.pad_w - eff_w) / a.stride_w + 1;
+        check_bias(op, bias, a.c_out);
+        return conv_forward(x, weight, bias, a);
+      },
+      [&] {
+        return trace::OpRecord{{x, weight, bias},
+                               {{"stride", std::vector<int64_t>{stride[0], stride[1]}},
+                                {"padding", std::vector<int64_t>{padding[0], padding[1]}},
+                                {"dilation", std::vector<int64_t>{dilation[0], dilation[1]}},
+                                {"groups", groups}}};
+      });
 }
 
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride, int64_t padding,

@@ -29,17 +29,27 @@ Tensor dense_copy(const Tensor& x, DType dtype, Device device) {
 }  // namespace
 
 Tensor contiguous(const Tensor& x) {
-  check_defined("contiguous", x);
-  if (x.is_contiguous()) return x;
-  return clone(x);
+  return trace::traced(
+      "identity",
+      [&]() -> Tensor {
+        check_defined("contiguous", x);
+        if (x.is_contiguous()) return x;
+        return clone(x);
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor clone(const Tensor& x) {
-  check_defined("clone", x);
-  Tensor out = dense_copy(x, x.dtype(), x.device());
-  if (autograd::needs_grad({&x}))
-    record("clone", {x}, out, [](const Tensor& g, const Tensor&) { return Grads{g}; });
-  return out;
+  return trace::traced(
+      "identity",
+      [&]() -> Tensor {
+        check_defined("clone", x);
+        Tensor out = dense_copy(x, x.dtype(), x.device());
+        if (autograd::needs_grad({&x}))
+          record("clone", {x}, out, [](const Tensor& g, const Tensor&) { return Grads{g}; });
+        return out;
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor cast(const Tensor& x, DType dtype) {
@@ -66,44 +76,52 @@ Tensor to_device(const Tensor& x, Device device) {
 }
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
-  KILN_CHECK(!xs.empty(), "cat: needs at least one tensor");
-  const Tensor& first = xs[0];
-  check_defined("cat", first);
-  KILN_CHECK(first.dim() > 0, "cat: cannot concatenate 0-d tensors (use stack)");
-  int64_t d = wrap_dim(dim, first.dim(), "cat");
-  Shape shape = first.shape();
-  shape[d] = 0;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    const Tensor& x = xs[i];
-    check_defined("cat", x);
-    check_same_device("cat", {&first, &x});
-    check_same_dtype("cat", first, x);
-    bool same_rank = x.dim() == first.dim();
-    for (int64_t k = 0; same_rank && k < x.dim(); ++k) same_rank = k == d || x.shape()[k] == first.shape()[k];
-    KILN_CHECK(same_rank, "cat: tensor ", i, " has shape ", shape_str(x.shape()), ", which does not match ",
-               shape_str(first.shape()), " except in dim ", d);
-    shape[d] += x.shape()[d];
-  }
-  Tensor out = empty(shape, {.dtype = first.dtype(), .device = first.device()});
-  Shape offsets, lengths;
-  int64_t at = 0;
-  for (const Tensor& x : xs) {
-    int64_t len = x.shape()[d];
-    if (len > 0) {
-      Shape sub = shape;
-      sub[d] = len;
-      as_strided(out, sub, out.strides(), at * out.strides()[d]).copy_(x.detach());
-    }
-    offsets.push_back(at), lengths.push_back(len), at += len;
-  }
-  if (autograd::needs_grad(xs)) {
-    record("cat", xs, out, [d, offsets, lengths](const Tensor& g, const Tensor&) {
-      Grads grads;
-      for (size_t i = 0; i < offsets.size(); ++i) grads.push_back(narrow(g, d, offsets[i], lengths[i]));
-      return grads;
-    });
-  }
-  return out;
+  return trace::traced(
+      "cat",
+      [&]() -> Tensor {
+        KILN_CHECK(!xs.empty(), "cat: needs at least one tensor");
+        const Tensor& first = xs[0];
+        check_defined("cat", first);
+        KILN_CHECK(first.dim() > 0, "cat: cannot concatenate 0-d tensors (use stack)");
+        int64_t d = wrap_dim(dim, first.dim(), "cat");
+        Shape shape = first.shape();
+        shape[d] = 0;
+        for (size_t i = 0; i < xs.size(); ++i) {
+          const Tensor& x = xs[i];
+          check_defined("cat", x);
+          check_same_device("cat", {&first, &x});
+          check_same_dtype("cat", first, x);
+          bool same_rank = x.dim() == first.dim();
+          for (int64_t k = 0; same_rank && k < x.dim(); ++k)
+            same_rank = k == d || x.shape()[k] == first.shape()[k];
+          KILN_CHECK(same_rank, "cat: tensor ", i, " has shape ", shape_str(x.shape()),
+                     ", which does not match ", shape_str(first.shape()), " except in dim ", d);
+          shape[d] += x.shape()[d];
+        }
+        Tensor out = empty(shape, {.dtype = first.dtype(), .device = first.device()});
+        Shape offsets, lengths;
+        int64_t at = 0;
+        for (const Tensor& x : xs) {
+          int64_t len = x.shape()[d];
+          if (len > 0) {
+            Shape sub = shape;
+            sub[d] = len;
+            as_strided(out, sub, out.strides(), at * out.strides()[d]).copy_(x.detach());
+          }
+          offsets.push_back(at), lengths.push_back(len), at += len;
+        }
+        if (autograd::needs_grad(xs)) {
+          record("cat", xs, out, [d, offsets, lengths](const Tensor& g, const Tensor&) {
+            Grads grads;
+            for (size_t i = 0; i < offsets.size(); ++i) grads.push_back(narrow(g, d, offsets[i], lengths[i]));
+            return grads;
+          });
+        }
+        return out;
+      },
+      [&] {
+        return trace::OpRecord{xs, {{"dim", dim}}};
+      });
 }
 
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim) {

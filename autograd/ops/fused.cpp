@@ -207,65 +207,83 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const T
 }
 
 Tensor bias_act(const Tensor& x, const Tensor& bias, Activation act, double negative_slope) {
-  const char* op = "bias_act";
-  check_defined(op, x);
-  check_defined(op, bias, "bias");
-  check_floating(op, x);
-  check_same_device(op, {&x, &bias});
-  check_same_dtype(op, x, bias);
-  KILN_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1), op, ": bias ",
-             shape_str(bias.shape()), " must be (D) for input ", shape_str(x.shape()), " (..., D)");
-  if (!has_fused(x, FusedKernel::bias_act)) return activate(x + bias, act, negative_slope);
+  return trace::traced(
+      "bias_act",
+      [&]() -> Tensor {
+        const char* op = "bias_act";
+        check_defined(op, x);
+        check_defined(op, bias, "bias");
+        check_floating(op, x);
+        check_same_device(op, {&x, &bias});
+        check_same_dtype(op, x, bias);
+        KILN_CHECK(x.dim() >= 1 && bias.dim() == 1 && bias.size(0) == x.size(-1), op, ": bias ",
+                   shape_str(bias.shape()), " must be (D) for input ", shape_str(x.shape()), " (..., D)");
+        if (!has_fused(x, FusedKernel::bias_act)) return activate(x + bias, act, negative_slope);
 
-  const int64_t d = x.size(-1), n = d == 0 ? 0 : x.numel() / d;
-  Tensor x2 = x.detach().contiguous().reshape({n, d});
-  Tensor b = bias.detach().contiguous();
-  Tensor y = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
-  backend(x.device()).bias_act(act, negative_slope, x2, b, y.reshape({n, d}));
-  if (autograd::needs_grad({&x, &bias})) {
-    const bool from_input = reads_input(act);
-    const bool gx_needed = x.requires_grad(), gb_needed = bias.requires_grad();
-    // Only what the derivative reads is kept: the output for none / relu / sigmoid / tanh, x and bias
-    // for the others.
-    Tensor x_saved = from_input ? x : Tensor(), b_saved = from_input ? bias : Tensor();
-    Tensor x2_saved = from_input ? x2 : Tensor();
-    record(
-        op, {x, bias}, y,
-        [=](const Tensor& g, const Tensor& out) {
-          Tensor gz;
-          if (autograd::GradMode::is_enabled()) {  // recorded backward: written with ops
-            gz = act_grad_composite(act, negative_slope, g, x_saved, b_saved, out);
-          } else {
-            gz = empty(g.shape(), {.dtype = g.dtype(), .device = g.device()});
-            backend(g.device())
-                .bias_act_backward(act, negative_slope, g.detach().contiguous().reshape({n, d}), x2_saved,
-                                   from_input ? b_saved.detach().contiguous() : Tensor(),
-                                   from_input ? Tensor() : out.detach().contiguous().reshape({n, d}),
-                                   gz.reshape({n, d}));
-          }
-          return Grads{gx_needed ? gz : Tensor(), gb_needed ? sum_to(gz, {d}) : Tensor()};
-        },
-        /*save_output=*/!from_input, /*save_inputs=*/from_input);
-  }
-  return y;
+        const int64_t d = x.size(-1), n = d == 0 ? 0 : x.numel() / d;
+        Tensor x2 = x.detach().contiguous().reshape({n, d});
+        Tensor b = bias.detach().contiguous();
+        Tensor y = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
+        backend(x.device()).bias_act(act, negative_slope, x2, b, y.reshape({n, d}));
+        if (autograd::needs_grad({&x, &bias})) {
+          const bool from_input = reads_input(act);
+          const bool gx_needed = x.requires_grad(), gb_needed = bias.requires_grad();
+          // Only what the derivative reads is kept: the output for none / relu / sigmoid / tanh, x and bias
+          // for the others.
+          Tensor x_saved = from_input ? x : Tensor(), b_saved = from_input ? bias : Tensor();
+          Tensor x2_saved = from_input ? x2 : Tensor();
+          record(
+              op, {x, bias}, y,
+              [=](const Tensor& g, const Tensor& out) {
+                Tensor gz;
+                if (autograd::GradMode::is_enabled()) {  // recorded backward: written with ops
+                  gz = act_grad_composite(act, negative_slope, g, x_saved, b_saved, out);
+                } else {
+                  gz = empty(g.shape(), {.dtype = g.dtype(), .device = g.device()});
+                  backend(g.device())
+                      .bias_act_backward(act, negative_slope, g.detach().contiguous().reshape({n, d}),
+                                         x2_saved, from_input ? b_saved.detach().contiguous() : Tensor(),
+                                         from_input ? Tensor() : out.detach().contiguous().reshape({n, d}),
+                                         gz.reshape({n, d}));
+                }
+                return Grads{gx_needed ? gz : Tensor(), gb_needed ? sum_to(gz, {d}) : Tensor()};
+              },
+              /*save_output=*/!from_input, /*save_inputs=*/from_input);
+        }
+        return y;
+      },
+      [&] {
+        return trace::OpRecord{{x, bias},
+                               {{"act", static_cast<int64_t>(act)}, {"negative_slope", negative_slope}}};
+      });
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act,
               double negative_slope) {
-  check_defined("linear", x);
-  check_defined("linear", weight, "weight");
-  // Autocast: cast the parameters themselves (not the transposed view), so its cache sees the leaves.
-  if (autocast::needs_lower({&x, &weight, &bias}))
-    return linear(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), act, negative_slope);
-  KILN_CHECK(weight.dim() == 2, "linear: weight must be (D_out, D_in), got ", shape_str(weight.shape()));
-  KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()), " has ",
-             (x.dim() ? x.size(-1) : 0), " features but weight ", shape_str(weight.shape()), " expects ",
-             weight.size(1));
-  Tensor y = matmul(x, transpose(weight, 0, 1));
-  if (!bias.defined()) return activate(y, act, negative_slope);
-  KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias ", shape_str(bias.shape()),
-             " does not match weight ", shape_str(weight.shape()));
-  return bias_act(y, bias, act, negative_slope);
+  return trace::traced(
+      "linear",
+      [&]() -> Tensor {
+        check_defined("linear", x);
+        check_defined("linear", weight, "weight");
+        // Autocast: cast the parameters themselves (not the transposed view), so its cache sees the leaves.
+        if (autocast::needs_lower({&x, &weight, &bias}))
+          return linear(autocast::lower(x), autocast::lower(weight), autocast::lower(bias), act,
+                        negative_slope);
+        KILN_CHECK(weight.dim() == 2, "linear: weight must be (D_out, D_in), got ",
+                   shape_str(weight.shape()));
+        KILN_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()),
+                   " has ", (x.dim() ? x.size(-1) : 0), " features but weight ", shape_str(weight.shape()),
+                   " expects ", weight.size(1));
+        Tensor y = matmul(x, transpose(weight, 0, 1));
+        if (!bias.defined()) return activate(y, act, negative_slope);
+        KILN_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0), "linear: bias ",
+                   shape_str(bias.shape()), " does not match weight ", shape_str(weight.shape()));
+        return bias_act(y, bias, act, negative_slope);
+      },
+      [&] {
+        return trace::OpRecord{{x, weight, bias},
+                               {{"act", static_cast<int64_t>(act)}, {"negative_slope", negative_slope}}};
+      });
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {

@@ -7,28 +7,35 @@ namespace kiln {
 using namespace autograd::detail;
 
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
-  const char* op = "pad";
-  check_defined(op, x);
-  const int64_t pairs = static_cast<int64_t>(pads.size()) / 2;
-  KILN_CHECK(pads.size() % 2 == 0 && pairs <= x.dim(), op, ": pads ", shape_str(pads),
-             " must hold one (before, after) pair per padded dim, at most ", x.dim(), " pairs for input ",
-             shape_str(x.shape()));
-  for (int64_t p : pads)
-    KILN_CHECK(p >= 0, op, ": padding sizes must be non-negative, got pads ", shape_str(pads), " for input ",
-               shape_str(x.shape()));
-  Tensor y = x;
-  for (int64_t i = 0; i < pairs; ++i) {
-    const int64_t dim = x.dim() - 1 - i, before = pads[2 * i], after = pads[2 * i + 1];
-    if (before == 0 && after == 0) continue;
-    std::vector<Tensor> parts;
-    Shape s = y.shape();
-    TensorOptions opts{.dtype = x.dtype(), .device = x.device()};
-    if (before > 0) s[dim] = before, parts.push_back(full(s, value, opts));
-    parts.push_back(y);
-    if (after > 0) s[dim] = after, parts.push_back(full(s, value, opts));
-    y = cat(parts, dim);
-  }
-  return y.impl() == x.impl() ? clone(x) : y;
+  return trace::traced(
+      "pad",
+      [&]() -> Tensor {
+        const char* op = "pad";
+        check_defined(op, x);
+        const int64_t pairs = static_cast<int64_t>(pads.size()) / 2;
+        KILN_CHECK(pads.size() % 2 == 0 && pairs <= x.dim(), op, ": pads ", shape_str(pads),
+                   " must hold one (before, after) pair per padded dim, at most ", x.dim(),
+                   " pairs for input ", shape_str(x.shape()));
+        for (int64_t p : pads)
+          KILN_CHECK(p >= 0, op, ": padding sizes must be non-negative, got pads ", shape_str(pads),
+                     " for input ", shape_str(x.shape()));
+        Tensor y = x;
+        for (int64_t i = 0; i < pairs; ++i) {
+          const int64_t dim = x.dim() - 1 - i, before = pads[2 * i], after = pads[2 * i + 1];
+          if (before == 0 && after == 0) continue;
+          std::vector<Tensor> parts;
+          Shape s = y.shape();
+          TensorOptions opts{.dtype = x.dtype(), .device = x.device()};
+          if (before > 0) s[dim] = before, parts.push_back(full(s, value, opts));
+          parts.push_back(y);
+          if (after > 0) s[dim] = after, parts.push_back(full(s, value, opts));
+          y = cat(parts, dim);
+        }
+        return y.impl() == x.impl() ? clone(x) : y;
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"pads", pads}, {"value", value}}};
+      });
 }
 
 namespace {
@@ -47,17 +54,31 @@ void check_p(const char* op, const Tensor& x, double p) {
 }  // namespace
 
 Tensor dropout(const Tensor& x, double p, bool training) {
-  check_p("dropout", x, p);
-  return dropout_with_mask_shape(x, p, training, x.shape());
+  return trace::traced(
+      "dropout",
+      [&]() -> Tensor {
+        check_p("dropout", x, p);
+        return dropout_with_mask_shape(x, p, training, x.shape());
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"p", p}, {"training", int64_t{training}}}};
+      });
 }
 
 Tensor dropout2d(const Tensor& x, double p, bool training) {
-  check_p("dropout2d", x, p);
-  KILN_CHECK(x.dim() == 3 || x.dim() == 4, "dropout2d: input must be (N, C, H, W) or (N, C, L), got ",
-             shape_str(x.shape()));
-  Shape mask(x.dim(), 1);
-  mask[0] = x.size(0), mask[1] = x.size(1);
-  return dropout_with_mask_shape(x, p, training, mask);
+  return trace::traced(
+      "dropout2d",
+      [&]() -> Tensor {
+        check_p("dropout2d", x, p);
+        KILN_CHECK(x.dim() == 3 || x.dim() == 4, "dropout2d: input must be (N, C, H, W) or (N, C, L), got ",
+                   shape_str(x.shape()));
+        Shape mask(x.dim(), 1);
+        mask[0] = x.size(0), mask[1] = x.size(1);
+        return dropout_with_mask_shape(x, p, training, mask);
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"p", p}, {"training", int64_t{training}}}};
+      });
 }
 
 Tensor embedding(const Tensor& weight, const Tensor& indices, int64_t padding_idx) {

@@ -246,33 +246,41 @@ Tensor normalize_rows(const Tensor& x, int64_t rows, double eps) {
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
-  const char* op = "batch_norm";
-  check_defined(op, x);
-  if (autocast::needs_f32({&x, &weight, &bias}))
-    return batch_norm(autocast::upper(x), running_mean, running_var, autocast::upper(weight),
-                      autocast::upper(bias), training, momentum, eps);
-  check_floating(op, x);
-  check_same_device(op, {&x, &running_mean, &running_var, &weight, &bias});
-  KILN_CHECK(x.dim() >= 2 && x.dim() <= 5, op, ": input must be (N, C), (N, C, L) or (N, C, H, W), got ",
-             shape_str(x.shape()));
-  check_per_channel(op, running_mean, "running_mean", x);
-  check_per_channel(op, running_var, "running_var", x);
-  check_per_channel(op, weight, "weight", x);
-  check_per_channel(op, bias, "bias", x);
-  KILN_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
-  if (training) {
-    const int64_t count = x.size(1) == 0 ? 0 : x.numel() / x.size(1);
-    KILN_CHECK(count > 1, op, ": training needs more than one value per channel, got input ",
-               shape_str(x.shape()));
-  } else {
-    KILN_CHECK(running_mean.defined() && running_var.defined(), op,
-               ": evaluation mode (training = false) needs running_mean and running_var; input ",
-               shape_str(x.shape()));
-  }
-  const bool stats_need_grad = !training && autograd::needs_grad({&running_mean, &running_var});
-  if (stats_need_grad || !backend(x.device()).supports('n', 0, x.dtype()))
-    return batch_norm_composite(x, running_mean, running_var, weight, bias, training, momentum, eps);
-  return batch_norm_primitive(x, running_mean, running_var, weight, bias, training, momentum, eps);
+  return trace::traced(
+      "batch_norm",
+      [&]() -> Tensor {
+        const char* op = "batch_norm";
+        check_defined(op, x);
+        if (autocast::needs_f32({&x, &weight, &bias}))
+          return batch_norm(autocast::upper(x), running_mean, running_var, autocast::upper(weight),
+                            autocast::upper(bias), training, momentum, eps);
+        check_floating(op, x);
+        check_same_device(op, {&x, &running_mean, &running_var, &weight, &bias});
+        KILN_CHECK(x.dim() >= 2 && x.dim() <= 5, op,
+                   ": input must be (N, C), (N, C, L) or (N, C, H, W), got ", shape_str(x.shape()));
+        check_per_channel(op, running_mean, "running_mean", x);
+        check_per_channel(op, running_var, "running_var", x);
+        check_per_channel(op, weight, "weight", x);
+        check_per_channel(op, bias, "bias", x);
+        KILN_CHECK(eps >= 0, op, ": eps must be non-negative, got ", eps);
+        if (training) {
+          const int64_t count = x.size(1) == 0 ? 0 : x.numel() / x.size(1);
+          KILN_CHECK(count > 1, op, ": training needs more than one value per channel, got input ",
+                     shape_str(x.shape()));
+        } else {
+          KILN_CHECK(running_mean.defined() && running_var.defined(), op,
+                     ": evaluation mode (training = false) needs running_mean and running_var; input ",
+                     shape_str(x.shape()));
+        }
+        const bool stats_need_grad = !training && autograd::needs_grad({&running_mean, &running_var});
+        if (stats_need_grad || !backend(x.device()).supports('n', 0, x.dtype()))
+          return batch_norm_composite(x, running_mean, running_var, weight, bias, training, momentum, eps);
+        return batch_norm_primitive(x, running_mean, running_var, weight, bias, training, momentum, eps);
+      },
+      [&] {
+        return trace::OpRecord{{x, running_mean, running_var, weight, bias},
+                               {{"training", int64_t{training}}, {"eps", eps}}};
+      });
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias,

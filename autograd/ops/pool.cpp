@@ -73,70 +73,107 @@ Tensor max_pool2d_backward(const Tensor& g, const Tensor& indices, const Pool2dA
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 dilation, bool ceil_mode) {
-  Pool2dArgs a = pool_args("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode);
-  KILN_CHECK(backend(x.device()).supports('c', 0, x.dtype()), "max_pool2d: not supported for dtype ",
-             x.dtype(), " on ", x.device());
-  Tensor out = empty({a.n, a.c, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
-  Tensor indices = empty(out.shape(), {.dtype = DType::i64, .device = x.device()});
-  if (out.numel() > 0) backend(x.device()).max_pool2d(a, contiguous(x.detach()), out, indices);
-  if (autograd::needs_grad({&x})) {
-    record("max_pool2d", {x}, out, [indices, a](const Tensor& g, const Tensor&) {
-      return Grads{max_pool2d_backward(g, indices, a)};
-    });
-  }
-  return out;
+  return trace::traced(
+      "max_pool2d",
+      [&]() -> Tensor {
+        Pool2dArgs a = pool_args("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode);
+        KILN_CHECK(backend(x.device()).supports('c', 0, x.dtype()), "max_pool2d: not supported for dtype ",
+                   x.dtype(), " on ", x.device());
+        Tensor out = empty({a.n, a.c, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
+        Tensor indices = empty(out.shape(), {.dtype = DType::i64, .device = x.device()});
+        if (out.numel() > 0) backend(x.device()).max_pool2d(a, contiguous(x.detach()), out, indices);
+        if (autograd::needs_grad({&x})) {
+          record("max_pool2d", {x}, out, [indices, a](const Tensor& g, const Tensor&) {
+            return Grads{max_pool2d_backward(g, indices, a)};
+          });
+        }
+        return out;
+      },
+      [&] {
+        return trace::OpRecord{{x},
+                               {{"kernel", std::vector<int64_t>{kernel[0], kernel[1]}},
+                                {"stride", std::vector<int64_t>{stride[0] ? stride[0] : kernel[0],
+                                                                stride[1] ? stride[1] : kernel[1]}},
+                                {"padding", std::vector<int64_t>{padding[0], padding[1]}},
+                                {"dilation", std::vector<int64_t>{dilation[0], dilation[1]}},
+                                {"ceil_mode", int64_t{ceil_mode}}}};
+      });
 }
 
 Tensor avg_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, bool ceil_mode,
                   bool count_include_pad) {
-  Pool2dArgs a = pool_args("avg_pool2d", x, kernel, stride, padding, {1, 1}, ceil_mode);
-  // ceil_mode windows that run past the right padding read extra zeros, which the divisor does not count.
-  const int64_t extra_h = std::max<int64_t>(0, (a.h_out - 1) * a.stride_h + a.kh - a.h - 2 * a.pad_h);
-  const int64_t extra_w = std::max<int64_t>(0, (a.w_out - 1) * a.stride_w + a.kw - a.w - 2 * a.pad_w);
-  // Window sums of the (N C, 1, H, W) planes; the divisor is the same window sum over a plane of ones, all
-  // on x's device (no host-built constant): over the zero-padded H x W plane it counts the input cells of
-  // each window, over an (H + 2 pad) x (W + 2 pad) plane of ones with no padding it counts the padding too.
-  Tensor ones_kernel = ones({1, 1, a.kh, a.kw}, {.dtype = x.dtype(), .device = x.device()});
-  auto window_sums = [&](Tensor planes, Int2 pad_hw) {
-    if (extra_h > 0 || extra_w > 0) planes = pad(planes, {0, extra_w, 0, extra_h});
-    Tensor s = conv2d(planes, ones_kernel, {}, stride, pad_hw);
-    return narrow(narrow(s, 2, 0, a.h_out), 3, 0, a.w_out);
-  };
-  Tensor sums = window_sums(reshape(x, {a.n * a.c, 1, a.h, a.w}), padding);
-  Tensor div_t;
-  {
-    NoGradGuard no_grad;
-    const TensorOptions like{.dtype = x.dtype(), .device = x.device()};
-    div_t = count_include_pad ? window_sums(ones({1, 1, a.h + 2 * a.pad_h, a.w + 2 * a.pad_w}, like), {0, 0})
-                              : window_sums(ones({1, 1, a.h, a.w}, like), padding);
-    div_t = reshape(div_t, {a.h_out, a.w_out});
-  }
-  return reshape(sums, {a.n, a.c, a.h_out, a.w_out}) / div_t;
+  return trace::traced(
+      "avg_pool2d",
+      [&]() -> Tensor {
+        Pool2dArgs a = pool_args("avg_pool2d", x, kernel, stride, padding, {1, 1}, ceil_mode);
+        // ceil_mode windows that run past the right padding read extra zeros, which the divisor does not
+        // count.
+        const int64_t extra_h = std::max<int64_t>(0, (a.h_out - 1) * a.stride_h + a.kh - a.h - 2 * a.pad_h);
+        const int64_t extra_w = std::max<int64_t>(0, (a.w_out - 1) * a.stride_w + a.kw - a.w - 2 * a.pad_w);
+        // Window sums of the (N C, 1, H, W) planes; the divisor is the same window sum over a plane of ones,
+        // all on x's device (no host-built constant): over the zero-padded H x W plane it counts the input
+        // cells of each window, over an (H + 2 pad) x (W + 2 pad) plane of ones with no padding it counts the
+        // padding too.
+        Tensor ones_kernel = ones({1, 1, a.kh, a.kw}, {.dtype = x.dtype(), .device = x.device()});
+        auto window_sums = [&](Tensor planes, Int2 pad_hw) {
+          if (extra_h > 0 || extra_w > 0) planes = pad(planes, {0, extra_w, 0, extra_h});
+          Tensor s = conv2d(planes, ones_kernel, {}, stride, pad_hw);
+          return narrow(narrow(s, 2, 0, a.h_out), 3, 0, a.w_out);
+        };
+        Tensor sums = window_sums(reshape(x, {a.n * a.c, 1, a.h, a.w}), padding);
+        Tensor div_t;
+        {
+          NoGradGuard no_grad;
+          const TensorOptions like{.dtype = x.dtype(), .device = x.device()};
+          div_t = count_include_pad
+                      ? window_sums(ones({1, 1, a.h + 2 * a.pad_h, a.w + 2 * a.pad_w}, like), {0, 0})
+                      : window_sums(ones({1, 1, a.h, a.w}, like), padding);
+          div_t = reshape(div_t, {a.h_out, a.w_out});
+        }
+        return reshape(sums, {a.n, a.c, a.h_out, a.w_out}) / div_t;
+      },
+      [&] {
+        return trace::OpRecord{{x},
+                               {{"kernel", std::vector<int64_t>{kernel[0], kernel[1]}},
+                                {"stride", std::vector<int64_t>{stride[0] ? stride[0] : kernel[0],
+                                                                stride[1] ? stride[1] : kernel[1]}},
+                                {"padding", std::vector<int64_t>{padding[0], padding[1]}},
+                                {"ceil_mode", int64_t{ceil_mode}},
+                                {"count_include_pad", int64_t{count_include_pad}}}};
+      });
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, Int2 output_size) {
-  const char* op = "adaptive_avg_pool2d";
-  check_defined(op, x);
-  check_floating(op, x);
-  KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W), got ", shape_str(x.shape()));
-  KILN_CHECK(output_size[0] > 0 && output_size[1] > 0, op, ": output_size must be positive, got ",
-             int2_str(output_size), " (input ", shape_str(x.shape()), ")");
-  KILN_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": input ", shape_str(x.shape()), " has an empty plane");
-  // averaging(out, in)[i, j] = 1 / window_i for j in window i = [floor(i in / out), ceil((i + 1) in / out)),
-  // built on x's device: j >= floor(i in / out) <=> (j + 1) out > i in, and j < ceil((i + 1) in / out) <=>
-  // j out < (i + 1) in, exact in i64.
-  auto averaging = [&](int64_t out, int64_t in) {
-    NoGradGuard no_grad;
-    Tensor i = reshape(arange(out, {.dtype = DType::i64, .device = x.device()}), {out, 1});
-    Tensor j = reshape(arange(in, {.dtype = DType::i64, .device = x.device()}), {1, in});
-    Tensor inside =
-        logical_and((j + 1.0) * double(out) > i * double(in), j * double(out) < (i + 1.0) * double(in));
-    Tensor m = cast(inside, x.dtype());
-    return m / sum(m, {1}, /*keepdim=*/true);
-  };
-  Tensor ah = averaging(output_size[0], x.size(2));
-  Tensor aw = averaging(output_size[1], x.size(3));
-  return matmul(matmul(ah, x), transpose(aw, 0, 1));
+  return trace::traced(
+      "adaptive_avg_pool2d",
+      [&]() -> Tensor {
+        const char* op = "adaptive_avg_pool2d";
+        check_defined(op, x);
+        check_floating(op, x);
+        KILN_CHECK(x.dim() == 4, op, ": input must be (N, C, H, W), got ", shape_str(x.shape()));
+        KILN_CHECK(output_size[0] > 0 && output_size[1] > 0, op, ": output_size must be positive, got ",
+                   int2_str(output_size), " (input ", shape_str(x.shape()), ")");
+        KILN_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": input ", shape_str(x.shape()),
+                   " has an empty plane");
+        // averaging(out, in)[i, j] = 1 / window_i for j in window i = [floor(i in / out), ceil((i + 1) in /
+        // out)), built on x's device: j >= floor(i in / out) <=> (j + 1) out > i in, and j < ceil((i + 1) in
+        // / out) <=> j out < (i + 1) in, exact in i64.
+        auto averaging = [&](int64_t out, int64_t in) {
+          NoGradGuard no_grad;
+          Tensor i = reshape(arange(out, {.dtype = DType::i64, .device = x.device()}), {out, 1});
+          Tensor j = reshape(arange(in, {.dtype = DType::i64, .device = x.device()}), {1, in});
+          Tensor inside =
+              logical_and((j + 1.0) * double(out) > i * double(in), j * double(out) < (i + 1.0) * double(in));
+          Tensor m = cast(inside, x.dtype());
+          return m / sum(m, {1}, /*keepdim=*/true);
+        };
+        Tensor ah = averaging(output_size[0], x.size(2));
+        Tensor aw = averaging(output_size[1], x.size(3));
+        return matmul(matmul(ah, x), transpose(aw, 0, 1));
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"output_size", std::vector<int64_t>{output_size[0], output_size[1]}}}};
+      });
 }
 
 }  // namespace kiln

@@ -93,15 +93,22 @@ Tensor sum(const Tensor& x_in, const Shape& dims_in, bool keepdim) {
 }
 
 Tensor mean(const Tensor& x, const Shape& dims_in, bool keepdim) {
-  check_defined("mean", x);
-  if (autocast::needs_f32({&x})) return mean(autocast::upper(x), dims_in, keepdim);
-  // f16/bf16: sum and divide in f32, round once (a rounded sum divided would round twice).
-  if (is_reduced_float(x.dtype())) return cast(mean(cast(x, DType::f32), dims_in, keepdim), x.dtype());
-  check_floating("mean", x);
-  Shape dims = reduction_dims(dims_in, x.dim(), "mean");
-  int64_t count = 1;
-  for (int64_t d : dims) count *= x.shape()[d];
-  return sum(x, dims, keepdim) / static_cast<double>(count);
+  return trace::traced(
+      "mean",
+      [&]() -> Tensor {
+        check_defined("mean", x);
+        if (autocast::needs_f32({&x})) return mean(autocast::upper(x), dims_in, keepdim);
+        // f16/bf16: sum and divide in f32, round once (a rounded sum divided would round twice).
+        if (is_reduced_float(x.dtype())) return cast(mean(cast(x, DType::f32), dims_in, keepdim), x.dtype());
+        check_floating("mean", x);
+        Shape dims = reduction_dims(dims_in, x.dim(), "mean");
+        int64_t count = 1;
+        for (int64_t d : dims) count *= x.shape()[d];
+        return sum(x, dims, keepdim) / static_cast<double>(count);
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"dims", dims_in}, {"keepdim", int64_t{keepdim}}}};
+      });
 }
 
 Tensor amax(const Tensor& x, const Shape& dims_in, bool keepdim) {

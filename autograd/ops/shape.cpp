@@ -95,26 +95,36 @@ Tensor embed_slice(const Tensor& g, const Shape& in_shape, int64_t dim, int64_t 
 }  // namespace
 
 Tensor view(const Tensor& x, const Shape& shape_in) {
-  check_defined("view", x);
-  Shape shape = infer_shape(shape_in, x.numel(), "view", x.shape());
-  auto strides = view_strides(x.shape(), x.strides(), shape);
-  KILN_CHECK(strides.has_value(), "view: a tensor of shape ", shape_str(x.shape()), " and strides ",
-             shape_str(x.strides()), " cannot be viewed as ", shape_str(shape),
-             " without a copy (use reshape, or contiguous() first)");
-  Tensor out = make_view(x, shape, *strides, x.offset());
-  record_reshape_back("view", x, out);
-  return out;
+  return trace::traced(
+      "reshape",
+      [&]() -> Tensor {
+        check_defined("view", x);
+        Shape shape = infer_shape(shape_in, x.numel(), "view", x.shape());
+        auto strides = view_strides(x.shape(), x.strides(), shape);
+        KILN_CHECK(strides.has_value(), "view: a tensor of shape ", shape_str(x.shape()), " and strides ",
+                   shape_str(x.strides()), " cannot be viewed as ", shape_str(shape),
+                   " without a copy (use reshape, or contiguous() first)");
+        Tensor out = make_view(x, shape, *strides, x.offset());
+        record_reshape_back("view", x, out);
+        return out;
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor reshape(const Tensor& x, const Shape& shape_in) {
-  check_defined("reshape", x);
-  Shape shape = infer_shape(shape_in, x.numel(), "reshape", x.shape());
-  if (auto strides = view_strides(x.shape(), x.strides(), shape)) {
-    Tensor out = make_view(x, shape, *strides, x.offset());
-    record_reshape_back("reshape", x, out);
-    return out;
-  }
-  return view(contiguous(x), shape);
+  return trace::traced(
+      "reshape",
+      [&]() -> Tensor {
+        check_defined("reshape", x);
+        Shape shape = infer_shape(shape_in, x.numel(), "reshape", x.shape());
+        if (auto strides = view_strides(x.shape(), x.strides(), shape)) {
+          Tensor out = make_view(x, shape, *strides, x.offset());
+          record_reshape_back("reshape", x, out);
+          return out;
+        }
+        return view(contiguous(x), shape);
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
@@ -131,20 +141,27 @@ Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
 }
 
 Tensor permute(const Tensor& x, const Shape& dims) {
-  check_defined("permute", x);
-  KILN_CHECK(static_cast<int64_t>(dims.size()) == x.dim(), "permute: ", dims.size(),
-             " dims given for a tensor of shape ", shape_str(x.shape()));
-  Shape shape(dims.size()), strides(dims.size()), inverse(dims.size()), seen(dims.size(), 0);
-  for (size_t i = 0; i < dims.size(); ++i) {
-    int64_t d = wrap_dim(dims[i], x.dim(), "permute");
-    KILN_CHECK(!seen[d]++, "permute: dim ", d, " repeated in ", shape_str(dims));
-    shape[i] = x.shape()[d], strides[i] = x.strides()[d], inverse[d] = static_cast<int64_t>(i);
-  }
-  Tensor out = make_view(x, shape, strides, x.offset());
-  if (autograd::needs_grad({&x}))
-    record("permute", {x}, out,
-           [inverse](const Tensor& g, const Tensor&) { return Grads{permute(g, inverse)}; });
-  return out;
+  return trace::traced(
+      "permute",
+      [&]() -> Tensor {
+        check_defined("permute", x);
+        KILN_CHECK(static_cast<int64_t>(dims.size()) == x.dim(), "permute: ", dims.size(),
+                   " dims given for a tensor of shape ", shape_str(x.shape()));
+        Shape shape(dims.size()), strides(dims.size()), inverse(dims.size()), seen(dims.size(), 0);
+        for (size_t i = 0; i < dims.size(); ++i) {
+          int64_t d = wrap_dim(dims[i], x.dim(), "permute");
+          KILN_CHECK(!seen[d]++, "permute: dim ", d, " repeated in ", shape_str(dims));
+          shape[i] = x.shape()[d], strides[i] = x.strides()[d], inverse[d] = static_cast<int64_t>(i);
+        }
+        Tensor out = make_view(x, shape, strides, x.offset());
+        if (autograd::needs_grad({&x}))
+          record("permute", {x}, out,
+                 [inverse](const Tensor& g, const Tensor&) { return Grads{permute(g, inverse)}; });
+        return out;
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"dims", dims}}};
+      });
 }
 
 Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
@@ -157,36 +174,51 @@ Tensor transpose(const Tensor& x, int64_t dim0, int64_t dim1) {
 }
 
 Tensor squeeze(const Tensor& x) {
-  check_defined("squeeze", x);
-  Shape shape, strides;
-  for (int64_t d = 0; d < x.dim(); ++d)
-    if (x.shape()[d] != 1) shape.push_back(x.shape()[d]), strides.push_back(x.strides()[d]);
-  Tensor out = make_view(x, shape, strides, x.offset());
-  record_reshape_back("squeeze", x, out);
-  return out;
+  return trace::traced(
+      "reshape",
+      [&]() -> Tensor {
+        check_defined("squeeze", x);
+        Shape shape, strides;
+        for (int64_t d = 0; d < x.dim(); ++d)
+          if (x.shape()[d] != 1) shape.push_back(x.shape()[d]), strides.push_back(x.strides()[d]);
+        Tensor out = make_view(x, shape, strides, x.offset());
+        record_reshape_back("squeeze", x, out);
+        return out;
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor squeeze(const Tensor& x, int64_t dim) {
-  check_defined("squeeze", x);
-  if (x.dim() == 0) return x;
-  int64_t d = wrap_dim(dim, x.dim(), "squeeze");
-  if (x.shape()[d] != 1) return x;  // as in PyTorch: squeezing a dim that is not 1 is a no-op
-  Shape shape = x.shape(), strides = x.strides();
-  shape.erase(shape.begin() + d), strides.erase(strides.begin() + d);
-  Tensor out = make_view(x, shape, strides, x.offset());
-  record_reshape_back("squeeze", x, out);
-  return out;
+  return trace::traced(
+      "reshape",
+      [&]() -> Tensor {
+        check_defined("squeeze", x);
+        if (x.dim() == 0) return x;
+        int64_t d = wrap_dim(dim, x.dim(), "squeeze");
+        if (x.shape()[d] != 1) return x;  // as in PyTorch: squeezing a dim that is not 1 is a no-op
+        Shape shape = x.shape(), strides = x.strides();
+        shape.erase(shape.begin() + d), strides.erase(strides.begin() + d);
+        Tensor out = make_view(x, shape, strides, x.offset());
+        record_reshape_back("squeeze", x, out);
+        return out;
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor unsqueeze(const Tensor& x, int64_t dim) {
-  check_defined("unsqueeze", x);
-  int64_t d = wrap_dim(dim, x.dim() + 1, "unsqueeze");
-  Shape shape = x.shape(), strides = x.strides();
-  int64_t st = d < x.dim() ? strides[d] * shape[d] : 1;
-  shape.insert(shape.begin() + d, 1), strides.insert(strides.begin() + d, st);
-  Tensor out = make_view(x, shape, strides, x.offset());
-  record_reshape_back("unsqueeze", x, out);
-  return out;
+  return trace::traced(
+      "reshape",
+      [&]() -> Tensor {
+        check_defined("unsqueeze", x);
+        int64_t d = wrap_dim(dim, x.dim() + 1, "unsqueeze");
+        Shape shape = x.shape(), strides = x.strides();
+        int64_t st = d < x.dim() ? strides[d] * shape[d] : 1;
+        shape.insert(shape.begin() + d, 1), strides.insert(strides.begin() + d, st);
+        Tensor out = make_view(x, shape, strides, x.offset());
+        record_reshape_back("unsqueeze", x, out);
+        return out;
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 
 Tensor expand(const Tensor& x, const Shape& shape_in) {

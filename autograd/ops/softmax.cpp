@@ -42,8 +42,20 @@ Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
 }
 }  // namespace
 
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op("log_softmax", x, dim, true); }
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return trace::traced(
+      "log_softmax", [&] { return softmax_op("log_softmax", x, dim, true); },
+      [&] {
+        return trace::OpRecord{{x}, {{"dim", dim}}};
+      });
+}
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op("softmax", x, dim, false); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return trace::traced(
+      "softmax", [&] { return softmax_op("softmax", x, dim, false); },
+      [&] {
+        return trace::OpRecord{{x}, {{"dim", dim}}};
+      });
+}
 
 }  // namespace kiln

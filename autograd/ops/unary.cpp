@@ -77,24 +77,47 @@ Tensor cos(const Tensor& x) {
                   [](const Tensor& g, const Tensor& x, const Tensor&) { return neg(g * sin(x)); });
 }
 Tensor tanh(const Tensor& x) {
-  return unary_op</*ReadsX=*/false>(
-      "tanh", UnaryKernel::tanh, x,
-      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - y * y); });
+  return trace::traced(
+      "tanh",
+      [&] {
+        return unary_op</*ReadsX=*/false>(
+            "tanh", UnaryKernel::tanh, x,
+            [](const Tensor& g, const Tensor&, const Tensor& y) { return g * (1.0 - y * y); });
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 Tensor sigmoid(const Tensor& x) {
-  return unary_op</*ReadsX=*/false>(
-      "sigmoid", UnaryKernel::sigmoid, x,
-      [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1.0 - y); });
+  return trace::traced(
+      "sigmoid",
+      [&] {
+        return unary_op</*ReadsX=*/false>(
+            "sigmoid", UnaryKernel::sigmoid, x,
+            [](const Tensor& g, const Tensor&, const Tensor& y) { return g * y * (1.0 - y); });
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 Tensor relu(const Tensor& x) {
-  return unary_op("relu", UnaryKernel::relu, x,
-                  [](const Tensor& g, const Tensor& x, const Tensor&) { return where(x > 0.0, g, 0.0); });
+  return trace::traced(
+      "relu",
+      [&] {
+        return unary_op("relu", UnaryKernel::relu, x, [](const Tensor& g, const Tensor& x, const Tensor&) {
+          return where(x > 0.0, g, 0.0);
+        });
+      },
+      [&] { return trace::OpRecord{{x}}; });
 }
 Tensor leaky_relu(const Tensor& x, double slope) {
-  return unary_op(
-      "leaky_relu", UnaryKernel::leaky_relu, x,
-      [slope](const Tensor& g, const Tensor& x, const Tensor&) { return where(x > 0.0, g, g * slope); },
-      slope);
+  return trace::traced(
+      "leaky_relu",
+      [&] {
+        return unary_op(
+            "leaky_relu", UnaryKernel::leaky_relu, x,
+            [slope](const Tensor& g, const Tensor& x, const Tensor&) { return where(x > 0.0, g, g * slope); },
+            slope);
+      },
+      [&] {
+        return trace::OpRecord{{x}, {{"negative_slope", slope}}};
+      });
 }
 Tensor gelu(const Tensor& x) {
   // d/dx x Phi(x) = Phi(x) + x phi(x)
