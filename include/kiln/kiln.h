@@ -10,6 +10,7 @@
 #include "kiln/classic/classic.h"
 #include "kiln/data/data.h"
 #include "kiln/kernels/cuda/cuda.h"
+#include "kiln/nn/log/log.h"
 #include "kiln/nn/nn.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
