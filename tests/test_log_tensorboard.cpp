@@ -2,6 +2,7 @@
 // loader (EventFileLoader, EventAccumulator, its protos and PR-curve summary code) and by a real
 // `tensorboard` server through its HTTP data API.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -231,4 +232,205 @@ if scalars(hp) != {'hparam/accuracy': [(0, np.float32(0.875))], 'hparam/loss': [
 print('ok')
 )PY",
                          logdir, expected);
+}
+
+namespace {
+uintmax_t file_size(const std::string& path) {
+  std::error_code ec;
+  uintmax_t n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// Waits up to `timeout_s` for `done`; false on timeout.
+template <class F>
+bool wait_for(F done, double timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// The check shared by the crash tests: the run's scalar "x" is exactly steps 0..n-1 with value
+// step * 0.5 (a complete prefix), and n >= min_points.
+const char* kPrefixCheck = R"PY(
+logdir, expected = sys.argv[1], json.load(open(sys.argv[2]))
+runs = load_runs(logdir)
+points = scalars(runs.get('.', [])).get('x', [])
+steps = [s for s, _ in points]
+if steps != list(range(len(steps))): fail('not a prefix of the steps: %r' % steps[:20])
+if any(v != np.float32(s * 0.5) for s, v in points): fail('a value differs')
+if len(points) < expected['min_points'] or len(points) > expected['max_points']:
+    fail('%d points, expected %d to %d' % (len(points), expected['min_points'], expected['max_points']))
+print('ok', len(points))
+)PY";
+}  // namespace
+
+TEST(SummaryWriter, WritesInTheBackgroundWithoutFlush) {
+  TempDir tmp("kiln-tb-bg");
+  SummaryWriter w(tmp / "run", {.flush_secs = 0.5});
+  uintmax_t header = file_size(w.event_file());
+  EXPECT_GT(header, 0u) << "the file-version record is written at once";
+  for (int i = 0; i < 3; ++i) w.add_scalar("x", i, i);  // fewer than max_queue
+  EXPECT_TRUE(wait_for([&] { return file_size(w.event_file()) > header; }, 10.0))
+      << "the background thread must write within flush_secs without flush()";
+  uintmax_t after_three = file_size(w.event_file());
+  for (int i = 3; i < 3 + 10; ++i) w.add_scalar("x", i, i);  // max_queue (10) wakes the writer early
+  w.flush();
+  EXPECT_GT(file_size(w.event_file()), after_three);
+  w.close();
+  EXPECT_THROW(w.add_scalar("x", 1.0, 99), Error);
+}
+
+TEST(SummaryWriter, TruncatedFileReadsUpToTheLastCompleteRecord) {
+  require_tensorboard();
+  TempDir tmp("kiln-tb-trunc");
+  std::string full;
+  {
+    SummaryWriter w(tmp / "full");
+    for (int s = 0; s < 100; ++s) w.add_scalar("x", s * 0.5, s);
+    w.close();
+    full = w.event_file();
+  }
+  std::ifstream in(full, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Cut one byte short of the end (the last record loses its CRC), and in the middle of the file.
+  for (auto [cut, min_points, max_points] :
+       {std::tuple{bytes.size() - 1, 99, 99}, std::tuple{bytes.size() / 2, 30, 60}}) {
+    std::string dir = tmp / ("cut" + std::to_string(cut));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/" + std::filesystem::path(full).filename().string(), std::ios::binary)
+        << bytes.substr(0, cut);
+    check_with_tensorboard(kPrefixCheck, dir, {{"min_points", min_points}, {"max_points", max_points}});
+  }
+}
+
+TEST(SummaryWriter, ProcessKilledMidRunLeavesAReadableFile) {
+  require_tensorboard();
+  TempDir tmp("kiln-tb-kill");
+  std::string logdir = tmp / "run";
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child logs forever; only SIGKILL stops it, so nothing runs close() or flush().
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    SummaryWriter w(logdir, {.max_queue = 1000, .flush_secs = 0.1});
+    for (int64_t s = 0;; ++s) {
+      w.add_scalar("x", static_cast<double>(s) * 0.5, s);
+      if (s % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  auto event_file = [&]() -> std::string {
+    std::error_code ec;
+    if (!std::filesystem::exists(logdir, ec)) return {};
+    for (const auto& e : std::filesystem::directory_iterator(logdir, ec)) return e.path().string();
+    return {};
+  };
+  bool grew = wait_for([&] { return file_size(event_file()) > 64 * 1024; }, 60.0);
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(grew) << "the child did not write 64 KiB in 60 s";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  // ~40 bytes per scalar record: 64 KiB holds well over 1000 points.
+  check_with_tensorboard(kPrefixCheck, logdir, {{"min_points", 1000}, {"max_points", 1 << 30}});
+}
+
+TEST(SummaryWriter, BadInputIsAClearError) {
+  TempDir tmp("kiln-tb-bad");
+  SummaryWriter w(tmp / "run");
+  auto message = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_NE(message([&] { w.add_scalar("", 1.0); }).find("tag is empty"), std::string::npos);
+  EXPECT_NE(message([&] { w.add_histogram("h", Tensor()); }).find("undefined"), std::string::npos);
+  EXPECT_NE(message([&] { w.add_histogram("h", zeros({0, 3})); }).find("no elements"), std::string::npos);
+  EXPECT_NE(message([&] {
+              w.add_histogram("h", from_vector<float>({1.0f, NAN}));
+            }).find("NaN"),
+            std::string::npos);
+  EXPECT_NE(message([&] { w.add_image("img", rand({2, 4, 4})); }).find("2 channels"), std::string::npos);
+  EXPECT_NE(message([&] { w.add_image("img", rand({4, 4})); }).find("3-D"), std::string::npos);
+  EXPECT_NE(message([&] { w.add_image("img", full({3, 4, 4}, 1.5)); }).find("[0, 1]"), std::string::npos);
+  EXPECT_NE(message([&] {
+              w.add_image("img", full({3, 4, 4}, 300, {.dtype = DType::i64}));
+            }).find("[0, 255]"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              w.add_image("img", rand({4, 4, 3}), 0, {.dataformats = "NCHW"});
+            }).find("dataformats"),
+            std::string::npos);
+  EXPECT_NE(message([&] { w.add_pr_curve("pr", ones({3}), rand({4})); }).find("same"), std::string::npos);
+  EXPECT_NE(message([&] { w.add_pr_curve("pr", full({3}, 2.0), rand({3})); }).find("0 or 1"),
+            std::string::npos);
+  EXPECT_NE(message([&] { w.add_pr_curve("pr", ones({3}), full({3}, 1.5)); }).find("[0, 1]"),
+            std::string::npos);
+  EXPECT_NE(message([&] { w.add_pr_curve("pr", ones({3}), rand({3}), 0, 1); }).find("num_thresholds"),
+            std::string::npos);
+  EXPECT_NE(message([&] { w.add_hparams({}, {}); }).find("no hyperparameters"), std::string::npos);
+  EXPECT_NE(message([&] {
+              w.add_hparams({{"lr", 0.1}}, {}, "../outside");
+            }).find("inside"),
+            std::string::npos);
+  EXPECT_NE(message([&] { w.add_scalars("a", {{"x/y", 1.0}}); }).find("without '/'"), std::string::npos);
+  // A log directory that cannot be created names the path.
+  std::ofstream(tmp / "file") << "x";
+  EXPECT_NE(message([&] { SummaryWriter bad(tmp / "file/sub"); }).find(tmp / "file/sub"), std::string::npos);
+}
+
+TEST(SummaryWriter, RealTensorBoardServerServesTheScalars) {
+  require_tensorboard();
+  TempDir tmp("kiln-tb-server");
+  {
+    SummaryWriter w(tmp / "logs/mlp");
+    for (int s = 0; s < 25; ++s) w.add_scalar("loss", 2.0 / (s + 1), s);
+    w.add_pr_curve("pr", randint(0, 2, {200}), rand({200}), 0, 11);
+    w.add_hparams({{"lr", 0.01}, {"optimizer", "sgd"}}, {{"hparam/accuracy", 0.9}}, "trial");
+    w.close();
+  }
+  int port = test::free_port();
+  std::string tensorboard =
+      (std::filesystem::path(test::test_python()).parent_path() / "tensorboard").string();
+  test::ServerProcess server({tensorboard, "--logdir", tmp / "logs", "--host", "127.0.0.1", "--port",
+                              std::to_string(port), "--reload_interval", "1", "--load_fast", "false"},
+                             tmp / "tensorboard.log");
+  std::string why;
+  ASSERT_TRUE(server.wait_for_port(port, 120, &why)) << why;
+  test::PythonResult r = test::run_python(R"PY(
+import sys, json, time, urllib.request, urllib.parse
+import numpy as np
+base = 'http://127.0.0.1:%s' % sys.argv[1]
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=10) as resp:
+        return json.load(resp)
+deadline = time.time() + 90
+while True:
+    try:
+        data = get('/data/plugin/scalars/scalars?' + urllib.parse.urlencode({'run': 'mlp', 'tag': 'loss'}))
+        if len(data) == 25: break
+    except Exception as e:
+        data = e
+    if time.time() > deadline:
+        print('FAIL: no scalars from the server:', data); sys.exit(1)
+    time.sleep(0.5)
+for s, (wall, step, value) in enumerate(data):
+    if step != s or np.float32(value) != np.float32(2.0 / (s + 1)): print('FAIL: point', s, step, value); sys.exit(1)
+runs = get('/data/runs')
+if 'mlp' not in runs or 'mlp/trial' not in runs: print('FAIL: runs', runs); sys.exit(1)
+pr = get('/data/plugin/pr_curves/pr_curves?' + urllib.parse.urlencode({'run': 'mlp', 'tag': 'pr'}))
+entry = pr['mlp'][0]
+# The plugin drops trailing thresholds where nothing is predicted positive (precision undefined).
+n = len(entry['precision'])
+if entry['step'] != 0 or not 2 <= n <= 11 or entry['true_positives'][0] + entry['false_positives'][0] != 200:
+    print('FAIL: pr', pr); sys.exit(1)
+print('ok')
+)PY",
+                                          {std::to_string(port)});
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\nserver log:\n" << server.log_tail();
 }
