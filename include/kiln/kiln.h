@@ -12,6 +12,7 @@
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/nn/log/log.h"
 #include "kiln/nn/nn.h"
+#include "kiln/nn/train/train.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/random.h"
