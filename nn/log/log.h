@@ -3,4 +3,5 @@
 #pragma once
 
 #include "kiln/nn/log/hparams.h"
+#include "kiln/nn/log/mlflow_run.h"
 #include "kiln/nn/log/summary_writer.h"
