@@ -14,6 +14,7 @@
 #include "kiln/nn/io/export.h"
 #include "kiln/nn/io/hdf5_atomic_write.h"
 #include "kiln/nn/io/weights.h"
+#include "kiln/nn/log/log.h"
 #include "kiln/nn/nn.h"
 #include "kiln/nn/train/train.h"
 #include "kiln/optim/optim.h"
