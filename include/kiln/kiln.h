@@ -3,6 +3,7 @@
 
 #include "kiln/autograd/autocast.h"
 #include "kiln/autograd/engine.h"
+#include "kiln/autograd/grad_hooks.h"
 #include "kiln/autograd/gradcheck.h"
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/op_list.h"
@@ -11,6 +12,7 @@
 #include "kiln/data/data.h"
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/nn/nn.h"
+#include "kiln/nn/parallel/parallel.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/random.h"
