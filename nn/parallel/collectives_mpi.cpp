@@ -3,6 +3,7 @@
 // the MPI call for the communication thread (process_group_mpi.cpp).
 #include <mpi.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "kiln/autograd/node.h"
@@ -255,6 +256,30 @@ Work reduce_scatter(const Tensor& output, const std::vector<Tensor>& inputs, Red
     stacked = kiln::cat(flat, 0);
   }
   return reduce_scatter_tensor(output, stacked, op, async_op);
+}
+
+Tensor all_gather_concat(const Tensor& input) {
+  check_tensor("all_gather_concat", input, "input");
+  KILN_CHECK(input.dim() >= 1, "all_gather_concat: the input must have a dim 0, got a 0-d tensor");
+  const int world = get_world_size();
+  // The rows of every rank first, then each rank's rows padded to the longest.
+  Tensor rows = full({1}, static_cast<double>(input.size(0)), {.dtype = DType::i64});
+  Tensor all_rows = empty({world}, {.dtype = DType::i64});
+  all_gather_into_tensor(all_rows, rows);
+  const std::vector<int64_t> counts = all_rows.to_vector<int64_t>();
+  const int64_t most = *std::max_element(counts.begin(), counts.end());
+  Shape padded_shape = input.shape();
+  padded_shape[0] = most;
+  Tensor padded = zeros(padded_shape, {.dtype = input.dtype(), .device = input.device()});
+  Shape gathered_shape = padded_shape;
+  gathered_shape[0] = most * world;
+  Tensor gathered = empty(gathered_shape, {.dtype = input.dtype(), .device = input.device()});
+  NoGradGuard no_grad;
+  padded.slice(0, 0, input.size(0)).copy_(input);
+  all_gather_into_tensor(gathered, padded);
+  std::vector<Tensor> parts;
+  for (int r = 0; r < world; ++r) parts.push_back(gathered.slice(0, r * most, r * most + counts[r]));
+  return kiln::cat(parts, 0);
 }
 
 void barrier() {

@@ -90,6 +90,9 @@ Work reduce_scatter(const Tensor& output, const std::vector<Tensor>& inputs, Red
 // output (N, ...) = op over ranks of rows [rank * N, (rank + 1) * N) of input (world_size * N, ...).
 Work reduce_scatter_tensor(const Tensor& output, const Tensor& input, ReduceOp op = ReduceOp::sum,
                            bool async_op = false);
+// The ranks' tensors concatenated along dim 0, in rank order, on every rank; their first dims may differ
+// (the last batch of a shard), the other dims and the dtype must agree. Synchronous.
+Tensor all_gather_concat(const Tensor& input);
 // Returns when every rank has reached it.
 void barrier();
 

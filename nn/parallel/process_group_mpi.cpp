@@ -21,6 +21,7 @@
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/nn/parallel/collective.h"
 #include "kiln/nn/parallel/mpi_types.h"
+#include "kiln/nn/parallel/nccl_backend.h"
 #include "kiln/tensor/error.h"
 
 namespace kiln::distributed {
@@ -170,6 +171,7 @@ ProcessGroup::~ProcessGroup() {
     return;
   }
   worker_.join();
+  nccl::shutdown();
   mpi_types_free();
   MPI_Comm_free(&comm);
   if (owns_mpi) MPI_Finalize();

@@ -40,6 +40,7 @@ Work reduce_scatter(const Tensor&, const std::vector<Tensor>&, ReduceOp, bool) {
 Work reduce_scatter_tensor(const Tensor&, const Tensor&, ReduceOp, bool) {
   built_without_mpi("reduce_scatter_tensor");
 }
+Tensor all_gather_concat(const Tensor&) { built_without_mpi("all_gather_concat"); }
 void barrier() { built_without_mpi("barrier"); }
 
 }  // namespace kiln::distributed

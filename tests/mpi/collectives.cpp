@@ -280,3 +280,15 @@ TEST(Collectives, DifferentiableAllReduceSumsGradientsOverRanks) {
   for (float v : y.to_vector<float>()) EXPECT_EQ(v, want);
   for (float g : x.grad().to_vector<float>()) EXPECT_EQ(g, want);
 }
+
+TEST(Collectives, AllGatherConcatTakesUnevenFirstDims) {
+  // Rank r contributes r + 1 rows of 3 columns holding r.
+  Tensor mine = full({rank() + 1, 3}, rank(), {.dtype = DType::f64});
+  Tensor all = dist::all_gather_concat(mine);
+  const int64_t rows = int64_t{world()} * (world() + 1) / 2;
+  ASSERT_EQ(all.shape(), (Shape{rows, 3}));
+  const std::vector<double> v = all.to_vector<double>();
+  int64_t i = 0;
+  for (int r = 0; r < world(); ++r)
+    for (int k = 0; k < (r + 1) * 3; ++k) EXPECT_EQ(v[i++], r);
+}
