@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "kiln/autograd/autocast.h"
+#include "kiln/autograd/grad_hooks.h"
 #include "kiln/autograd/ops.h"
 
 namespace kiln::autograd {
@@ -95,7 +96,10 @@ void execute(Run& run, bool retain_graph, bool create_graph, const std::unordere
     if (capture && capture->count(node.get())) (*captured)[node.get()] = g;
     if (node->is_accumulator()) {
       if (!capture) {
-        if (auto leaf = node->leaf()) accumulate_into_leaf(*leaf, g, create_graph);
+        if (auto leaf = node->leaf()) {
+          accumulate_into_leaf(*leaf, g, create_graph);
+          detail::run_post_accumulate_grad_hooks(leaf);
+        }
       }
       continue;
     }

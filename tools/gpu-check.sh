@@ -16,6 +16,7 @@
 #                     device memory
 #   gpu_ops_*         GEMM and conv TFLOP/s, kiln (kiln_bench_gpu_ops) and PyTorch (bench/gpu_ops_torch.py),
 #                     lines "name TFLOP/s ms"; skipped where either program is absent
+#   distributed_nccl  one rank: an NCCL all-reduce and a 1-GPU DDP step (where MPI is installed)
 #   sanitizer_*       compute-sanitizer memcheck on test_cuda, racecheck on two short tests. Last, because
 #                     their run time is the least predictable: a shortfall costs them, not the numbers.
 # Every stage runs even when an earlier one failed (nothing runs without a build). Each stage's exit code,
@@ -103,6 +104,10 @@ fi
 stage configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DKILN_CUDA=ON -DKILN_BUILD_TESTS=ON \
   -DKILN_BUILD_BENCH=ON -DKILN_BUILD_EXAMPLES=OFF -DCMAKE_CUDA_ARCHITECTURES="${KILN_CUDA_ARCH:-90}" \
   "${deps_args[@]}"
+# kiln::distributed's GPU check (an NCCL all-reduce and a 1-GPU DDP step) where MPI was found.
+if grep -q '^KILN_MPI:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null && command -v mpirun >/dev/null; then
+  targets+=(mpi_scenarios)
+fi
 stage build 330 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 if [[ ! -x $build/tests/test_cuda ]]; then
@@ -121,6 +126,11 @@ for t in "${cuda_tests[@]}"; do
   fi
 done
 stage test_ops_cuda 120 "$build/tests/test_ops" --gtest_filter='*Cuda*' --gtest_brief=1
+if [[ -x $build/tests/mpi/mpi_scenarios ]]; then
+  stage distributed_nccl 60 mpirun --allow-run-as-root -np 1 "$build/tests/mpi/mpi_scenarios" gpu
+else
+  echo "stage distributed_nccl: skipped (no MPI on this machine, or kiln built without it)" | tee -a "$results"
+fi
 
 # ---- benchmarks ----
 torch_ok=0

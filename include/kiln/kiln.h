@@ -3,6 +3,7 @@
 
 #include "kiln/autograd/autocast.h"
 #include "kiln/autograd/engine.h"
+#include "kiln/autograd/grad_hooks.h"
 #include "kiln/autograd/gradcheck.h"
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/op_list.h"
@@ -16,6 +17,7 @@
 #include "kiln/nn/io/weights.h"
 #include "kiln/nn/log/log.h"
 #include "kiln/nn/nn.h"
+#include "kiln/nn/parallel/parallel.h"
 #include "kiln/nn/train/train.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
