@@ -7,6 +7,7 @@
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/ops.h"
 #include "kiln/tensor/backend.h"
+#include "kiln/tensor/checked.h"
 
 namespace kiln::autograd::detail {
 

@@ -70,6 +70,19 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
   const Tensor& first = xs[0];
   check_defined("cat", first);
   KILN_CHECK(first.dim() > 0, "cat: cannot concatenate 0-d tensors (use stack)");
+  // Mixed dtypes promote as in PyTorch (f32 with f64 gives f64), through recorded casts, so each operand's
+  // gradient returns in its own dtype.
+  DType common = first.dtype();
+  for (const Tensor& x : xs) {
+    check_defined("cat", x);
+    common = promote_types(common, x.dtype());
+  }
+  for (const Tensor& x : xs)
+    if (x.dtype() != common) {
+      std::vector<Tensor> cast_xs;
+      for (const Tensor& y : xs) cast_xs.push_back(y.dtype() == common ? y : y.to(common));
+      return cat(cast_xs, dim);
+    }
   int64_t d = wrap_dim(dim, first.dim(), "cat");
   Shape shape = first.shape();
   shape[d] = 0;

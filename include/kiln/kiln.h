@@ -13,6 +13,7 @@
 #include "kiln/nn/nn.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
+#include "kiln/tensor/checked.h"
 #include "kiln/tensor/random.h"
 #include "kiln/tensor/state_dict.h"
 #include "kiln/tensor/tensor.h"
