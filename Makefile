@@ -1,6 +1,6 @@
 # kiln developer entry points. `make test` installs missing packages, builds the release preset, checks
-# formatting, creates the test validators' virtual environment (scripts/test-venv.sh) and runs the test
-# suite; `make demo` builds and runs the Fashion-MNIST demo.
+# formatting, creates the test validators' virtual environment (scripts/test-venv.sh), runs the test
+# suite and then the hostile-input suite under ASan + UBSan (scripts/asan-bad-inputs.sh); `make demo` builds and runs the Fashion-MNIST demo.
 # The real build lives in CMake (see CMakePresets.json); this file only sequences it.
 
 JOBS ?= $(shell nproc)
@@ -19,6 +19,7 @@ test: build
 	scripts/check-format.sh
 	scripts/test-venv.sh >/dev/null
 	ctest --preset release
+	scripts/asan-bad-inputs.sh
 
 demo: build
 	build/release/examples/fashion_mnist_demo

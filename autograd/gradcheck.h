@@ -1,7 +1,10 @@
 // kiln/autograd/gradcheck.h: compares analytical gradients with central finite differences.
-// Use f64 inputs. gradcheck checks first derivatives of every output element with respect to every
-// input that requires grad; gradgradcheck checks the derivatives of a vector-Jacobian product, i.e.
-// that backward itself is differentiable (second-order gradients). Depends on engine.h.
+// Use f64 inputs. gradcheck checks first derivatives with respect to every element of every input that
+// requires grad: of every output element on its own when the output has at most 16 elements, else of 4
+// random projections of the output (an error would have to cancel in all of them to pass). A NaN or
+// infinite gradient, analytical or numerical, is always a mismatch. gradgradcheck checks the derivatives
+// of a vector-Jacobian product, i.e. that backward itself is differentiable (second-order gradients).
+// Depends on engine.h.
 #pragma once
 
 #include <functional>

@@ -44,6 +44,15 @@ DType promote_types(DType a, DType b);
 DType result_type(const Tensor& a, const Tensor& b);
 
 // ---- elementwise binary (broadcasting) ----
+// Departures from PyTorch, on purpose:
+//  - div (and `/`) of two integer tensors truncates toward zero, like C++ and PyTorch's
+//    div(rounding_mode="trunc"); PyTorch's plain div is true division. Cast first (a.to(DType::f32) / b) for
+//    PyTorch's result. Integer division by zero is an error, not a crash.
+//  - matmul needs f32 or f64 operands (PyTorch also multiplies integer matrices on the CPU); the error says
+//  so.
+// Followed as in PyTorch: a C++ double next to an integer tensor is a Python float (i64 [7] * 2.5 is f32
+// 17.5); floating functions of integer tensors (exp, log, sqrt, ...) compute in f32; cat promotes mixed
+// dtypes; clamp with min > max gives max.
 Tensor add(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a + alpha * b
 Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a - alpha * b
 Tensor mul(const Tensor& a, const Tensor& b);

@@ -102,7 +102,8 @@ Tensor ColumnTransformer::assemble(const Matrix& m, const std::string& who,
   std::vector<Matrix> blocks;
   for (const auto& e : entries_) {
     Tensor out = apply(*e.transformer, prep_detail::from_matrix(select_columns(m, e.columns)));
-    blocks.push_back(prep_detail::to_matrix(out, who + " (output of '" + e.name + "')"));
+    blocks.push_back(
+        prep_detail::to_matrix(out, who + " (output of '" + e.name + "')", validation::Missing::allow_nan));
     KILN_CHECK(blocks.back().rows == m.rows, who, ": transformer '", e.name, "' returned ",
                blocks.back().rows, " rows for ", m.rows);
     if (widths) widths->push_back(blocks.back().cols);
@@ -127,7 +128,7 @@ ColumnTransformer& ColumnTransformer::fit(const Tensor& X, const Tensor& y) {
 
 Tensor ColumnTransformer::fit_transform(const Tensor& X, const Tensor& y) {
   fitted_ = false;
-  Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.fit");
+  Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.fit", validation::Missing::allow_nan);
   prepare_fit(m, X);
   std::vector<int64_t> widths;
   Tensor out = assemble(
@@ -140,7 +141,7 @@ Tensor ColumnTransformer::fit_transform(const Tensor& X, const Tensor& y) {
 
 Tensor ColumnTransformer::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.transform");
+  Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.transform", validation::Missing::allow_nan);
   KILN_CHECK(m.cols == n_features_in_, "ColumnTransformer.transform: X has ", m.cols,
              " columns, but the transformer was fitted on ", n_features_in_);
   return assemble(

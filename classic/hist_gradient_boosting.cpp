@@ -3,6 +3,7 @@
 // boosting loop with early stopping, prediction. The trees come from hist_gradient_boosting_core.cpp.
 #include "kiln/classic/hist_gradient_boosting.h"
 #include "kiln/classic/tensor_convert.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,19 +31,18 @@ struct Spec {
 
 template <class P>
 Spec make_spec(const P& p, int64_t n, const std::string& who) {
-  KILN_CHECK(p.learning_rate > 0, who, ": learning_rate must be > 0, got ", p.learning_rate);
+  validation::check_param(who, "learning_rate", p.learning_rate, {0, validation::kInf, false, false});
   KILN_CHECK(p.max_iter >= 1, who, ": max_iter must be >= 1, got ", p.max_iter);
   KILN_CHECK(p.max_leaf_nodes == -1 || p.max_leaf_nodes >= 2, who,
              ": max_leaf_nodes must be >= 2 or -1 (unlimited), got ", p.max_leaf_nodes);
   KILN_CHECK(p.max_depth == -1 || p.max_depth >= 1, who, ": max_depth must be >= 1 or -1 (unlimited), got ",
              p.max_depth);
   KILN_CHECK(p.min_samples_leaf >= 1, who, ": min_samples_leaf must be >= 1, got ", p.min_samples_leaf);
-  KILN_CHECK(p.l2_regularization >= 0, who, ": l2_regularization must be >= 0, got ", p.l2_regularization);
+  validation::check_param(who, "l2_regularization", p.l2_regularization, {0, validation::kInf, true, false});
   KILN_CHECK(p.max_bins >= 2 && p.max_bins <= 255, who, ": max_bins must be in [2, 255], got ", p.max_bins);
-  KILN_CHECK(p.validation_fraction > 0 && p.validation_fraction < 1, who,
-             ": validation_fraction must be in (0, 1), got ", p.validation_fraction);
+  validation::check_param(who, "validation_fraction", p.validation_fraction, {0, 1, false, false});
   KILN_CHECK(p.n_iter_no_change >= 1, who, ": n_iter_no_change must be >= 1, got ", p.n_iter_no_change);
-  KILN_CHECK(p.tol >= 0, who, ": tol must be >= 0, got ", p.tol);
+  validation::check_param(who, "tol", p.tol, {0, validation::kInf, true, false});
   bool early;
   if (auto* b = std::get_if<bool>(&p.early_stopping)) {
     early = *b;

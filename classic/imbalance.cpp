@@ -3,6 +3,7 @@
 // Randomness: one std::mt19937_64 seeded with random_state, consumed in sorted class order.
 // Depends on preprocessing_util and tensor/threads.h.
 #include "kiln/classic/imbalance.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <numeric>
@@ -157,8 +158,7 @@ std::map<int64_t, int64_t> sampling_targets(const SamplingStrategy& s,
   if (s.sampling_ratio > 0) {
     KILN_CHECK(counts.size() == 2, who, ": a float sampling_strategy (", s.sampling_ratio,
                ") needs binary y, got counts ", counts_str(counts));
-    KILN_CHECK(s.sampling_ratio <= 1, who, ": sampling_strategy ratio must be in (0, 1], got ",
-               s.sampling_ratio);
+    validation::check_param(who, "sampling_strategy ratio", s.sampling_ratio, {0, 1, false, true});
     if (over) {
       auto target = static_cast<int64_t>(static_cast<double>(n_maj) * s.sampling_ratio);
       KILN_CHECK(target >= n_min, who, ": sampling_strategy ratio ", s.sampling_ratio,

@@ -2,6 +2,7 @@
 // (weighted) means when fitting an intercept, fold the sample weights in as sqrt(s) row scales, solve for
 // w on the centred problem and recover b = mean(y) - mean(X).w, as scikit-learn does.
 #include "kiln/classic/linear.h"
+#include "kiln/classic/validation.h"
 
 #include <cmath>
 #include <sstream>
@@ -163,7 +164,7 @@ void Lasso::set_params(const ParamMap& params) {
 Lasso& Lasso::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
   KILN_CHECK(p_.alpha >= 0 && std::isfinite(p_.alpha), "Lasso.fit: alpha must be >= 0, got ", p_.alpha);
   KILN_CHECK(p_.max_iter >= 1, "Lasso.fit: max_iter must be >= 1, got ", p_.max_iter);
-  KILN_CHECK(p_.tol >= 0, "Lasso.fit: tol must be >= 0, got ", p_.tol);
+  validation::check_param("Lasso.fit", "tol", p_.tol, {0, validation::kInf, true, false});
   Prepared p = prepare(X, y, sample_weight, p_.fit_intercept, "Lasso.fit", true);
   const Eigen::MatrixXd& A = p.X;
   const Eigen::VectorXd& b = p.y;

@@ -1,5 +1,6 @@
 // kiln/classic/linear_detail.cpp: the helpers declared in linear_detail.h.
 #include "kiln/classic/linear_detail.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,21 +9,16 @@ namespace kiln::classic::linear_detail {
 namespace {
 
 std::vector<double> checked_values(const Tensor& t, const std::string& who, const char* what) {
+  KILN_CHECK(t.device().is_cpu(), who, ": ", what, " must be a CPU tensor, got one on ", t.device());
   std::vector<double> v = t.to_vector<double>();
-  for (size_t i = 0; i < v.size(); ++i)
-    KILN_CHECK(std::isfinite(v[i]), who, ": ", what, " contains a non-finite value (", v[i],
-               ") at flat index ", i, "; impute or drop missing values first (SimpleImputer)");
+  validation::check_finite(v.data(), v.size(), t.dim() == 2 ? t.size(1) : 1, who, what);
   return v;
 }
 
 }  // namespace
 
 RowMatrix to_row_matrix(const Tensor& X, const std::string& who) {
-  KILN_CHECK(X.defined(), who, ": X is undefined");
-  KILN_CHECK(X.dim() == 2, who, ": X must be 2-D (N samples, D features), got shape ", shape_str(X.shape()));
-  KILN_CHECK(X.shape()[0] >= 1 && X.shape()[1] >= 1, who,
-             ": X must have at least one sample and one feature, got shape ", shape_str(X.shape()));
-  std::vector<double> v = checked_values(X, who, "X");
+  std::vector<double> v = validation::check_array(X, who);
   return Eigen::Map<RowMatrix>(v.data(), X.shape()[0], X.shape()[1]);
 }
 

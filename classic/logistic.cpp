@@ -2,6 +2,7 @@
 // gradients, the class and sample weights, one-vs-rest, and the convergence report. The optimizer is
 // logistic_lbfgs.cpp.
 #include "kiln/classic/logistic.h"
+#include "kiln/classic/validation.h"
 
 #include <omp.h>
 
@@ -156,7 +157,7 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
              p_.penalty, "\"");
   KILN_CHECK(p_.C > 0 && std::isfinite(p_.C), who, ": C must be positive, got ", p_.C);
   KILN_CHECK(p_.max_iter >= 1, who, ": max_iter must be >= 1, got ", p_.max_iter);
-  KILN_CHECK(p_.tol >= 0, who, ": tol must be >= 0, got ", p_.tol);
+  validation::check_param(who, "tol", p_.tol, {0, validation::kInf, true, false});
   KILN_CHECK(p_.multi_class == "auto" || p_.multi_class == "multinomial" || p_.multi_class == "ovr", who,
              ": multi_class must be \"auto\", \"multinomial\" or \"ovr\", got \"", p_.multi_class, "\"");
   KILN_CHECK(p_.class_weight.empty() || p_.class_weight == "balanced", who,

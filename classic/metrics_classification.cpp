@@ -259,6 +259,7 @@ double log_loss(const Tensor& y_true, const Tensor& y_prob, const LogLossOptions
                               : ": labels needs at least two labels");
   std::vector<double> p = y_prob.to_vector<double>();
   int64_t k = y_prob.dim() == 2 ? y_prob.size(1) : 1;
+  validation::check_finite(p.data(), p.size(), k, who, "y_prob");
   for (double& v : p) v = std::clamp(v, eps, 1 - eps);
   if (k == 1) {  // the probability of the second class
     std::vector<double> two;

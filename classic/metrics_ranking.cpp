@@ -162,6 +162,13 @@ double average_precision_score(const Tensor& y_true, const Tensor& y_score, cons
 }
 
 double auc(const Tensor& x, const Tensor& y) {
+  // roc_curve's rates are NaN when y_true holds one class; name that cause rather than a generic NaN.
+  for (const Tensor* t : {&x, &y})
+    if (t->defined() && t->dim() == 1 && is_floating(t->dtype()) && t->device().is_cpu())
+      for (double v : t->to_vector<double>())
+        KILN_CHECK(!std::isnan(v), "auc: ", t == &x ? "x" : "y",
+                   " holds NaN; roc_curve gives NaN rates when y_true holds only one class, and the ROC AUC "
+                   "is undefined then");
   std::vector<double> xs = prep_detail::to_values(x, "auc", "x"), ys = prep_detail::to_values(y, "auc", "y");
   KILN_CHECK(xs.size() == ys.size(), "auc: x has ", xs.size(), " points but y has ", ys.size());
   KILN_CHECK(xs.size() >= 2, "auc: at least 2 points are needed, got ", xs.size());
@@ -180,6 +187,11 @@ double roc_auc_score(const Tensor& y_true, const Tensor& y_score, const RocAucOp
     std::vector<int64_t> classes = prep_detail::unique_sorted(t);
     KILN_CHECK(classes.size() <= 2, who, ": y_true has ", classes.size(),
                " classes but y_score is 1-D; pass (N, K) probabilities with multi_class='ovr'");
+    // As in scikit-learn: with one class there are no false (or no true) positives to rank against.
+    KILN_CHECK(
+        classes.size() == 2, who, ": ROC AUC is undefined when y_true holds only one class (",
+        classes.empty() ? std::string("y_true is empty") : "every label is " + std::to_string(classes[0]),
+        "); score on data holding both classes");
     CurveOptions co{.pos_label = classes.back(), .drop_intermediate = true, .sample_weight = o.sample_weight};
     return binary_auc(binary_input(y_true, y_score, co, who), who);
   }
@@ -194,6 +206,7 @@ double roc_auc_score(const Tensor& y_true, const Tensor& y_score, const RocAucOp
   KILN_CHECK(n == static_cast<int64_t>(t.size()), who, ": y_true has ", t.size(), " samples but y_score has ",
              n);
   std::vector<double> s = y_score.to_vector<double>();
+  validation::check_finite(s.data(), s.size(), k, who, "y_score");
   for (int64_t i = 0; i < n; ++i) {
     double rs = 0;
     for (int64_t j = 0; j < k; ++j) rs += s[i * k + j];

@@ -29,7 +29,9 @@ RegInput reg_input(const Tensor& y_true, const Tensor& y_pred, const Tensor& sam
     prep_detail::Matrix m;
     m.rows = y.size(0);
     m.cols = y.dim() == 2 ? y.size(1) : 1;
+    KILN_CHECK(y.device().is_cpu(), who, ": targets must be CPU tensors, got one on ", y.device());
     m.v = y.to_vector<double>();
+    validation::check_finite(m.v.data(), m.v.size(), m.cols, who, &y == &y_true ? "y_true" : "y_pred");
     return m;
   };
   RegInput in;

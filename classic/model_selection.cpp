@@ -4,6 +4,7 @@
 #include "kiln/classic/model_selection.h"
 #include "kiln/classic/pipeline.h"
 #include "kiln/classic/tensor_convert.h"
+#include "kiln/tensor/checked.h"
 
 #include <omp.h>
 
@@ -155,7 +156,7 @@ std::int64_t resolve_size(double size, std::int64_t n, bool test, const char* wh
   }
   KILN_CHECK(size == std::floor(size), "train_test_split: ", what,
              " must be a fraction in (0, 1) or a whole number of rows, got ", size);
-  return static_cast<std::int64_t>(size);
+  return to_int64(size, "train_test_split", what);
 }
 
 // Splits `total` into per-class parts proportional to `counts`, never above `avail`: floors first, then the

@@ -1,6 +1,7 @@
 // kiln/classic/naive_bayes.cpp: GaussianNB (naive_bayes.h): weighted per-class moments, then the Gaussian
 // joint log-likelihood normalized with log-sum-exp.
 #include "kiln/classic/naive_bayes.h"
+#include "kiln/classic/validation.h"
 
 #include <cmath>
 #include <numbers>
@@ -24,7 +25,7 @@ void GaussianNB::set_params(const ParamMap& params) {
 
 GaussianNB& GaussianNB::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
   const std::string who = "GaussianNB.fit";
-  KILN_CHECK(p_.var_smoothing >= 0, who, ": var_smoothing must be >= 0, got ", p_.var_smoothing);
+  validation::check_param(who, "var_smoothing", p_.var_smoothing, {0, validation::kInf, true, false});
   Eigen::MatrixXd x = linear_detail::to_matrix(X, who);
   const std::int64_t n = x.rows(), d = x.cols();
   linear_detail::Encoded enc = linear_detail::encode_labels(linear_detail::to_labels(y, n, who));

@@ -179,7 +179,7 @@ OneHotEncoder& OneHotEncoder::fit(const Tensor& X, const Tensor&) {
              "'");
   KILN_CHECK(params_.drop == "none" || params_.drop == "first" || params_.drop == "if_binary",
              "OneHotEncoder.fit: drop must be 'none', 'first' or 'if_binary', got '", params_.drop, "'");
-  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.fit");
+  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.fit", validation::Missing::allow_nan);
   KILN_CHECK(m.rows > 0, "OneHotEncoder.fit: X has no rows");
   categories_v_.clear();
   for (int64_t c = 0; c < m.cols; ++c) categories_v_.push_back(column_categories(m, c, true));
@@ -189,7 +189,7 @@ OneHotEncoder& OneHotEncoder::fit(const Tensor& X, const Tensor&) {
 
 Tensor OneHotEncoder::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.transform");
+  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.transform", validation::Missing::allow_nan);
   check_width(m, categories_v_.size(), "OneHotEncoder.transform");
   std::vector<int64_t> offset;
   int64_t width = 0;
@@ -216,7 +216,7 @@ Tensor OneHotEncoder::transform(const Tensor& X) const {
 
 Tensor OneHotEncoder::inverse_transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.inverse_transform", validation::Missing::allow_nan);
   int64_t width = 0;
   for (size_t j = 0; j < categories_v_.size(); ++j)
     width += static_cast<int64_t>(categories_v_[j].size()) - (dropped(j) >= 0 ? 1 : 0);
@@ -285,7 +285,7 @@ OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.handle_unknown == "error" || params_.handle_unknown == "use_encoded_value",
              "OrdinalEncoder.fit: handle_unknown must be 'error' or 'use_encoded_value', got '",
              params_.handle_unknown, "'");
-  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.fit");
+  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.fit", validation::Missing::allow_nan);
   KILN_CHECK(m.rows > 0, "OrdinalEncoder.fit: X has no rows");
   categories_v_.clear();
   nan_seen_.assign(static_cast<size_t>(m.cols), false);
@@ -299,7 +299,7 @@ OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
 
 Tensor OrdinalEncoder::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.transform");
+  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.transform", validation::Missing::allow_nan);
   check_width(m, categories_v_.size(), "OrdinalEncoder.transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {
@@ -323,7 +323,7 @@ Tensor OrdinalEncoder::transform(const Tensor& X) const {
 
 Tensor OrdinalEncoder::inverse_transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.inverse_transform", validation::Missing::allow_nan);
   check_width(m, categories_v_.size(), "OrdinalEncoder.inverse_transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {

@@ -1,5 +1,6 @@
 // SimpleImputer and PolynomialFeatures (see preprocessing_features.h). Depends on preprocessing_util.
 #include "kiln/classic/preprocessing_features.h"
+#include "kiln/tensor/checked.h"
 
 #include <algorithm>
 #include <cmath>
@@ -42,7 +43,7 @@ SimpleImputer& SimpleImputer::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(s == "mean" || s == "median" || s == "most_frequent" || s == "constant",
              "SimpleImputer.fit: strategy must be 'mean', 'median', 'most_frequent' or 'constant', got '", s,
              "'");
-  Matrix m = prep_detail::to_matrix(X, "SimpleImputer.fit");
+  Matrix m = prep_detail::to_matrix(X, "SimpleImputer.fit", validation::Missing::allow_nan);
   KILN_CHECK(m.rows > 0, "SimpleImputer.fit: X has no rows");
   statistics_v_.assign(static_cast<size_t>(m.cols), kNaN);
   for (int64_t c = 0; c < m.cols; ++c) {
@@ -82,7 +83,7 @@ SimpleImputer& SimpleImputer::fit(const Tensor& X, const Tensor&) {
 
 Tensor SimpleImputer::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "SimpleImputer.transform");
+  Matrix m = prep_detail::to_matrix(X, "SimpleImputer.transform", validation::Missing::allow_nan);
   KILN_CHECK(m.cols == static_cast<int64_t>(statistics_v_.size()), "SimpleImputer.transform: X has ", m.cols,
              " features, but the imputer was fitted on ", statistics_v_.size());
   std::vector<int64_t> keep;
@@ -127,6 +128,21 @@ void PolynomialFeatures::set_params(const ParamMap& params) {
 PolynomialFeatures& PolynomialFeatures::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.degree >= 0, "PolynomialFeatures.fit: degree must be >= 0, got ", params_.degree);
   Matrix m = prep_detail::to_matrix(X, "PolynomialFeatures.fit");
+  // The output width, counted before any combination is built: C(D + k - 1, k) products of degree k
+  // (C(D, k) with interaction_only), saturating at the limit.
+  constexpr int64_t kMaxOutputFeatures = int64_t{1} << 24;
+  int64_t width = params_.include_bias ? 1 : 0, level_count = 1;
+  for (int64_t deg = 1; deg <= params_.degree && width <= kMaxOutputFeatures; ++deg) {
+    const int64_t top = params_.interaction_only ? m.cols - deg + 1 : m.cols + deg - 1;
+    if (top <= 0) break;
+    // level_count * top / deg is exact (a binomial coefficient); long double keeps the product in range.
+    const long double next = static_cast<long double>(level_count) * top / deg;
+    level_count = next > kMaxOutputFeatures ? kMaxOutputFeatures + 1 : static_cast<int64_t>(next + 0.5L);
+    width += level_count;
+  }
+  KILN_CHECK(width <= kMaxOutputFeatures, "PolynomialFeatures.fit: degree ", params_.degree, " on ", m.cols,
+             " features gives more than ", kMaxOutputFeatures,
+             " output features; lower the degree or use interaction_only");
   n_features_in_ = m.cols;
   combos_.clear();
   if (params_.include_bias) combos_.push_back({});
@@ -157,6 +173,7 @@ Tensor PolynomialFeatures::transform(const Tensor& X) const {
   Matrix m = prep_detail::to_matrix(X, "PolynomialFeatures.transform");
   KILN_CHECK(m.cols == n_features_in_, "PolynomialFeatures.transform: X has ", m.cols,
              " features, but it was fitted on ", n_features_in_);
+  checked_mul(m.rows, static_cast<int64_t>(combos_.size()), "PolynomialFeatures.transform", "output size");
   Matrix out(m.rows, static_cast<int64_t>(combos_.size()));
   for (int64_t r = 0; r < m.rows; ++r)
     for (size_t k = 0; k < combos_.size(); ++k) {

@@ -76,7 +76,7 @@ void StandardScaler::set_params(const ParamMap& params) {
 }
 
 StandardScaler& StandardScaler::fit(const Tensor& X, const Tensor&) {
-  Matrix m = prep_detail::to_matrix(X, "StandardScaler.fit");
+  Matrix m = prep_detail::to_matrix(X, "StandardScaler.fit", validation::Missing::allow_nan);
   check_rows(m, "StandardScaler.fit");
   const int64_t d = m.cols;
   mean_v_.assign(d, 0.0);
@@ -112,7 +112,7 @@ StandardScaler& StandardScaler::fit(const Tensor& X, const Tensor&) {
 
 Tensor StandardScaler::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "StandardScaler.transform");
+  Matrix m = prep_detail::to_matrix(X, "StandardScaler.transform", validation::Missing::allow_nan);
   check_width(m, mean_v_.size(), "StandardScaler.transform");
   std::vector<double> shift = params_.with_mean ? mean_v_ : std::vector<double>(mean_v_.size(), 0.0);
   return affine(m, shift, scale_v_, false);
@@ -120,7 +120,7 @@ Tensor StandardScaler::transform(const Tensor& X) const {
 
 Tensor StandardScaler::inverse_transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = prep_detail::to_matrix(X, "StandardScaler.inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "StandardScaler.inverse_transform", validation::Missing::allow_nan);
   check_width(m, mean_v_.size(), "StandardScaler.inverse_transform");
   std::vector<double> shift = params_.with_mean ? mean_v_ : std::vector<double>(mean_v_.size(), 0.0);
   return affine(m, shift, scale_v_, true);
@@ -167,7 +167,7 @@ MinMaxScaler& MinMaxScaler::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.feature_min < params_.feature_max,
              "MinMaxScaler.fit: feature range must satisfy feature_min < feature_max, got (",
              params_.feature_min, ", ", params_.feature_max, ")");
-  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.fit");
+  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.fit", validation::Missing::allow_nan);
   check_rows(m, "MinMaxScaler.fit");
   const int64_t d = m.cols;
   data_min_v_.assign(d, kNaN);
@@ -193,7 +193,7 @@ MinMaxScaler& MinMaxScaler::fit(const Tensor& X, const Tensor&) {
 
 Tensor MinMaxScaler::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.transform");
+  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "MinMaxScaler.transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) {
@@ -206,7 +206,7 @@ Tensor MinMaxScaler::transform(const Tensor& X) const {
 
 Tensor MinMaxScaler::inverse_transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.inverse_transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "MinMaxScaler.inverse_transform");
   for (int64_t r = 0; r < m.rows; ++r)
     for (int64_t c = 0; c < m.cols; ++c) m.at(r, c) = (m.at(r, c) - min_v_[c]) / scale_v_[c];
@@ -260,7 +260,7 @@ RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
                  params_.quantile_max <= 100,
              "RobustScaler.fit: invalid quantile range (", params_.quantile_min, ", ", params_.quantile_max,
              "); need 0 <= quantile_min <= quantile_max <= 100");
-  Matrix m = prep_detail::to_matrix(X, "RobustScaler.fit");
+  Matrix m = prep_detail::to_matrix(X, "RobustScaler.fit", validation::Missing::allow_nan);
   check_rows(m, "RobustScaler.fit");
   const int64_t d = m.cols;
   center_v_.assign(d, 0.0);
@@ -289,14 +289,14 @@ RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
 
 Tensor RobustScaler::transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "transform");
-  Matrix m = prep_detail::to_matrix(X, "RobustScaler.transform");
+  Matrix m = prep_detail::to_matrix(X, "RobustScaler.transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "RobustScaler.transform");
   return affine(m, center_v_, scale_v_, false);
 }
 
 Tensor RobustScaler::inverse_transform(const Tensor& X) const {
   prep_detail::check_fitted(fitted_, name(), "inverse_transform");
-  Matrix m = prep_detail::to_matrix(X, "RobustScaler.inverse_transform");
+  Matrix m = prep_detail::to_matrix(X, "RobustScaler.inverse_transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "RobustScaler.inverse_transform");
   return affine(m, center_v_, scale_v_, true);
 }

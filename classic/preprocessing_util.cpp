@@ -13,19 +13,11 @@ bool is_integer_dtype(DType d) {
 }
 }  // namespace
 
-Matrix to_matrix(const Tensor& X, const std::string& who) {
-  KILN_CHECK(X.defined(), who, ": X is an undefined tensor");
-  KILN_CHECK(X.dim() == 2, who, ": X must be 2-D (n_samples, n_features), got shape ", shape_str(X.shape()),
-             "; reshape a single feature to (N, 1)");
+Matrix to_matrix(const Tensor& X, const std::string& who, validation::Missing missing) {
   Matrix m;
+  m.v = validation::check_array(X, who, {.missing = missing});
   m.rows = X.size(0);
   m.cols = X.size(1);
-  if (X.dtype() == DType::boolean) {
-    std::vector<uint8_t> b = X.to_vector<uint8_t>();
-    m.v.assign(b.begin(), b.end());
-  } else {
-    m.v = X.to_vector<double>();
-  }
   return m;
 }
 
@@ -43,6 +35,7 @@ std::vector<int64_t> to_labels(const Tensor& y, const std::string& who, const st
   KILN_CHECK(y.dim() == 1, who, ": ", what, " must be 1-D (n_samples), got shape ", shape_str(y.shape()));
   KILN_CHECK(is_integer_dtype(y.dtype()), who, ": ", what,
              " must hold integer class labels (i64), got dtype ", y.dtype());
+  KILN_CHECK(y.device().is_cpu(), who, ": ", what, " must be a CPU tensor, got one on ", y.device());
   if (y.dtype() == DType::boolean) {
     std::vector<uint8_t> b = y.to_vector<uint8_t>();
     return std::vector<int64_t>(b.begin(), b.end());
@@ -53,11 +46,16 @@ std::vector<int64_t> to_labels(const Tensor& y, const std::string& who, const st
 std::vector<double> to_values(const Tensor& y, const std::string& who, const std::string& what) {
   KILN_CHECK(y.defined(), who, ": ", what, " is an undefined tensor");
   KILN_CHECK(y.dim() == 1, who, ": ", what, " must be 1-D (n_samples), got shape ", shape_str(y.shape()));
+  KILN_CHECK(y.device().is_cpu(), who, ": ", what, " must be a CPU tensor, got one on ", y.device());
+  std::vector<double> v;
   if (y.dtype() == DType::boolean) {
     std::vector<uint8_t> b = y.to_vector<uint8_t>();
-    return std::vector<double>(b.begin(), b.end());
+    v.assign(b.begin(), b.end());
+  } else {
+    v = y.to_vector<double>();
   }
-  return y.to_vector<double>();
+  validation::check_finite(v.data(), v.size(), 1, who, what.c_str());
+  return v;
 }
 
 Tensor labels_tensor(const std::vector<int64_t>& labels) { return from_vector(labels); }

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "kiln/classic/estimator.h"
+#include "kiln/classic/validation.h"
+#include "kiln/tensor/checked.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln::classic::prep_detail {
@@ -20,13 +22,16 @@ struct Matrix {
   std::vector<double> v;
 
   Matrix() = default;
-  Matrix(int64_t r, int64_t c, double fill = 0.0) : rows(r), cols(c), v(static_cast<size_t>(r * c), fill) {}
+  Matrix(int64_t r, int64_t c, double fill = 0.0)
+      : rows(r), cols(c), v(static_cast<size_t>(checked_mul(r, c, "classic", "matrix size")), fill) {}
   double& at(int64_t r, int64_t c) { return v[static_cast<size_t>(r * cols + c)]; }
   double at(int64_t r, int64_t c) const { return v[static_cast<size_t>(r * cols + c)]; }
 };
 
-// X must be a defined 2-D tensor of a numeric dtype; `who` ("StandardScaler.fit") prefixes errors.
-Matrix to_matrix(const Tensor& X, const std::string& who);
+// X passes validation::check_array (2-D, non-empty, finite; NaN only with Missing::allow_nan); `who`
+// ("StandardScaler.fit") prefixes errors.
+Matrix to_matrix(const Tensor& X, const std::string& who,
+                 validation::Missing missing = validation::Missing::reject);
 // A new contiguous f64 (rows, cols) tensor.
 Tensor from_matrix(const Matrix& m);
 // The rows of m at `rows`, in that order.
@@ -34,7 +39,7 @@ Matrix take_rows(const Matrix& m, const std::vector<int64_t>& rows);
 
 // y must be a defined 1-D integer tensor (i64, i32, u8, bool); `what` names it ("y_true").
 std::vector<int64_t> to_labels(const Tensor& y, const std::string& who, const std::string& what = "y");
-// y must be a defined 1-D numeric tensor.
+// y must be a defined, non-empty 1-D numeric tensor of finite values.
 std::vector<double> to_values(const Tensor& y, const std::string& who, const std::string& what = "y");
 Tensor labels_tensor(const std::vector<int64_t>& labels);
 Tensor values_tensor(const std::vector<double>& values);

@@ -1,6 +1,7 @@
 // classic/tree.cpp: DecisionTreeClassifier and DecisionTreeRegressor (see tree.h): parameter handling,
 // input checks and prediction around the CART engine of tree_builder.cpp. Depends on tree_common.h.
 #include "kiln/classic/tree.h"
+#include "kiln/classic/validation.h"
 
 #include <numeric>
 
@@ -14,8 +15,8 @@ void check_tree_params(int64_t max_depth, int64_t min_samples_split, int64_t min
              max_depth);
   KILN_CHECK(min_samples_split >= 2, who, ": min_samples_split must be >= 2, got ", min_samples_split);
   KILN_CHECK(min_samples_leaf >= 1, who, ": min_samples_leaf must be >= 1, got ", min_samples_leaf);
-  KILN_CHECK(min_impurity_decrease >= 0, who, ": min_impurity_decrease must be >= 0, got ",
-             min_impurity_decrease);
+  validation::check_param(who, "min_impurity_decrease", min_impurity_decrease,
+                          {0, validation::kInf, true, false});
   check_max_features(max_features, who);
 }
 

@@ -248,14 +248,12 @@ int64_t Builder::find_split(int64_t start, int64_t end, int64_t n_known) {
     node_yr_.resize(n);
     for (int64_t j = 0; j < n; ++j) node_yr_[j] = yr_[samples_[start + j]];
   }
-  if (s_.max_features >= D) {
-    for (int32_t f = 0; f < D; ++f) try_feature(f, start, end);
-    return 0;
-  }
-  // scikit-learn's feature sampling: features_[0, n_known) are the constant features inherited from the
-  // ancestors (drawn at no cost), constants found here move next to them, and tried non-constant features
-  // move to the end. Drawing stops after max_features draws, or later if all of them were constant.
-  std::copy_n(constant_features_.begin(), n_known, features_.begin());
+  // scikit-learn's feature sampling, also when max_features is every feature: visiting the features in a
+  // seeded random order per node breaks ties between equally good splits by the seed, not by the column
+  // order. features_ is always a permutation of the features: [0, n_known) are the constant features
+  // inherited from the ancestors (drawn at no cost), constants found here move next to them, and tried
+  // non-constant features move to the end. Drawing stops after max_features draws, or later if all of
+  // them were constant.
   int64_t f_i = D, n_drawn = 0, n_found = 0, n_total = n_known, visited = 0;
   while (f_i > n_total && (visited < s_.max_features || visited <= n_found + n_drawn)) {
     ++visited;
@@ -274,6 +272,12 @@ int64_t Builder::find_split(int64_t start, int64_t end, int64_t n_known) {
     --f_i;
     std::swap(features_[f_i], features_[f_j]);
   }
+  // Drawing permuted features_[0, n_known); put the inherited constants back in the order the ancestors
+  // recorded, so that every later node (a sibling, after this node's whole subtree) finds in
+  // features_[0, its n_known) exactly the constant_features_ prefix it was given. Restoring only at the
+  // start of a node instead would overwrite that prefix with features a descendant had moved there,
+  // duplicating some features and dropping others.
+  std::copy_n(constant_features_.begin(), n_known, features_.begin());
   std::copy_n(features_.begin() + n_known, n_found, constant_features_.begin() + n_known);
   return n_total;
 }

@@ -2,6 +2,7 @@
 // tensor/ only.
 #include "kiln/classic/tree_common.h"
 #include "kiln/classic/tensor_convert.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -64,12 +65,8 @@ std::vector<float> to_f32_rows(const Tensor& X, const std::string& who, bool nee
   Tensor c = cpu_contiguous_as(X, DType::f32, "tree");
   const float* p = c.data<float>();
   std::vector<float> out(p, p + c.numel());
-  const int64_t d = X.size(1);
-  for (size_t i = 0; i < out.size(); ++i)
-    KILN_CHECK(std::isfinite(out[i]), who,
-               ": X contains NaN or infinity (or a value too large for float32) at row ",
-               static_cast<int64_t>(i) / d, ", column ", static_cast<int64_t>(i) % d,
-               "; impute or drop it first (SimpleImputer)");
+  // Checked after the conversion: a finite f64 too large for float32 becomes infinity here.
+  validation::check_finite(out.data(), out.size(), X.size(1), who, "X (as float32)");
   return out;
 }
 

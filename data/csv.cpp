@@ -128,6 +128,8 @@ class Parser {
       if (end - p < 3 && !eof) return 0;
       bom_checked_ = true;
       if (end - p >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
+      if (end - p >= 2 && (std::memcmp(p, "\xFF\xFE", 2) == 0 || std::memcmp(p, "\xFE\xFF", 2) == 0))
+        fail_utf16("it starts with a UTF-16 byte-order mark");
     }
     while (p < end) {
       const char* next = scan_record(p, end, eof);
@@ -160,6 +162,22 @@ class Parser {
     std::abort();  // unreachable: KILN_CHECK(false) throws
   }
 
+  [[noreturn]] void fail_utf16(const char* evidence) const {
+    KILN_CHECK(false, "read_csv: '", name_, "' looks like UTF-16 (", evidence,
+               "); kiln reads UTF-8 text: convert it first, e.g. iconv -f UTF-16 -t UTF-8");
+    std::abort();  // unreachable: KILN_CHECK(false) throws
+  }
+
+  void check_field_size(const char* begin, const char* end) const {
+    if (static_cast<size_t>(end - begin) > opt_.max_field_bytes)
+      fail(line_, fields_.size() + 1, "a field of ", end - begin,
+           " bytes exceeds CsvOptions::max_field_bytes (", opt_.max_field_bytes, ")");
+  }
+
+ public:
+  int64_t line() const { return line_; }
+
+ private:
   // Splits one record into fields_; returns the byte after its terminator, or nullptr if it is incomplete.
   const char* scan_record(const char* p, const char* end, bool eof) {
     fields_.clear();
@@ -189,6 +207,7 @@ class Parser {
           }
           break;
         }
+        check_field_size(p + 1, close);
         fields_.push_back({p + 1, close, lines, true, escaped});
         p = close + 1;
         if (p == end) return p;
@@ -207,6 +226,7 @@ class Parser {
       const char* s = p;
       while (s < end && !stops_[static_cast<unsigned char>(*s)]) ++s;
       if (s == end && !eof) return nullptr;
+      check_field_size(p, s);
       fields_.push_back({p, s, lines, false, false});
       if (s == end) return s;
       if (*s == d) {
@@ -253,6 +273,9 @@ class Parser {
     std::vector<std::string> names(n);
     if (opt_.header) {
       for (size_t j = 0; j < n; ++j) names[j] = std::string(text_of(fields_[j]));
+      // UTF-16 text read as bytes puts a NUL beside every ASCII letter.
+      for (const std::string& nm : names)
+        if (nm.find('\0') != std::string::npos) fail_utf16("its header holds NUL bytes");
     } else if (!opt_.names.empty()) {
       KILN_CHECK(opt_.names.size() == n, "read_csv: '", name_, "' line ", line_, ": ", opt_.names.size(),
                  " names given but the first record has ", n, " fields");
@@ -393,7 +416,12 @@ Table read_file_once(const std::string& path, const CsvOptions& o, const std::se
     size_t used = parser.consume(buf.data(), buf.data() + have, eof);
     std::memmove(buf.data(), buf.data() + used, have - used);
     have -= used;
-    if (have == buf.size()) buf.resize(buf.size() * 2);  // one record longer than the buffer
+    if (have == buf.size()) {  // one record longer than the buffer
+      KILN_CHECK(buf.size() < o.max_record_bytes, "read_csv: '", path, "' line ", parser.line(),
+                 ": the record is longer than CsvOptions::max_record_bytes (", o.max_record_bytes,
+                 " bytes); is a quote left open, or is this not a CSV file?");
+      buf.resize(std::min(buf.size() * 2, std::max(o.max_record_bytes, buf.size() + 1)));
+    }
   }
   return parser.finish();
 }

@@ -40,13 +40,19 @@ struct CsvOptions {
   bool numeric_only = false;
   // The file is read in pieces of this many bytes, so memory holds the parsed table plus one piece.
   size_t chunk_bytes = size_t{8} << 20;
+  // Limits that turn a malformed or hostile input (a stream with no record end, an unclosed quote) into
+  // an error naming the file and line instead of memory growing until the allocation fails. Generous by
+  // default: a cell of 64 MiB, a record of 256 MiB.
+  size_t max_field_bytes = size_t{64} << 20;
+  size_t max_record_bytes = size_t{256} << 20;
 };
 
 // Reads a CSV file. Throws kiln::Error naming the file, line (1-based, physical lines) and column for:
 // a missing file, an empty file (no header/record), a record with more or fewer fields than the first
 // one (ragged), a cell that does not parse as its forced type or (numeric_only) as a number, an unterminated
-// quoted field, a character after a closing quote other than a delimiter or end of record, and an unknown
-// name in `dtypes`.
+// quoted field, a character after a closing quote other than a delimiter or end of record, an unknown
+// name in `dtypes`, a field or record beyond max_field_bytes / max_record_bytes, and a UTF-16 file (a
+// UTF-16 byte-order mark, or NUL bytes in the header: convert it to UTF-8 first).
 Table read_csv(const std::string& path, const CsvOptions& options = {});
 
 // The same parser over text in memory; `name` stands for the file name in error messages.

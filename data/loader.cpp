@@ -5,11 +5,13 @@
 // backend's pin_memory entry, so data stays above tensor/ only) and the standard thread library.
 #include "kiln/data/loader.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "kiln/data/rng.h"
@@ -104,7 +106,12 @@ struct EpochRun {
   void start(int num_workers, int prefetch_factor) {
     next_claim = next;
     window = static_cast<int64_t>(num_workers) * prefetch_factor;
-    for (int w = 0; w < num_workers; ++w) workers.emplace_back([this] { work(); });
+    try {
+      for (int w = 0; w < num_workers; ++w) workers.emplace_back([this] { work(); });
+    } catch (const std::system_error& e) {  // the threads started so far are joined by the destructor
+      KILN_CHECK(false, "DataLoader: could not start worker thread ", workers.size() + 1, " of ", num_workers,
+                 ": ", e.what(), "; use fewer num_workers");
+    }
   }
 
   // The next batch in order; false at the end of the epoch.
@@ -178,6 +185,13 @@ DataLoader::DataLoader(DatasetPtr dataset, LoaderOptions options)
   KILN_CHECK(dataset_ != nullptr, "DataLoader: null dataset");
   KILN_CHECK(options_.batch_size >= 1, "DataLoader: batch_size must be >= 1, got ", options_.batch_size);
   KILN_CHECK(options_.num_workers >= 0, "DataLoader: num_workers must be >= 0, got ", options_.num_workers);
+  // Workers are threads of this process: far more than the machine's cores only adds contention, and
+  // tens of thousands exhaust the process's thread limit.
+  const int max_workers = std::max(64, 8 * static_cast<int>(std::thread::hardware_concurrency()));
+  KILN_CHECK(options_.num_workers <= max_workers, "DataLoader: num_workers = ", options_.num_workers,
+             " is more than this machine can usefully run (at most ", max_workers, ", 8 per core)");
+  KILN_CHECK(options_.prefetch_factor <= 1024, "DataLoader: prefetch_factor must be <= 1024, got ",
+             options_.prefetch_factor);
   KILN_CHECK(options_.prefetch_factor >= 1, "DataLoader: prefetch_factor must be >= 1, got ",
              options_.prefetch_factor);
   KILN_CHECK(!(options_.sampler && options_.shuffle),

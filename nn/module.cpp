@@ -164,6 +164,8 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
   for (const auto& [name, t] : own) {
     if (!state.contains(name)) continue;
     const Tensor& src = state.at(name);
+    KILN_CHECK(src.defined(), type_name(), ".load_state_dict: '", name,
+               "' is an undefined tensor in the state dict");
     KILN_CHECK(src.shape() == t.shape(), type_name(), ".load_state_dict: '", name, "' has shape ",
                shape_str(src.shape()), " in the state dict but ", shape_str(t.shape()), " in the module");
   }

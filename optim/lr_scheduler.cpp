@@ -45,7 +45,7 @@ std::vector<double> LRScheduler::current_lrs() const {
 
 void LRScheduler::apply(const std::vector<double>& lrs) {
   KILN_ASSERT(lrs.size() == num_groups());
-  for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_.set_lr(g, lrs[g]);
+  for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_.set_scheduled_lr(g, lrs[g]);
   last_lr_ = current_lrs();
 }
 
@@ -94,10 +94,19 @@ void LRScheduler::load_state_dict(const StateDict& dict) {
   last_lr_ = last.to_vector<double>();
 }
 
+namespace {
+// A decay factor must keep the learning rate a finite non-negative number. PyTorch does not check it; a
+// negative gamma would flip the sign of every other update, which no schedule means.
+void check_gamma(const char* who, double gamma) {
+  KILN_CHECK(std::isfinite(gamma) && gamma >= 0, who, ": gamma must be finite and >= 0, got ", gamma);
+}
+}  // namespace
+
 // ---- StepLR ----
 
 StepLR::StepLR(Optimizer& optimizer, const StepLROptions& options) : LRScheduler(optimizer), o_(options) {
   KILN_CHECK(o_.step_size > 0, "StepLR: step_size must be > 0, got ", o_.step_size);
+  check_gamma("StepLR", o_.gamma);
   initial_step();
 }
 
@@ -119,6 +128,7 @@ std::optional<std::vector<double>> StepLR::closed_form_lr() const {
 MultiStepLR::MultiStepLR(Optimizer& optimizer, const MultiStepLROptions& options)
     : LRScheduler(optimizer), o_(options) {
   std::sort(o_.milestones.begin(), o_.milestones.end());
+  check_gamma("MultiStepLR", o_.gamma);
   initial_step();
 }
 
@@ -143,6 +153,7 @@ std::optional<std::vector<double>> MultiStepLR::closed_form_lr() const {
 ExponentialLR::ExponentialLR(Optimizer& optimizer, const ExponentialLROptions& options)
     : LRScheduler(optimizer), o_(options) {
   KILN_CHECK(!std::isnan(o_.gamma), "ExponentialLR: gamma is required, e.g. {.gamma = 0.95}");
+  check_gamma("ExponentialLR", o_.gamma);
   initial_step();
 }
 

@@ -2,6 +2,7 @@
 #include "kiln/optim/optimizer.h"
 
 #include <charconv>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -72,9 +73,24 @@ Optimizer::Optimizer(std::string name, GroupOptions defaults, Validator validate
       defaults_(std::move(defaults)),
       validate_(std::move(validate)),
       state_specs_(std::move(state_specs)) {
-  validate_(defaults_);
+  check_options(defaults_);
   KILN_CHECK(!groups.empty(), name_, ": optimizer got an empty parameter list");
   for (const auto& g : groups) add_param_group(g);
+}
+
+void Optimizer::check_options(const GroupOptions& options) const {
+  validate_(options);
+  // Each optimizer's validator checks its ranges; none of its options may be NaN or infinite, which a range
+  // check written as `lr >= 0` would let through.
+  for (const auto& [option, value] : options.items())
+    KILN_CHECK(std::isfinite(value), name_, ": option '", option, "' must be finite, got ", value);
+}
+
+void Optimizer::set_scheduled_lr(std::size_t group, double lr) {
+  KILN_CHECK(group < groups_.size(), name_, ": no parameter group ", group, " (it has ", groups_.size(), ")");
+  KILN_CHECK(std::isfinite(lr), name_, ": an LR scheduler computed the learning rate ", lr, " for group ",
+             group, "; check the scheduler's factors (gamma, lambdas) and the initial lr");
+  groups_[group].options.set("lr", lr);
 }
 
 void Optimizer::add_param_group(const ParamGroup& group) {
@@ -99,7 +115,7 @@ void Optimizer::add_param_group(const ParamGroup& group) {
                "' (", name_, " options: ", names_of(defaults_.items()), ")");
     g.options.set(key, value);
   }
-  validate_(g.options);
+  check_options(g.options);
   state_.resize(state_.size() + g.params.size());
   groups_.push_back(std::move(g));
 }
@@ -144,7 +160,7 @@ void Optimizer::set_option(std::size_t group, const std::string& name, double va
   if (!validate) return groups_[group].options.set(name, value);
   GroupOptions updated = groups_[group].options;
   updated.set(name, value);
-  validate_(updated);
+  check_options(updated);
   groups_[group].options = std::move(updated);
 }
 
@@ -220,7 +236,7 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       KILN_CHECK(dict.contains(prefix + name), who, ": missing '", prefix, name, "'");
       options[g].set(name, scalar_value(name_, prefix + name, dict.at(prefix + name)));
     }
-    validate_(options[g]);
+    check_options(options[g]);
     if (dict.contains(prefix + "initial_lr"))
       initial_lrs[g] = scalar_value(name_, prefix + "initial_lr", dict.at(prefix + "initial_lr"));
   }

@@ -91,12 +91,16 @@ class Optimizer {
   // Every parameter, in state-dict order.
   std::vector<Tensor> all_params() const;
 
-  // The learning rate of a group. Schedulers write it every step without validation, as PyTorch does (a
-  // linear OneCycleLR phase run past its end may even leave it slightly negative).
+  // The learning rate of a group. set_lr checks the value as the constructor does (a negative or
+  // non-finite lr is an error). Schedulers write through set_scheduled_lr, which only refuses non-finite
+  // values, as PyTorch does not validate them (a linear OneCycleLR phase run past its end may even leave
+  // the rate slightly negative).
   double lr(std::size_t group = 0) const { return option(group, "lr"); }
-  void set_lr(std::size_t group, double lr) { set_option(group, "lr", lr, false); }
+  void set_lr(std::size_t group, double lr) { set_option(group, "lr", lr, true); }
+  void set_scheduled_lr(std::size_t group, double lr);
   // Any hyper-parameter by name; set_option validates the group's options again unless told not to
-  // (schedulers cycling momentum / beta1 do not).
+  // (schedulers cycling momentum / beta1 do not). Validation is the optimizer's own range checks plus
+  // finiteness of every option.
   bool has_option(const std::string& name) const { return defaults_.has(name); }
   double option(std::size_t group, const std::string& name) const;
   void set_option(std::size_t group, const std::string& name, double value, bool validate = true);
@@ -132,6 +136,8 @@ class Optimizer {
   using ParamState = std::vector<std::pair<std::string, Tensor>>;
 
   const std::vector<Group>& groups() const { return groups_; }
+  // validate_ and the finiteness of every option: the one check every path that sets options runs.
+  void check_options(const GroupOptions& options) const;
   ParamState& state(std::size_t index) { return state_[index]; }
   // The named entry of a parameter's state, or an undefined tensor.
   static Tensor find(const ParamState& s, const std::string& name);

@@ -49,7 +49,7 @@ void ReduceLROnPlateau::step(double metric) {
     for (std::size_t g = 0; g < optimizer_.num_param_groups(); ++g) {
       double old_lr = optimizer_.lr(g);
       double new_lr = std::max(old_lr * o_.factor, min_lrs_[g]);
-      if (old_lr - new_lr > o_.eps) optimizer_.set_lr(g, new_lr);
+      if (old_lr - new_lr > o_.eps) optimizer_.set_scheduled_lr(g, new_lr);
     }
     cooldown_counter_ = o_.cooldown;
     num_bad_epochs_ = 0;

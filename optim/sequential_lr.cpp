@@ -20,7 +20,7 @@ SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::reference_wrap
   KILN_CHECK(std::is_sorted(milestones_.begin(), milestones_.end()),
              "SequentialLR: milestones must be increasing");
   last_epoch_ = 0;
-  for (std::size_t g = 0; g < num_groups(); ++g) optimizer_.set_lr(g, optimizer_.initial_lr(g));
+  for (std::size_t g = 0; g < num_groups(); ++g) optimizer_.set_scheduled_lr(g, optimizer_.initial_lr(g));
   for (auto& s : schedulers_) s.get().last_epoch_ -= 1;  // undo the step each constructor took
   schedulers_[0].get().initial_step();
   last_lr_ = schedulers_[0].get().get_last_lr();

@@ -18,15 +18,25 @@ const char* short_path(const char* file) {
   }
   return file;
 }
+
+// what() is read as a C string: a NUL byte from user data (a UTF-16 header, a binary file) would cut the
+// message, and its reason, short. Such bytes are written as \0 instead.
+std::string printable(const std::string& msg) {
+  if (msg.find('\0') == std::string::npos) return msg;
+  std::string out;
+  for (char c : msg) c == '\0' ? out += "\\0" : out += c;
+  return out;
+}
 }  // namespace
 
 void throw_error(const char* file, int line, const std::string& msg) {
-  throw Error(msg + " (" + short_path(file) + ":" + std::to_string(line) + ")");
+  throw Error(printable(msg) + " (" + short_path(file) + ":" + std::to_string(line) + ")");
 }
 
 void throw_internal(const char* file, int line, const char* cond, const std::string& msg) {
-  throw Error(std::string("kiln internal error: ") + cond + " failed" + (msg.empty() ? "" : ": ") + msg +
-              " (" + short_path(file) + ":" + std::to_string(line) + "); please report this");
+  throw Error(std::string("kiln internal error: ") + cond + " failed" + (msg.empty() ? "" : ": ") +
+              printable(msg) + " (" + short_path(file) + ":" + std::to_string(line) +
+              "); please report this");
 }
 
 void unsupported_dtype(std::string_view op, DType t) {

@@ -3,16 +3,39 @@
 #include <cmath>
 
 #include "kiln/tensor/backend.h"
+#include "kiln/tensor/checked.h"
 #include "kiln/tensor/random.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln {
 
+namespace {
+// Every factory and kernel output allocates here: a failure names the shape, dtype and bytes.
+Storage allocate_storage(size_t nbytes, Device device, const Shape& shape, DType dtype) {
+  const auto describe = [&] {
+    return detail::cat_message("a ", dtype, " tensor of shape ", shape_str(shape), " (", nbytes,
+                               " bytes) on ", device);
+  };
+  if (device.is_cpu()) {
+    const size_t ram = physical_memory_bytes();
+    KILN_CHECK(ram == 0 || nbytes <= ram, "empty: ", describe(), " is larger than this machine's ", ram,
+               " bytes of memory");
+  }
+  try {
+    return std::make_shared<StorageImpl>(nbytes, device);
+  } catch (const std::bad_alloc&) {
+    KILN_CHECK(false, "empty: out of memory allocating ", describe());
+  } catch (const Error& e) {
+    KILN_CHECK(false, "empty: cannot allocate ", describe(), ": ", e.what());
+  }
+  return nullptr;
+}
+}  // namespace
+
 Tensor empty(const Shape& shape, TensorOptions options) {
-  for (int64_t s : shape) KILN_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  const size_t nbytes = checked_nbytes(shape, options.dtype, "empty");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage =
-      std::make_shared<StorageImpl>(shape_numel(shape) * dtype_size(options.dtype), options.device);
+  impl->storage = allocate_storage(nbytes, options.device, shape, options.dtype);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = options.dtype;
@@ -42,8 +65,8 @@ Tensor scalar_tensor(double value, TensorOptions options) { return full({}, valu
 
 namespace {
 // Builds small host-computed tensors (ranges, eye) in f64 and converts to the requested dtype/device.
-Tensor from_host_values(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
-  Tensor host = from_vector(values, shape);
+Tensor from_host_tensor(const Tensor& host, TensorOptions options) {
+  const Shape& shape = host.shape();
   Tensor out = empty(shape, {.dtype = options.dtype, .device = options.device});
   if (options.device.is_cpu()) {
     out.copy_(host);
@@ -58,10 +81,13 @@ Tensor from_host_values(const std::vector<double>& values, const Shape& shape, T
 }  // namespace
 
 Tensor arange(double start, double end, double step, TensorOptions options) {
+  KILN_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step), "arange: start ", start,
+             ", end ", end, " and step ", step, " must be finite");
   KILN_CHECK(step != 0, "arange: step must be nonzero");
   KILN_CHECK((end - start) / step >= 0 || start == end, "arange: start ", start, " end ", end, " step ", step,
-             " is an empty or unbounded range");
-  auto n = std::max<int64_t>(static_cast<int64_t>(std::ceil((end - start) / step)), 0);
+             " is an empty or unbounded range (step has the wrong sign)");
+  const double count = std::ceil((end - start) / step);
+  const int64_t n = to_int64(count, "arange", "the element count (end - start) / step");
   // Written by the device's own kernel: no host copy (one_hot builds its classes this way every step).
   bool rg = options.requires_grad;
   options.requires_grad = false;
@@ -76,24 +102,34 @@ Tensor arange(int64_t end, TensorOptions options) {
 
 Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
   KILN_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
-  std::vector<double> v(steps);
+  KILN_CHECK(std::isfinite(start) && std::isfinite(end), "linspace: start ", start, " and end ", end,
+             " must be finite");
+  // The f64 staging tensor is allocated (and its size checked) before any value is computed.
+  Tensor host = empty({steps}, {.dtype = DType::f64});
+  double* v = host.data<double>();
   for (int64_t i = 0; i < steps; ++i)
     v[i] =
         steps == 1 ? start : start + (end - start) * static_cast<double>(i) / static_cast<double>(steps - 1);
-  return from_host_values(v, {steps}, options);
+  return from_host_tensor(host, options);
 }
 
 Tensor eye(int64_t n, TensorOptions options) {
   KILN_CHECK(n >= 0, "eye: n must be non-negative, got ", n);
-  std::vector<double> v(n * n, 0.0);
-  for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-  return from_host_values(v, {n, n}, options);
+  checked_numel({n, n}, "eye");
+  bool rg = options.requires_grad;
+  options.requires_grad = false;
+  Tensor out = zeros({n, n}, options);
+  // The diagonal is the view with stride n + 1; the device's own fill writes it.
+  if (n > 0) as_strided(out, {n}, {n + 1}, 0).fill_(1.0);
+  if (rg) out.requires_grad_();
+  return out;
 }
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<StorageImpl>(data, shape_numel(shape) * dtype_size(dtype), Device::cpu(),
-                                                std::move(deleter));
+  KILN_CHECK(data != nullptr || shape_numel(shape) == 0, "from_blob: null data for shape ", shape_str(shape));
+  impl->storage = std::make_shared<StorageImpl>(data, checked_nbytes(shape, dtype, "from_blob"),
+                                                Device::cpu(), std::move(deleter));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

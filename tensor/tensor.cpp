@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "kiln/tensor/backend.h"
+#include "kiln/tensor/checked.h"
 
 namespace kiln {
 
@@ -14,6 +15,7 @@ std::string shape_str(const Shape& s) {
 }
 
 Shape contiguous_strides(const Shape& shape) {
+  checked_numel(shape, "contiguous_strides");  // the strides below are partial products of the sizes
   Shape strides(shape.size());
   int64_t st = 1;
   for (size_t i = shape.size(); i-- > 0;) {
@@ -23,11 +25,7 @@ Shape contiguous_strides(const Shape& shape) {
   return strides;
 }
 
-int64_t shape_numel(const Shape& shape) {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
-}
+int64_t shape_numel(const Shape& shape) { return checked_numel(shape, "tensor"); }
 
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t lo = ndim == 0 ? -1 : -ndim, hi = ndim == 0 ? 0 : ndim - 1;
@@ -219,13 +217,18 @@ Tensor& Tensor::fill_(double value) {
 Tensor as_strided(const Tensor& t, const Shape& shape, const Shape& strides, int64_t offset) {
   KILN_CHECK(shape.size() == strides.size(), "as_strided: ", shape.size(), " sizes but ", strides.size(),
              " strides");
+  checked_numel(shape, "as_strided");
+  KILN_CHECK(offset >= 0, "as_strided: negative storage offset ", offset);
   int64_t lo = offset, hi = offset;
   for (size_t i = 0; i < shape.size(); ++i) {
-    KILN_CHECK(shape[i] >= 0, "as_strided: negative size in ", shape_str(shape));
     if (shape[i] == 0) lo = 0, hi = -1;
     if (shape[i] == 0) break;
-    int64_t span = (shape[i] - 1) * strides[i];
-    (span >= 0 ? hi : lo) += span;
+    // Overflow-checked: a huge stride must be refused, not wrap into the storage's range.
+    int64_t span = 0;
+    KILN_CHECK(!__builtin_mul_overflow(shape[i] - 1, strides[i], &span) &&
+                   !__builtin_add_overflow(span >= 0 ? hi : lo, span, span >= 0 ? &hi : &lo),
+               "as_strided: view ", shape_str(shape), " with strides ", shape_str(strides), " at offset ",
+               offset, " overflows the index range");
   }
   int64_t capacity = static_cast<int64_t>(t.storage()->nbytes() / dtype_size(t.dtype()));
   KILN_CHECK(hi < lo || (lo >= 0 && hi < capacity), "as_strided: view ", shape_str(shape), " with strides ",

@@ -133,36 +133,48 @@ struct CvCase {
   double band;
 };
 
-double kiln_cv(const std::string& model, const std::string& data) {
+double kiln_cv(const std::string& model, const std::string& data, int64_t seed) {
   const bool regression = data == "diabetes";
   return cross_validate_on_fixture_folds(
       data, [&](const Tensor& Xtr, const Tensor& ytr, const Tensor& Xte, const Tensor& yte) {
-        if (model == "tree" && regression) return DecisionTreeRegressor().fit(Xtr, ytr).score(Xte, yte);
-        if (model == "tree") return DecisionTreeClassifier().fit(Xtr, ytr).score(Xte, yte);
-        if (model == "forest" && regression) return RandomForestRegressor().fit(Xtr, ytr).score(Xte, yte);
-        return RandomForestClassifier().fit(Xtr, ytr).score(Xte, yte);
+        if (model == "tree" && regression)
+          return DecisionTreeRegressor({.random_state = seed}).fit(Xtr, ytr).score(Xte, yte);
+        if (model == "tree")
+          return DecisionTreeClassifier({.random_state = seed}).fit(Xtr, ytr).score(Xte, yte);
+        if (model == "forest" && regression)
+          return RandomForestRegressor({.random_state = seed}).fit(Xtr, ytr).score(Xte, yte);
+        return RandomForestClassifier({.random_state = seed}).fit(Xtr, ytr).score(Xte, yte);
       });
 }
 
-// Bands: kiln's CV score (random_state 0) must lie within `band` of the range of scikit-learn's CV scores
-// over random_state 0..4. A single fully grown tree varies most (a different tie-break changes a whole
-// subtree), so it gets 0.04 (0.08 R^2 on diabetes); forests 0.02 (0.03 R^2).
+// kiln's mean CV score over random_state 0..seeds-1 must lie within `band` of scikit-learn's mean over
+// random_state 0..4 (both draw features in a random order per node, so a tie-break moves a single tree's
+// score by a few points; the means are what the implementations share). Bands are a little above the
+// gaps measured on this fixture set (printed by the test): trees 0.02 (0.04 R^2 on diabetes), forests
+// 0.01 (0.02 R^2).
 TEST(RandomizedModels, CrossValidationWithinBandOfSklearn) {
-  const std::vector<CvCase> cases = {{"tree", "iris", 0.04},          {"tree", "wine", 0.04},
-                                     {"tree", "breast_cancer", 0.04}, {"tree", "digits", 0.04},
-                                     {"tree", "diabetes", 0.08},      {"forest", "iris", 0.02},
-                                     {"forest", "wine", 0.02},        {"forest", "breast_cancer", 0.02},
-                                     {"forest", "digits", 0.02},      {"forest", "diabetes", 0.03}};
+  const std::vector<CvCase> cases = {{"tree", "iris", 0.02},          {"tree", "wine", 0.02},
+                                     {"tree", "breast_cancer", 0.02}, {"tree", "digits", 0.02},
+                                     {"tree", "diabetes", 0.04},      {"forest", "iris", 0.01},
+                                     {"forest", "wine", 0.01},        {"forest", "breast_cancer", 0.01},
+                                     {"forest", "digits", 0.01},      {"forest", "diabetes", 0.02}};
   for (const CvCase& c : cases) {
     const auto fc = fixture_case("cv_" + c.model + "_" + c.data);
     const std::vector<double>& per_seed = fc.get("per_seed").values;
-    const double lo = *std::min_element(per_seed.begin(), per_seed.end());
-    const double hi = *std::max_element(per_seed.begin(), per_seed.end());
-    const double score = kiln_cv(c.model, c.data);
-    EXPECT_GE(score, lo - c.band) << c.model << " on " << c.data << ": sklearn " << lo << ".." << hi;
-    EXPECT_LE(score, hi + c.band) << c.model << " on " << c.data << ": sklearn " << lo << ".." << hi;
-    std::printf("  cv %-6s %-13s kiln %.4f  sklearn %.4f..%.4f\n", c.model.c_str(), c.data.c_str(), score, lo,
-                hi);
+    double ref = 0;
+    for (double v : per_seed) ref += v / static_cast<double>(per_seed.size());
+    const int64_t seeds = c.model == "tree" ? 5 : 3;
+    double mean = 0, lo = 1e9, hi = -1e9;
+    for (int64_t seed = 0; seed < seeds; ++seed) {
+      const double score = kiln_cv(c.model, c.data, seed);
+      mean += score / static_cast<double>(seeds);
+      lo = std::min(lo, score), hi = std::max(hi, score);
+    }
+    EXPECT_NEAR(mean, ref, c.band) << c.model << " on " << c.data << ": kiln mean " << mean << " (" << lo
+                                   << ".." << hi << ") vs sklearn mean " << ref;
+    std::printf("  cv %-6s %-13s kiln mean %.4f (%.4f..%.4f over %lld seeds)  sklearn mean %.4f  gap %+.4f\n",
+                c.model.c_str(), c.data.c_str(), mean, lo, hi, static_cast<long long>(seeds), ref,
+                mean - ref);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "kiln/kernels/cuda/cuda.h"
 #include "support/helpers.h"
@@ -32,6 +33,16 @@ TEST(Cuda, DiscoveryIsConsistent) {
   EXPECT_EQ(cuda::is_available(), cuda::device_count() > 0);
   EXPECT_EQ(has_backend(DeviceType::cuda), cuda::is_available());
   EXPECT_GE(cuda::device_count(), 0);
+}
+
+// tools/gpu-check.sh runs this first with KILN_REQUIRE_CUDA=1: on the GPU machine a device kiln cannot use
+// must fail loudly, with kiln's reason, rather than let every other CUDA test skip.
+TEST(Cuda, RequiredDeviceIsAvailable) {
+  if (std::getenv("KILN_REQUIRE_CUDA") == nullptr)
+    GTEST_SKIP() << "set KILN_REQUIRE_CUDA=1 to require a device";
+  ASSERT_TRUE(cuda::is_available()) << "no usable CUDA device: "
+                                    << error_of([] { empty({1}, {.device = Device::cuda()}); });
+  EXPECT_GT(cuda::device_count(), 0);
 }
 
 TEST(Cuda, WithoutADeviceTensorsFailAndSayWhy) {

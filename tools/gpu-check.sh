@@ -10,7 +10,9 @@
 #   configure, build  CUDA build in build/gpu with every core; only the targets the stages run: every
 #                     tests/test_cuda*.cpp (globbed now), test_ops, kiln_bench_train, kiln_bench_gpu_ops
 #                     (where bench/CMakeLists.txt defines it)
-#   tests             each test_cuda* binary; the op table's CUDA cases (test_ops --gtest_filter='*Cuda*')
+#   tests             first cuda_available (is the device usable by kiln, and if not why), then each
+#                     test_cuda* binary and the op table's CUDA cases (test_ops --gtest_filter='*Cuda*'); a
+#                     test stage in which any test skipped fails (gtest_strict)
 #   bench_train_*     the demo MLP and CNN at batch 128 and 1024: kiln eager, kiln with CUDA Graph capture
 #                     (--graph) and PyTorch eager (bench/train_torch.py --device cuda), samples/s and peak
 #                     device memory
@@ -75,6 +77,30 @@ stage() {
 
 export PATH=/usr/local/cuda/bin:$PATH
 export OMP_WAIT_POLICY=passive
+# Cuda.RequiredDeviceIsAvailable fails (instead of skipping) without a usable device.
+export KILN_REQUIRE_CUDA=1
+
+# gtest_strict BIN ARGS...: runs a GoogleTest program; exit 1 if it fails or if any test skipped. On this
+# machine a skip means kiln could not use the GPU (every CUDA test skips without a device), so a stage
+# whose tests all skipped must not count as passed. Tests that skip because a device IS present ("a CUDA
+# device is present": the no-device error paths) are the one expected kind.
+gtest_strict() {
+  local out rc skipped expected
+  out=$(mktemp)
+  set +e
+  "$@" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  set -e
+  skipped=$(grep -cE '^\[  SKIPPED \] [A-Za-z_0-9/.]+ \(' "$out" || true)
+  expected=$(grep -c 'a CUDA device is present' "$out" || true)
+  rm -f "$out"
+  if ((skipped > expected)); then
+    echo "gtest_strict: $((skipped - expected)) test(s) skipped; on the GPU machine a skip fails the stage"
+    return 1
+  fi
+  return "$rc"
+}
+export -f gtest_strict
 
 # ---- configure and build ----
 cuda_tests=()
@@ -117,15 +143,24 @@ if [[ ! -x $build/tests/test_cuda ]]; then
 fi
 
 # ---- tests ----
+# First: can kiln use the GPU at all? If not, say why (the driver's answer and kiln's error) before the
+# other stages fail one by one.
+stage cuda_available 30 bash -c 'gtest_strict "$0" --gtest_filter=Cuda.RequiredDeviceIsAvailable' \
+  "$build/tests/test_cuda"
+if ! grep -q '^\[  PASSED  \] 1 test' "$logs/cuda_available.log"; then
+  echo "kiln cannot use a CUDA device here: $(grep -m1 -E 'no usable|Failure|error' "$logs/cuda_available.log" || echo 'see cuda_available.log')" |
+    tee -a "$results"
+fi
 for t in "${cuda_tests[@]}"; do
   if [[ -x $build/tests/$t ]]; then
-    stage "$t" 90 "$build/tests/$t" --gtest_brief=1
+    stage "$t" 90 bash -c 'gtest_strict "$@"' _ "$build/tests/$t"
   else
     echo "stage $t: not built" | tee -a "$results"
     failed=1
   fi
 done
-stage test_ops_cuda 120 "$build/tests/test_ops" --gtest_filter='*Cuda*' --gtest_brief=1
+stage test_ops_cuda 120 bash -c 'gtest_strict "$@"' _ "$build/tests/test_ops" --gtest_filter='*Cuda*' \
+  --gtest_brief=0
 if [[ -x $build/tests/mpi/mpi_scenarios ]]; then
   stage distributed_nccl 60 mpirun --allow-run-as-root -np 1 "$build/tests/mpi/mpi_scenarios" gpu
 else

@@ -1,5 +1,7 @@
 // Elementwise binary ops with NumPy broadcasting, comparisons, where and clamp. Gradients are summed
 // back to each operand's shape by sum_to.
+#include <cmath>
+
 #include "kiln/autograd/ops/common.h"
 
 namespace kiln {
@@ -102,7 +104,10 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) {
   return binary_op("pow", BinaryKernel::pow, a, b, [](const Tensor& g, const Tensor& a, const Tensor& b) {
     Tensor ga, gb;
-    if (wants(a)) ga = g * b * pow(a, b - 1.0);
+    // d/da a^b = b a^(b-1), defined as 0 where b == 0 as in PyTorch: at a == 0 the product is 0 x inf, which
+    // would make d/dx x^0, the second derivative of x^1 and the third of x^2 NaN at 0 (and through
+    // broadcasting poison a whole summed gradient).
+    if (wants(a)) ga = where(eq(b, scalar_like(0, b)), 0.0, g * b * pow(a, b - 1.0));
     // d/db a^b = a^b log a; PyTorch defines it as 0 where a == 0 (and b >= 0) instead of nan.
     if (wants(b)) gb = where(eq(a, scalar_like(0, a)), 0.0, g * pow(a, b) * log(a));
     return Grads{ga, gb};
@@ -179,12 +184,12 @@ Tensor where(const Tensor& cond, double a, const Tensor& b) { return where(cond,
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   check_defined("clamp", x);
-  KILN_CHECK(!lo || !hi || *lo <= *hi, "clamp: min ", *lo, " is above max ", *hi);
   trace::OpScope trace("clamp");
-  // Composite: the gradient passes exactly where lo <= x <= hi, as in PyTorch.
+  // Composite: min(max(x, lo), hi), so min > max gives max everywhere, as PyTorch does; the gradient passes
+  // exactly where lo <= x <= hi (nowhere when min > max), as in PyTorch.
   Tensor out = x;
   if (lo) out = where(x < *lo, scalar_like(*lo, x), out);
-  if (hi) out = where(x > *hi, scalar_like(*hi, x), out);
+  if (hi) out = where(out > *hi, scalar_like(*hi, x), out);
   if (trace) {
     trace::Attrs attrs;
     if (lo) attrs.emplace_back("min", *lo);
@@ -195,19 +200,32 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
 }
 
 // ---- operators ----
+namespace {
+// A C++ double next to a tensor acts as a Python number does in PyTorch's type promotion: it takes the
+// tensor's dtype, except that a non-integral (or non-finite) value next to an integer or bool tensor is a
+// float32 number, so the result is float ([7] * 2.5 is 17.5, not 14).
+Tensor number_like(double value, const Tensor& like) {
+  check_defined("a tensor-number operator", like);
+  const bool integral_tensor = !is_floating(like.dtype());
+  if (integral_tensor && !(std::isfinite(value) && value == std::floor(value)))
+    return full({}, value, {.dtype = DType::f32, .device = like.device()});
+  return scalar_like(value, like);
+}
+}  // namespace
+
 Tensor operator-(const Tensor& x) { return neg(x); }
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
-Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(b, a)); }
-Tensor operator+(double a, const Tensor& b) { return add(scalar_like(a, b), b); }
-Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(a, b), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(a, b), b); }
-Tensor operator/(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, number_like(b, a)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, number_like(b, a)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, number_like(b, a)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, number_like(b, a)); }
+Tensor operator+(double a, const Tensor& b) { return add(number_like(a, b), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(number_like(a, b), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(number_like(a, b), b); }
+Tensor operator/(double a, const Tensor& b) { return div(number_like(a, b), b); }
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
 Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }

@@ -8,6 +8,7 @@
 #include "kiln/autograd/ops.h"
 #include "kiln/autograd/trace.h"
 #include "kiln/tensor/backend.h"
+#include "kiln/tensor/checked.h"
 
 namespace kiln::autograd::detail {
 

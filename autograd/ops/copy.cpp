@@ -76,6 +76,20 @@ Tensor to_device(const Tensor& x, Device device) {
 }
 
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
+  KILN_CHECK(!xs.empty(), "cat: needs at least one tensor");
+  // Mixed dtypes promote as in PyTorch (f32 with f64 gives f64), through recorded casts, so each operand's
+  // gradient returns in its own dtype.
+  DType common = xs[0].dtype();
+  for (const Tensor& x : xs) {
+    check_defined("cat", x);
+    common = promote_types(common, x.dtype());
+  }
+  for (const Tensor& x : xs)
+    if (x.dtype() != common) {
+      std::vector<Tensor> cast_xs;
+      for (const Tensor& y : xs) cast_xs.push_back(y.dtype() == common ? y : y.to(common));
+      return cat(cast_xs, dim);
+    }
   return trace::traced(
       "cat",
       [&]() -> Tensor {

@@ -47,17 +47,19 @@ std::optional<Shape> view_strides(const Shape& shape, const Shape& strides, cons
 Shape infer_shape(const Shape& shape, int64_t numel, const char* op, const Shape& from) {
   Shape out = shape;
   int64_t known = 1, infer = -1;
+  bool zero = false;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       KILN_CHECK(infer < 0, op, ": only one size may be -1 in ", shape_str(shape));
       infer = static_cast<int64_t>(i);
     } else {
       KILN_CHECK(out[i] >= 0, op, ": invalid size ", out[i], " in ", shape_str(shape));
-      known *= out[i];
+      known = out[i] == 0 ? 0 : checked_mul(known == 0 ? 1 : known, out[i], op, "size product");
+      if (out[i] == 0) zero = true;
     }
   }
   if (infer >= 0) {
-    KILN_CHECK(known != 0 && numel % known == 0, op, ": cannot reshape ", shape_str(from), " (", numel,
+    KILN_CHECK(!zero && numel % known == 0, op, ": cannot reshape ", shape_str(from), " (", numel,
                " elements) into ", shape_str(shape));
     out[infer] = numel / known;
   }
@@ -233,6 +235,9 @@ Tensor expand(const Tensor& x, const Shape& shape_in) {
                shape_str(x.shape()), " to ", shape_str(shape_in), " (dim ", i, " has size ", x.shape()[i],
                ", only size-1 dims expand)");
   }
+  for (size_t j = 0; j < shape.size(); ++j)
+    KILN_CHECK(shape[j] >= 0, "expand: size ", shape_in[j], " at dim ", j, " of ", shape_str(shape_in),
+               " is invalid (-1 keeps an existing dim's size; new leading dims need a size >= 0)");
   if (shape == x.shape()) return x;
   Tensor out = broadcast_view(x, shape);
   if (autograd::needs_grad({&x})) {

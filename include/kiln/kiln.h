@@ -21,6 +21,7 @@
 #include "kiln/nn/train/train.h"
 #include "kiln/optim/optim.h"
 #include "kiln/tensor/backend.h"
+#include "kiln/tensor/checked.h"
 #include "kiln/tensor/random.h"
 #include "kiln/tensor/state_dict.h"
 #include "kiln/tensor/tensor.h"

@@ -2,6 +2,8 @@
 // an array form used on contiguous rows of f32/f64.
 #include <Eigen/Core>
 #include <cmath>
+#include <concepts>
+#include <limits>
 
 #include "kiln/kernels/cpu/cpu_kernels.h"
 #include "kiln/kernels/cpu/loops.h"
@@ -16,6 +18,12 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 struct NoArray {};
 
+// log of the smallest normal number: exp(x) for x below it is denormal or 0.
+template <class T>
+constexpr T log_min_normal() {
+  return std::is_same_v<T, float> ? T(-87.3365447f) : T(-708.3964185322641);
+}
+
 // clang-format off (one functor per line)
 #define KILN_SCALAR(expr)   \
   template <class T>        \
@@ -28,8 +36,9 @@ struct NoArray {};
     return expr;                 \
   }
 
+// No array form: Eigen negates a packet as 0 - a, which turns -0 into +0 (the compiler vectorizes -x).
 struct Neg {
-  KILN_SCALAR(static_cast<T>(-x)) KILN_ARRAY(-a)
+  KILN_SCALAR(static_cast<T>(-x))
 };
 struct Abs {
   template <class T>
@@ -52,20 +61,35 @@ struct Sign {
     }
   }
 };
+// Eigen's packet exp clamps its argument, so results that underflow into denormals or to 0 (x below
+// about -87 in f32, -708 in f64, and -inf) come out as the smallest normal number: those take the scalar
+// form.
 struct Exp {
+  template <class T>
+  static bool needs_scalar(T x) {
+    return x < log_min_normal<T>();
+  }
   KILN_SCALAR(std::exp(x)) KILN_ARRAY(a.exp())
 };
+// Eigen's packet log treats denormal inputs as the smallest normal number.
 struct Log {
+  template <class T>
+  static bool needs_scalar(T x) {
+    return x > T(0) && x < std::numeric_limits<T>::min();
+  }
   KILN_SCALAR(std::log(x)) KILN_ARRAY(a.log())
 };
 struct Log1p {
   KILN_SCALAR(std::log1p(x)) KILN_ARRAY(a.log1p())
 };
+// No array forms: Eigen's fast packet sqrt / rsqrt (an rsqrt estimate refined by Newton steps) give NaN
+// for +inf, 0 for denormals and +0 for -0, and are not correctly rounded. The scalar loops vectorize to the
+// exact IEEE square root (this file is compiled with -fno-math-errno, see CMakeLists.txt).
 struct Sqrt {
-  KILN_SCALAR(std::sqrt(x)) KILN_ARRAY(a.sqrt())
+  KILN_SCALAR(std::sqrt(x))
 };
 struct Rsqrt {
-  KILN_SCALAR(T(1) / std::sqrt(x)) KILN_ARRAY(a.rsqrt())
+  KILN_SCALAR(T(1) / std::sqrt(x))
 };
 struct Square {
   KILN_SCALAR(static_cast<T>(x* x)) KILN_ARRAY(a.square())
@@ -80,7 +104,12 @@ struct Tanh {
   KILN_SCALAR(std::tanh(x)) KILN_ARRAY(a.tanh())
 };
 // 1 / (1 + e^-x): exp overflows to inf for very negative x, giving exactly 0, as it should.
+// Eigen's packet logistic clamps like its exp: inputs whose result underflows take the scalar form.
 struct Sigmoid {
+  template <class T>
+  static bool needs_scalar(T x) {
+    return x < log_min_normal<T>() + T(1);
+  }
   KILN_SCALAR(T(1) / (T(1) + std::exp(-x))) KILN_ARRAY(a.logistic())
 };
 struct Relu {
@@ -111,6 +140,13 @@ template <class F, class T>
 concept HasArray = requires(F f, ConstArrayMap<T> a) {
   f.array(a);
 };
+// An op whose array form is exact only on part of the domain names the inputs it must recompute with the
+// scalar form (IEEE special values, denormals, underflowing results), so that a result never depends on
+// whether the element fell in a full vector block or in the scalar tail.
+template <class F, class T>
+concept HasScalarFixups = requires(T x) {
+  { F::needs_scalar(x) } -> std::convertible_to<bool>;
+};
 
 template <class T, class F>
 void run(const F& f, const Tensor& in, const Tensor& out) {
@@ -120,6 +156,10 @@ void run(const F& f, const Tensor& in, const Tensor& out) {
     if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
       if constexpr (std::is_floating_point_v<T> && HasArray<F, T>) {
         ArrayMap<T>(o, n) = f.array(ConstArrayMap<T>(a, n));
+        if constexpr (HasScalarFixups<F, T>)
+          for (int64_t i = 0; i < n; ++i)
+            if (F::needs_scalar(a[i])) [[unlikely]]
+              o[i] = f(a[i]);
       } else {
         for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
       }

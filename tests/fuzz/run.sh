@@ -2,16 +2,19 @@
 # tests/fuzz/run.sh [BUILD_DIR]: builds the libFuzzer targets for the CSV and IDX readers and the HDF5
 # checkpoint reader with clang (-fsanitize=fuzzer,address,undefined) from the kiln_tensor and kiln_data
 # sources (and nn/io's HDF5 reader with the system libhdf5, for the checkpoint target), then runs each for
-# a bounded time from the committed seed corpus (tests/fuzz/corpus/*). ctest runs it as `fuzz_parsers`
-# (about 24 s in all); by hand, `FUZZ_SECONDS=600 tests/fuzz/run.sh` fuzzes 600 s per target.
+# a bounded time from the committed seed corpus (tests/fuzz/corpus/*, which holds fields of thousands of
+# bytes, wide and long tables, UTF-16 text and real checkpoints, so mutations reach the large-field paths).
+# ctest runs it as `fuzz_parsers` (a few minutes in all); by hand, `FUZZ_SECONDS=600 tests/fuzz/run.sh`
+# fuzzes 600 s per target.
 # Exit 77 (ctest's SKIP_RETURN_CODE) when clang++ or its libFuzzer runtime is missing.
-# Environment: FUZZ_SECONDS (per target; default 12), CXX_FUZZ (default clang++), FUZZ_JOBS (default 1).
+# Environment: FUZZ_SECONDS (per target; default 60), FUZZ_MAX_LEN (largest input; default 65536), CXX_FUZZ (default clang++), FUZZ_JOBS (default 1).
 # New interesting inputs are kept in BUILD_DIR/corpus-*, never in the committed corpus; crashes are written
 # to BUILD_DIR/crash-* and fail the run.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${1:-$src/build/fuzz}
-seconds=${FUZZ_SECONDS:-12}
+seconds=${FUZZ_SECONDS:-60}
+max_len=${FUZZ_MAX_LEN:-65536}
 cxx=${CXX_FUZZ:-clang++}
 
 if ! command -v "$cxx" >/dev/null 2>&1; then
@@ -81,7 +84,7 @@ for target in fuzz_csv fuzz_idx fuzz_checkpoint; do
   echo "fuzz: $target for ${seconds} s"
   if ! (cd "$build" && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
         LSAN_OPTIONS=suppressions="$src/tests/fuzz/lsan_hdf5.supp" \
-        "./$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+        "./$target" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
         -print_final_stats=1 -dict="$src/tests/fuzz/$target.dict" \
         "$corpus" "$src/tests/fuzz/corpus/${target#fuzz_}" >"$build/$target.log" 2>&1); then
     echo "fuzz: $target FAILED; the end of $build/$target.log:"
