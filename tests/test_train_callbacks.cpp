@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -245,6 +246,22 @@ TEST(TrainCallbacks, ModelCheckpointFormatsPathsAndSavesTheBest) {
                   "{val_acc} in filepath");
   EXPECT_CONTAINS(error_of([] { T::ModelCheckpoint bad("x", {.every_n_epochs = 0}); }), "every_n_epochs");
   EXPECT_CONTAINS(error_of([&] { T::load_state_dict_file((dir / "missing.kiln").string()); }), "cannot read");
+  // Hostile files: cut short, or a header claiming a huge shape.
+  {
+    T::save_state_dict_file(s.model->state_dict(), (dir / "whole.kiln").string());
+    std::string bytes = slurp(dir / "whole.kiln");
+    std::ofstream((dir / "cut.kiln").string(), std::ios::binary) << bytes.substr(0, bytes.size() - 7);
+    EXPECT_CONTAINS(error_of([&] { T::load_state_dict_file((dir / "cut.kiln").string()); }), "truncated");
+    StateDict huge;
+    huge.insert("w", zeros({2, 3}));
+    T::save_state_dict_file(huge, (dir / "huge.kiln").string());
+    std::string h = slurp(dir / "huge.kiln");
+    const int64_t big = int64_t{1} << 39;
+    std::memcpy(h.data() + 8 + 8 + 8 + 1 + 1 + 8, &big, 8);  // the first dim of entry "w"
+    std::ofstream((dir / "huge.kiln").string(), std::ios::binary) << h;
+    EXPECT_CONTAINS(error_of([&] { T::load_state_dict_file((dir / "huge.kiln").string()); }),
+                    "needs more bytes than remain");
+  }
   fs::remove_all(dir);
 }
 

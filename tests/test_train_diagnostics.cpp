@@ -2,6 +2,7 @@
 // produces none.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <sstream>
 
 #include "support/helpers.h"
@@ -67,6 +68,7 @@ TEST(TrainDiagnostics, LearningRateTenGivesTheNonFiniteFindingNamingTheLayer) {
   optim::SGD opt(model->parameters(), {.lr = 10.0});
   data::DataLoader loader(train, {.batch_size = 64, .shuffle = true});
   T::History h = T::fit(*model, opt, loader, {}, diagnosing({.epochs = 1}));
+  std::cout << T::format_findings(h.diagnostics());  // the report fit prints (the README quotes it)
   const T::Finding* f = find(h.diagnostics(), "non_finite_loss");
   ASSERT_NE(f, nullptr) << kinds(h.diagnostics());
   EXPECT_CONTAINS(f->evidence, "first non-finite module output: ");

@@ -340,3 +340,29 @@ TEST(TrainFit, BadInputNamesTheOption) {
   EXPECT_CONTAINS(error_of([&] { T::fit(*model, opt, loader, T::Validation::split(0.2), quiet()); }),
                   "Validation::split needs the dataset form");
 }
+
+// Mixed precision on the CPU (bf16 autocast with loss scaling): the step runs in reduced precision and
+// still learns; the metrics and History stay f64.
+TEST(TrainFit, AutocastWithGradScalerLearns) {
+  manual_seed(13);
+  auto train = blobs(400, 8, 3), val = blobs(120, 8, 3, 0.5, 14);
+  auto model = mlp(8, 32, 3);
+  optim::Adam opt(model->parameters(), {.lr = 1e-2});
+  optim::GradScaler scaler;
+  data::DataLoader loader(train, {.batch_size = 40, .shuffle = true});
+  DType seen = DType::f64;
+  T::LossFn loss = [&](const Tensor& out, const Tensor& y) {
+    seen = out.dtype();
+    return F::cross_entropy(out, y);
+  };
+  T::History h = T::fit(*model, opt, loader, val,
+                        quiet({.epochs = 4,
+                               .loss = loss,
+                               .metrics = {"accuracy"},
+                               .autocast = true,
+                               .autocast_dtype = DType::bf16,
+                               .grad_scaler = &scaler}));
+  EXPECT_EQ(seen, DType::bf16) << "the forward ran under autocast";
+  EXPECT_GT(h["val_accuracy"].back(), 0.9);
+  EXPECT_EQ(model->parameters()[0].dtype(), DType::f32);  // master weights stay f32
+}

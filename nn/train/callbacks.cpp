@@ -394,9 +394,18 @@ StateDict load_state_dict_file(const std::string& path) {
       KILN_CHECK(shape.back() >= 0 && shape.back() <= (int64_t{1} << 40), "load_state_dict_file: '", path,
                  "': entry '", name, "' has a bad size ", shape.back());
     }
-    Tensor t = empty(shape, {.dtype = dtype});
-    const std::size_t bytes = static_cast<std::size_t>(t.numel()) * dtype_size(dtype);
+    // The size the shape claims, checked against the bytes left before anything is allocated (a corrupt
+    // header must not ask for terabytes).
+    std::size_t bytes = dtype_size(dtype);
+    for (int64_t d : shape) {
+      const std::size_t left = in.size() - pos;
+      KILN_CHECK(d == 0 || bytes <= left / static_cast<std::size_t>(d), "load_state_dict_file: '", path,
+                 "' is truncated in '", name, "' (its shape ", shape_str(shape),
+                 " needs more bytes than remain)");
+      bytes *= static_cast<std::size_t>(d);
+    }
     KILN_CHECK(pos + bytes <= in.size(), "load_state_dict_file: '", path, "' is truncated in '", name, "'");
+    Tensor t = empty(shape, {.dtype = dtype});
     std::memcpy(t.data_ptr(), in.data() + pos, bytes);
     pos += bytes;
     out.insert(std::move(name), std::move(t));

@@ -107,7 +107,8 @@ Tensor grad_norm(const std::vector<Tensor>& params) {
   for (const auto& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    Tensor s = g.to(DType::f64).square().sum();
+    // Squares summed in the gradient's dtype (no f64 copy of every gradient), totals in f64.
+    Tensor s = g.square().sum().to(DType::f64);
     total = total.defined() ? total + s : s;
   }
   return total.defined() ? total.sqrt() : total;
