@@ -50,4 +50,24 @@ TEST(OnnxOps, GroupedConvPaddedPoolsAndClamp) {
   EXPECT_GE(r.max_abs, 0.0);
 }
 
+// QDQ int8 on the whole test set: accuracy within 1 point of kiln's float accuracy.
+class OnnxInt8 : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OnnxInt8, QdqAccuracyWithinOnePoint) {
+  const std::string name = GetParam();
+  nn::Module& model = test::trained(name);
+  const auto& d = test::export_data();
+  const double float_acc = test::accuracy(test::kiln_outputs(model, d.test_x), d.test_y);
+  const std::string path = test::temp_folder("export_onnx_int8_" + name) + "/" + name + "_int8.onnx";
+  export_onnx(model, narrow(d.test_x, 0, 0, 1).contiguous(), path,
+              {.int8 = true, .calibration_data = narrow(d.train_x, 0, 0, 1000).contiguous()});
+  auto r = test::run_onnxruntime(path, d.test_x, Tensor(), d.test_y);
+  ASSERT_TRUE(r.ok) << r.output;
+  std::cout << name << ": kiln float accuracy " << float_acc << ", ONNX Runtime QDQ int8 " << r.accuracy
+            << "\n";
+  EXPECT_GT(r.accuracy, float_acc - 0.01) << name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, OnnxInt8, ::testing::Values("mlp", "cnn"));
+
 }  // namespace

@@ -56,11 +56,18 @@ void export_tflite(Module& model, const Tensor& example_input, const std::string
 struct ONNXOptions {
   int64_t opset = 17;         // 17 to 21
   bool dynamic_batch = true;  // dim 0 of the input and output is the symbolic "batch"
+  // int8 in ONNX's QDQ form: per-channel symmetric int8 weights and int32 biases behind DequantizeLinear,
+  // and a QuantizeLinear + DequantizeLinear pair after the input and every computed value, with per-tensor
+  // asymmetric parameters calibrated on calibration_data (ONNX Runtime fuses these into integer kernels).
+  bool int8 = false;
+  Tensor calibration_data{};
+  Calibration calibration = Calibration::minmax;
+  double percentile = 99.99;
   std::string input_name = "input";
   std::string output_name = "output";
 };
 
-// Writes model (traced on example_input) as an ONNX model (float32) to path.
+// Writes model (traced on example_input) as an ONNX model (float32, or QDQ int8) to path.
 void export_onnx(Module& model, const Tensor& example_input, const std::string& path,
                  const ONNXOptions& options = {});
 

@@ -7,6 +7,7 @@
 #include "kiln/nn/io/export_file.h"
 #include "kiln/nn/io/export_passes.h"
 #include "kiln/nn/io/onnx_proto.h"
+#include "kiln/nn/io/quantize_params.h"
 #include "kiln/nn/io/trace_graph.h"
 #include "kiln/tensor/error.h"
 
@@ -15,11 +16,22 @@ namespace {
 
 class OnnxLowering {
  public:
-  OnnxLowering(const Graph& g, const ONNXOptions& o) : g_(g), o_(o), names_(g.values.size()) {}
+  OnnxLowering(const Graph& g, const ONNXOptions& o) : g_(g), o_(o), names_(g.values.size()) {
+    if (o.int8) {
+      auto ranges = calibrate(g, o.calibration_data, o.calibration, o.percentile, 256);
+      q_.resize(g.values.size());
+      for (size_t v = 0; v < g.values.size(); ++v)
+        if (ranges[v].seen) q_[v] = activation_params(ranges[v]);
+    }
+  }
 
   std::string run() {
     names_[g_.input] = o_.input_name;
-    for (const Node& n : g_.nodes) lower(n);
+    if (o_.int8) quantize_dequantize(g_.input);
+    for (const Node& n : g_.nodes) {
+      lower(n);
+      if (o_.int8) quantize_dequantize(n.output);
+    }
     // The output gets the requested name through an Identity when the last node wrote another name.
     std::string last = name(g_.output);
     if (last != o_.output_name) emit("Identity", {last}, {o_.output_name}, {});
@@ -87,13 +99,80 @@ class OnnxLowering {
     const float lo = n.act == "relu6" ? 0.0f : -1.0f, hi = n.act == "relu6" ? 6.0f : 1.0f;
     emit("Clip", {pre, float_scalar(lo), float_scalar(hi)}, {out}, {});
   }
+  // QuantizeLinear + DequantizeLinear after value v: its consumers read the dequantized name.
+  void quantize_dequantize(int v) {
+    const QuantParams& q = q_[v];
+    const std::string base = names_[v], scale = float_scalar(q.scale[0]);
+    const int8_t zp_value = static_cast<int8_t>(q.zero_point[0]);
+    std::string zp = "zp_" + std::to_string(initializers_.size());
+    initializers_.push_back(
+        onnx::tensor(zp, onnx::INT8, {}, std::string_view(reinterpret_cast<const char*>(&zp_value), 1)));
+    emit("QuantizeLinear", {base, scale, zp}, {base + "_q"}, {});
+    emit("DequantizeLinear", {base + "_q", scale, zp}, {base + "_dq"}, {});
+    names_[v] = base + "_dq";
+  }
+  // An int8 weight (per-channel along axis 0) behind a DequantizeLinear; returns the float name. Sets the
+  // weight scales for the bias.
+  std::string int8_weight(int v, std::vector<float>& scales) {
+    QuantParams q;
+    const Tensor& w = g_.values[v].constant;
+    std::vector<int8_t> data = quantize_symmetric(w, 0, true, q);
+    scales = q.scale;
+    const std::string n = "w" + std::to_string(v);
+    initializers_.push_back(
+        onnx::tensor(n + "_int8", onnx::INT8, w.shape(),
+                     std::string_view(reinterpret_cast<const char*>(data.data()), data.size())));
+    add_scales(n + "_scale", q.scale);
+    std::vector<int8_t> zeros(q.scale.size(), 0);
+    initializers_.push_back(
+        onnx::tensor(n + "_zp", onnx::INT8, {static_cast<int64_t>(zeros.size())},
+                     std::string_view(reinterpret_cast<const char*>(zeros.data()), zeros.size())));
+    emit("DequantizeLinear", {n + "_int8", n + "_scale", n + "_zp"}, {n}, {onnx::attr_int("axis", 0)});
+    return n;
+  }
+  // An int32 bias with scale input_scale * weight_scale[c], behind a DequantizeLinear.
+  std::string int32_bias(int v, float input_scale, const std::vector<float>& weight_scales) {
+    QuantParams q;
+    std::vector<int32_t> data = quantize_bias(g_.values[v].constant, input_scale, weight_scales, q);
+    const std::string n = "b" + std::to_string(v);
+    initializers_.push_back(
+        onnx::tensor(n + "_int32", onnx::INT32, {static_cast<int64_t>(data.size())},
+                     std::string_view(reinterpret_cast<const char*>(data.data()), data.size() * 4)));
+    add_scales(n + "_scale", q.scale);
+    std::vector<int32_t> zeros(data.size(), 0);
+    initializers_.push_back(
+        onnx::tensor(n + "_zp", onnx::INT32, {static_cast<int64_t>(zeros.size())},
+                     std::string_view(reinterpret_cast<const char*>(zeros.data()), zeros.size() * 4)));
+    emit("DequantizeLinear", {n + "_int32", n + "_scale", n + "_zp"}, {n}, {onnx::attr_int("axis", 0)});
+    return n;
+  }
+  void add_scales(const std::string& n, const std::vector<float>& s) {
+    initializers_.push_back(
+        onnx::tensor(n, onnx::FLOAT, {static_cast<int64_t>(s.size())},
+                     std::string_view(reinterpret_cast<const char*>(s.data()), s.size() * 4)));
+  }
+  // In int8 mode, the weight and bias operands of a conv or 2-D linear become their QDQ forms.
+  void quantize_parameters(const Node& n, std::vector<std::string>& in) {
+    std::vector<float> scales;
+    in[1] = int8_weight(n.inputs[1], scales);
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      KILN_CHECK(g_.is_constant(n.inputs[2]), "export: ", describe(n), " has a bias computed from the input");
+      in[2] = int32_bias(n.inputs[2], q_[n.inputs[0]].scale[0], scales);
+    }
+  }
+
   static std::vector<int64_t> pads4(const Shape& p) { return {p[0], p[1], p[0], p[1]}; }
 
   void lower(const Node& n) {
     const std::string& op = n.op;
+    // int8: the weights and bias of a convolution or 2-D linear are written in their QDQ forms instead.
+    const bool qdq_params =
+        o_.int8 && (op == "conv2d" || (op == "linear" && g_.values[n.inputs[0]].shape.size() == 2)) &&
+        g_.is_constant(n.inputs[1]);
     std::vector<std::string> in;
-    for (int v : n.inputs)
-      if (v >= 0) in.push_back(name(v));
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (n.inputs[k] >= 0) in.push_back(qdq_params && k > 0 ? std::string() : name(n.inputs[k]));
+    if (qdq_params) quantize_parameters(n, in);
     if (op == "linear") {
       const Shape& xs = g_.values[n.inputs[0]].shape;
       if (xs.size() == 2) {
@@ -188,6 +267,7 @@ class OnnxLowering {
   const ONNXOptions& o_;
   std::vector<std::string> names_;
   std::vector<onnx::Message> nodes_, initializers_;
+  std::vector<QuantParams> q_;  // int8: each computed value's parameters
 };
 
 }  // namespace
@@ -196,6 +276,8 @@ void export_onnx(Module& model, const Tensor& example_input, const std::string& 
                  const ONNXOptions& options) {
   KILN_CHECK(options.opset >= 17 && options.opset <= 21, "export_onnx: opset must lie in [17, 21], got ",
              options.opset);
+  KILN_CHECK(!options.int8 || options.calibration_data.defined(),
+             "export_onnx: int8 (QDQ) needs calibration_data");
   Graph g = trace_module(model, example_input);
   cleanup(g, {.fuse_activations = false});
   write_file_atomically(path, OnnxLowering(g, options).run());

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -96,6 +97,48 @@ void train_briefly(nn::Module& model, int steps, double lr) {
   model.eval();
 }
 
+namespace {
+// Trained weights are cached in the temp folder, so each test process (ctest runs one per test case)
+// trains a model once per machine rather than once per case. Training is seeded, so a cached model is
+// the one this process would train; the file is keyed by the model's name and parameter count.
+std::string cache_path(const std::string& name, nn::Module& m) {
+  return (std::filesystem::temp_directory_path() /
+          ("kiln_export_test_" + name + "_" + std::to_string(m.num_parameters()) + ".raw"))
+      .string();
+}
+bool load_cached(nn::Module& m, const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t need = 0;
+  for (auto& [k, t] : m.state_dict()) need += t.numel() * dtype_size(t.dtype());
+  if (bytes.size() != need) return false;
+  NoGradGuard no_grad;
+  size_t at = 0;
+  for (auto& [k, t] : m.state_dict()) {
+    const size_t n = t.numel() * dtype_size(t.dtype());
+    Tensor src = empty(t.shape(), {.dtype = t.dtype()});
+    std::memcpy(src.data_ptr(), bytes.data() + at, n);
+    Tensor dst = t;  // a view of the live tensor
+    dst.copy_(src);
+    at += n;
+  }
+  return true;
+}
+void save_cached(nn::Module& m, const std::string& path) {
+  const std::string tmp = path + "." + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    for (auto& [k, t] : m.state_dict()) {
+      Tensor c = t.contiguous();
+      f.write(static_cast<const char*>(c.data_ptr()),
+              static_cast<std::streamsize>(c.numel() * dtype_size(c.dtype())));
+    }
+  }
+  std::filesystem::rename(tmp, path);
+}
+}  // namespace
+
 nn::Module& trained(const std::string& name) {
   static std::map<std::string, nn::ModulePtr> models;
   auto it = models.find(name);
@@ -112,7 +155,12 @@ nn::Module& trained(const std::string& name) {
   else if (name == "residual")
     m = make_residual_net();
   KILN_CHECK(m != nullptr, "no test model named ", name);
-  train_briefly(*m, steps, name == "residual" ? 2e-3 : 1e-3);
+  const std::string cache = cache_path(name, *m);
+  if (!load_cached(*m, cache)) {
+    train_briefly(*m, steps, name == "residual" ? 2e-3 : 1e-3);
+    save_cached(*m, cache);
+  }
+  m->eval();
   return *models.emplace(name, m).first->second;
 }
 

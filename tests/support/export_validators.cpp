@@ -49,7 +49,7 @@ if labels != '-':
 
 const char* kOnnx = R"PY(
 import sys, numpy as np, onnx, onnxruntime as ort
-model, xin, shape, expected = sys.argv[1:5]
+model, xin, shape, expected, labels = sys.argv[1:6]
 m = onnx.load(model)
 onnx.checker.check_model(m, full_check=True)
 assert m.opset_import[0].version >= 17, m.opset_import
@@ -59,9 +59,14 @@ x = np.fromfile(xin, dtype=np.float32).reshape(shape)
 so = ort.SessionOptions()
 so.intra_op_num_threads = 1
 s = ort.InferenceSession(model, so, providers=['CPUExecutionProvider'])
-y = s.run(None, {s.get_inputs()[0].name: x})[0]
-e = np.fromfile(expected, dtype=np.float32).reshape(y.shape)
-print('max_abs=%.9g' % np.abs(y - e).max())
+name = s.get_inputs()[0].name
+y = np.concatenate([s.run(None, {name: x[i:i + 1000]})[0] for i in range(0, len(x), 1000)])
+if expected != '-':
+    e = np.fromfile(expected, dtype=np.float32).reshape(y.shape)
+    print('max_abs=%.9g' % np.abs(y - e).max())
+if labels != '-':
+    l = np.fromfile(labels, dtype=np.int64)
+    print('accuracy=%.6f' % (y.reshape(len(l), -1).argmax(1) == l).mean())
 )PY";
 
 std::string shape_arg(const Tensor& t) {
@@ -98,12 +103,16 @@ InterpreterResult run_litert(const std::string& model, const Tensor& x, const Te
                            labels.defined() ? model + ".labels" : "-", std::to_string(chunk)}));
 }
 
-InterpreterResult run_onnxruntime(const std::string& model, const Tensor& x, const Tensor& expected) {
+InterpreterResult run_onnxruntime(const std::string& model, const Tensor& x, const Tensor& expected,
+                                  const Tensor& labels) {
   std::string why;
   if (!python_has({"numpy", "onnx", "onnxruntime"}, &why)) return {false, why};
   write_raw(model + ".x", x);
-  write_raw(model + ".expected", expected);
-  return parse(run_python(kOnnx, {model, model + ".x", shape_arg(x), model + ".expected"}));
+  if (expected.defined()) write_raw(model + ".expected", expected);
+  if (labels.defined()) write_raw(model + ".labels", labels);
+  return parse(
+      run_python(kOnnx, {model, model + ".x", shape_arg(x), expected.defined() ? model + ".expected" : "-",
+                         labels.defined() ? model + ".labels" : "-"}));
 }
 
 }  // namespace kiln::test

@@ -22,7 +22,9 @@ struct InterpreterResult {
 InterpreterResult run_litert(const std::string& model, const Tensor& x, const Tensor& expected,
                              const Tensor& labels, int64_t chunk = 1000);
 
-// onnx.checker.check_model(full_check=True), then ONNX Runtime (CPU) on x vs expected.
-InterpreterResult run_onnxruntime(const std::string& model, const Tensor& x, const Tensor& expected);
+// onnx.checker.check_model(full_check=True), then ONNX Runtime (CPU, one thread) on x vs expected and/or
+// labels (undefined to skip).
+InterpreterResult run_onnxruntime(const std::string& model, const Tensor& x, const Tensor& expected,
+                                  const Tensor& labels = {});
 
 }  // namespace kiln::test
