@@ -1,49 +1,36 @@
 // examples/fashion_mnist_demo.cpp: kiln's showcase training run (`make demo`). Trains two models on
-// Fashion-MNIST with nn/, optim/ and data/, exactly as a user program would:
-//   - an MLP 784-512-256-10 (ReLU, Dropout) with AdamW and a cosine learning-rate schedule;
-//   - a small CNN (two conv + BatchNorm + max-pool blocks, then two linear layers), same optimizer and
-//     schedule.
-// Each epoch prints the training loss and accuracy, the validation accuracy (5,000 images held out of the
-// training set) and the learning rate; the test set is evaluated once, at the end. Exits 1 if a model
-// misses its target test accuracy (MLP 0.89, CNN 0.91). Depends on kiln::kiln and the
-// dataset-fashion-mnist package.
+// Fashion-MNIST through nn::train::fit, as a user program would: AdamW with a cosine schedule, EarlyStopping
+// that restores the best epoch, a CSV log, the progress bar and fit's diagnostics report. Writes each
+// model's history.svg (and the MLP's lr_find.svg) into the output folder it prints, scores the test set
+// once, and exits 1 if a model misses its target test accuracy (MLP 0.89, CNN 0.91).
 //
-// Usage: fashion_mnist_demo [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--graph]
-//   data: $KILN_FASHION_MNIST_DIR, then the package. --device (or KILN_DEVICE=cuda) trains on the GPU with
-//   the same code: model.to(device), each batch moved per step from pinned host memory. --graph (CUDA)
-//   captures the training step once with cuda::TrainStepGraph and replays it per batch (the last, smaller
-//   batch of an epoch runs eagerly); if the capture is refused the demo says why and trains eagerly.
-// KILN_NUM_THREADS sets the CPU thread count; KILN_DEMO_EPOCHS overrides the epoch counts (quick runs).
+// Usage: fashion_mnist_demo [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--out DIR]
+//   data: $KILN_FASHION_MNIST_DIR, then the dataset-fashion-mnist package. Output: --out, else
+//   fashion_mnist_demo_out beside the program. KILN_NUM_THREADS sets the CPU threads; KILN_DEMO_EPOCHS
+//   overrides the epoch counts (quick runs).
 #include <kiln/kiln.h>
 
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <functional>
-#include <memory>
+#include <filesystem>
+#include <iostream>
 #include <string>
-#include <utility>
 #include <vector>
 
 using namespace kiln;
-namespace F = kiln::nn::functional;
+namespace T = kiln::nn::train;
 
 namespace {
 
 constexpr uint64_t kSeed = 42;
-constexpr int64_t kBatch = 128;
-
-struct Run {
-  Device device = Device::cpu();
-  bool graph = false;
-};
+const std::vector<std::string> kClasses = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
 struct Recipe {
-  std::string name;
-  std::function<nn::ModulePtr()> build;
+  std::string tag, name;
+  nn::ModulePtr (*build)();
   int epochs;
-  double lr, weight_decay;
-  double target;  // test accuracy this run must reach
+  double lr, target;  // target: the test accuracy this run must reach
+  bool lr_find;
 };
 
 nn::ModulePtr mlp() {
@@ -60,111 +47,41 @@ nn::ModulePtr cnn() {
       nn::Flatten(), nn::Linear(64 * 7 * 7, 128), nn::ReLU(), nn::Dropout(0.25), nn::Linear(128, 10));
 }
 
-// Accuracy of `model` over a whole dataset, in eval mode and without recording a graph.
-// Counted on the device and read once, so evaluation never waits on the GPU per batch.
-double accuracy(nn::Module& model, const data::DatasetPtr& ds, Device device) {
-  model.eval();
-  autograd::NoGradGuard no_grad;
-  data::DataLoader loader(ds, {.batch_size = 1000, .pin_memory = device.is_cuda()});
-  Tensor correct = zeros({}, {.dtype = DType::i64, .device = device});
-  for (auto& batch : loader) correct.add_((model(batch.x.to(device)).argmax(1) == batch.y.to(device)).sum());
-  return static_cast<double>(correct.item<int64_t>()) / static_cast<double>(ds->size());
-}
-
-bool run(const Recipe& r, const Run& how, const data::DatasetPtr& train, const data::DatasetPtr& val,
-         const data::DatasetPtr& test) {
+bool run(const Recipe& r, Device device, const data::DatasetPtr& train, const data::DatasetPtr& val,
+         const data::DatasetPtr& test, const std::string& out) {
   manual_seed(kSeed);
   nn::ModulePtr model = r.build();
-  model->to(how.device);
-  std::printf("\n== %s on %s%s: %d epochs, batch %lld, AdamW lr %g wd %g, cosine schedule\n", r.name.c_str(),
-              how.device.str().c_str(), how.graph ? " (CUDA Graph)" : "", r.epochs,
-              static_cast<long long>(kBatch), r.lr, r.weight_decay);
-  std::printf("%s\n",
-              [&] {
-                std::ostringstream os;
-                os << *model;
-                return os.str();
-              }()
-                  .c_str());
-  optim::AdamW opt(model->parameters(), {.lr = r.lr, .weight_decay = r.weight_decay});
+  model->to(device);
+  std::cout << "\n== " << r.name << " on " << device.str() << ": AdamW lr " << r.lr << ", cosine schedule\n"
+            << *model << "\n";
+  optim::AdamW opt(model->parameters(), {.lr = r.lr, .weight_decay = 1e-2});
   optim::CosineAnnealingLR sched(opt, {.t_max = r.epochs});
-  const Device dev = how.device;
   data::DataLoader loader(
       train,
-      {.batch_size = kBatch, .shuffle = true, .seed = kSeed, .num_workers = 1, .pin_memory = dev.is_cuda()});
-
-  // One step, eager: the batch is already on `dev`; loss and correct count stay there (read per epoch).
-  Tensor correct_in_step;
-  auto forward_backward = [&](const Tensor& x, const Tensor& y) {
-    Tensor logits = (*model)(x);
-    Tensor loss = F::cross_entropy(logits, y);
-    loss.backward();
-    correct_in_step = (logits.argmax(1) == y).sum().to(DType::i64);
-    return loss;
-  };
-  // --graph: the step on static (B, 1, 28, 28) / (B) inputs, captured after two eager steps. Gradients
-  // are then graph-owned and rewritten by each replay: no zero_grad() between graphed steps.
-  Tensor static_x, static_y, graph_correct;  // graph_correct: the replays' correct count
-  std::unique_ptr<cuda::TrainStepGraph> graphed;
-  if (how.graph) {
-    static_x = empty({kBatch, 1, 28, 28}, {.device = dev});
-    static_y = empty({kBatch}, {.dtype = DType::i64, .device = dev});
-    graphed = std::make_unique<cuda::TrainStepGraph>(
-        std::vector<Tensor>{static_x, static_y}, model->parameters(),
-        [&] {
-          Tensor loss = forward_backward(static_x, static_y);
-          graph_correct = correct_in_step;
-          return loss;
-        },
-        [&] { opt.step(); }, cuda::TrainStepGraphOptions{.warmup_steps = 2});
+      {.batch_size = 128, .shuffle = true, .seed = kSeed, .num_workers = 1, .pin_memory = device.is_cuda()});
+  const std::string prefix = out + "/" + r.tag + "_";
+  if (r.lr_find) {  // the range test leaves model, optimizer and loader as they were
+    T::LRFindResult f = T::lr_find(*model, opt, loader);
+    f.plot(prefix + "lr_find.svg");
+    std::cout << "lr_find: steepest descent at lr " << f.suggestion_steep << ", minimum / 10 at "
+              << f.suggestion_min_div10 << " (training with " << r.lr << ")\n";
   }
-  // Returns the step's loss and its count of correct predictions, both on the device.
-  auto train_step = [&](const Tensor& x, const Tensor& y) -> std::pair<Tensor, Tensor> {
-    if (graphed && x.size(0) == kBatch) {
-      try {
-        Tensor loss = graphed->run({x, y});
-        return {loss, graphed->captured() ? graph_correct : correct_in_step};
-      } catch (const Error& e) {
-        if (graphed->captured() || graphed->steps() <= 2) throw;
-        std::printf("note: CUDA Graph capture refused, training eagerly: %s\n", e.what());
-        graphed.reset();
-      }
-    }
-    // Eager: after a capture the grads are the graph's, so zero them in place instead of dropping them.
-    opt.zero_grad(/*set_to_none=*/!(graphed && graphed->captured()));
-    Tensor loss = forward_backward(x, y);
-    opt.step();
-    return {loss, correct_in_step};
-  };
 
-  auto start = std::chrono::steady_clock::now();
-  for (int epoch = 1; epoch <= r.epochs; ++epoch) {
-    auto t0 = std::chrono::steady_clock::now();
-    model->train();
-    Tensor loss_sum = zeros({}, {.device = dev}), correct = zeros({}, {.dtype = DType::i64, .device = dev});
-    int64_t seen = 0;
-    const double lr = opt.lr();
-    for (auto& batch : loader) {
-      Tensor x = batch.x.to(dev), y = batch.y.to(dev);  // asynchronous from pinned memory on CUDA
-      auto [loss, step_correct] = train_step(x, y);
-      const int64_t n = y.size(0);
-      loss_sum.add_(loss.detach(), static_cast<double>(n));
-      correct.add_(step_correct);
-      seen += n;
-    }
-    sched.step();
-    const double mean_loss = loss_sum.item<double>() / static_cast<double>(seen);
-    const double train_acc = static_cast<double>(correct.item<int64_t>()) / static_cast<double>(seen);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("epoch %2d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2e  %.1f s\n", epoch, mean_loss,
-                train_acc, accuracy(*model, val, dev), lr, secs);
-    std::fflush(stdout);
-  }
-  double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double acc = accuracy(*model, test, dev);
-  bool ok = acc >= r.target;
-  std::printf("%s: test accuracy %.4f (target %.2f: %s), %.0f s training\n", r.name.c_str(), acc, r.target,
-              ok ? "reached" : "MISSED", total);
+  auto early = std::make_shared<T::EarlyStopping>(
+      T::EarlyStoppingOptions{.monitor = "val_accuracy", .patience = 3, .restore_best_weights = true});
+  T::History history = T::fit(*model, opt, loader, val,
+                              {.epochs = r.epochs,
+                               .metrics = {"accuracy"},
+                               .scheduler = &sched,
+                               .callbacks = {early, std::make_shared<T::CSVLogger>(prefix + "history.csv")}});
+  history.plot(prefix + "history.svg", {.title = r.name, .monitor = "val_accuracy"});
+  std::cout << "validation report, last epoch (" << history.epochs().back() + 1 << "):\n"
+            << history.classification_report({.target_names = kClasses, .digits = 4});
+
+  const double acc = T::evaluate(*model, test, {.metrics = {"accuracy"}, .batch_size = 1000}).at("accuracy");
+  const bool ok = acc >= r.target;
+  std::cout << r.name << ": test accuracy " << acc << " (target " << r.target << ": "
+            << (ok ? "reached" : "MISSED") << ")\n";
   return ok;
 }
 
@@ -172,41 +89,32 @@ bool run(const Recipe& r, const Run& how, const data::DatasetPtr& train, const d
 
 int main(int argc, char** argv) {
   try {
-    const char* usage = "usage: %s [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--graph]\n";
-    Run how;
+    const char* usage =
+        "usage: fashion_mnist_demo [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--out DIR]\n";
     std::string device_name = std::getenv("KILN_DEVICE") ? std::getenv("KILN_DEVICE") : "cpu";
+    std::string out = (std::filesystem::path(argv[0]).parent_path() / "fashion_mnist_demo_out").string();
     std::vector<std::string> positional;
     for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      if (a == "--graph") {
-        how.graph = true;
-      } else if (a == "--device" && i + 1 < argc) {
+      const std::string a = argv[i];
+      if (a == "--device" && i + 1 < argc)
         device_name = argv[++i];
-      } else if (a.rfind("--", 0) == 0) {
-        std::fprintf(stderr, usage, argv[0]);
-        return 2;
-      } else {
+      else if (a == "--out" && i + 1 < argc)
+        out = argv[++i];
+      else if (a.rfind("--", 0) == 0)
+        return std::cerr << usage, 2;
+      else
         positional.push_back(a);
-      }
     }
-    std::string which = positional.size() > 0 ? positional[0] : "all";
+    const std::string which = positional.empty() ? "all" : positional[0];
     if ((which != "mlp" && which != "cnn" && which != "all") || positional.size() > 2 ||
-        (device_name != "cpu" && device_name != "cuda")) {
-      std::fprintf(stderr, usage, argv[0]);
-      return 2;
-    }
-    if (device_name == "cuda") {
-      if (!cuda::is_available()) {
-        std::fprintf(stderr, "fashion_mnist_demo: --device cuda, but no CUDA device is available\n");
-        return 2;
-      }
-      how.device = Device::cuda();
-    }
-    if (how.graph && !how.device.is_cuda()) {
-      std::fprintf(stderr, "fashion_mnist_demo: --graph needs --device cuda\n");
-      return 2;
-    }
+        (device_name != "cpu" && device_name != "cuda"))
+      return std::cerr << usage, 2;
+    if (device_name == "cuda" && !cuda::is_available())
+      return std::cerr << "fashion_mnist_demo: --device cuda, but no CUDA device is available\n", 2;
+    const Device device = device_name == "cuda" ? Device::cuda() : Device::cpu();
     if (const char* t = std::getenv("KILN_NUM_THREADS")) set_num_threads(std::atoi(t));
+    std::filesystem::create_directories(out);
+
     auto [train_images, test_images] =
         positional.size() > 1 ? data::FashionMNIST::load(positional[1]) : data::FashionMNIST::load();
     // Images as f32 (N, 1, 28, 28) in [0, 1]; 5,000 training images held out for validation.
@@ -215,25 +123,24 @@ int main(int argc, char** argv) {
     auto test =
         std::make_shared<data::TensorDataset>(data::to_tensor(test_images.images), test_images.labels);
     auto [train, val] = data::random_split(full, {55.0 / 60.0, 5.0 / 60.0}, kSeed);
-    auto train_ptr = std::make_shared<data::Subset>(train), val_ptr = std::make_shared<data::Subset>(val);
-    std::printf("Fashion-MNIST: %lld training, %lld validation, %lld test images; %d threads\n",
-                static_cast<long long>(train.size()), static_cast<long long>(val.size()),
-                static_cast<long long>(test->size()), get_num_threads());
+    std::cout << "Fashion-MNIST: " << train.size() << " training, " << val.size() << " validation, "
+              << test->size() << " test images; " << get_num_threads() << " threads; output in " << out
+              << "\n";
 
-    int override_epochs = std::getenv("KILN_DEMO_EPOCHS") ? std::atoi(std::getenv("KILN_DEMO_EPOCHS")) : 0;
-    std::vector<Recipe> recipes = {
-        {"MLP 784-512-256-10", mlp, 15, 1e-3, 1e-2, 0.89},
-        {"CNN conv32-conv64-fc128", cnn, 8, 2e-3, 1e-2, 0.91},
-    };
+    const int epochs = std::getenv("KILN_DEMO_EPOCHS") ? std::atoi(std::getenv("KILN_DEMO_EPOCHS")) : 0;
+    std::vector<Recipe> recipes = {{"mlp", "MLP 784-512-256-10", mlp, 15, 1e-3, 0.89, true},
+                                   {"cnn", "CNN conv32-conv64-fc128", cnn, 8, 2e-3, 0.91, false}};
     bool ok = true;
-    for (auto& r : recipes) {
-      if (override_epochs > 0) r.epochs = override_epochs;
-      if (which == "all" || (which == "mlp") == (r.name[0] == 'M'))
-        ok = run(r, how, train_ptr, val_ptr, test) && ok;
+    for (Recipe& r : recipes) {
+      if (epochs > 0) r.epochs = epochs;
+      if (which == "all" || which == r.tag)
+        ok = run(r, device, std::make_shared<data::Subset>(train), std::make_shared<data::Subset>(val), test,
+                 out) &&
+             ok;
     }
     return ok ? 0 : 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "fashion_mnist_demo: %s\n", e.what());
+    std::cerr << "fashion_mnist_demo: " << e.what() << "\n";
     return 1;
   }
 }
