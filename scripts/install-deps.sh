@@ -7,12 +7,13 @@ set -euo pipefail
 # Build and test: toolchain, Eigen, GoogleTest/Benchmark, zlib; the data set; HDF5 (checkpoints; h5dump
 # for the file-tree check); FlatBuffers (TFLite export); libcurl + nlohmann-json (MLflow client); OpenMPI
 # (distributed); rsvg-convert (renders the SVG plots in tests); clang (libFuzzer); python3-venv (the test
-# validators' virtual environment, scripts/test-venv.sh); Debian's h5py and torch (checkpoint interop test).
+# validators' virtual environment, scripts/test-venv.sh); Debian's h5py and torch (checkpoint interop test);
+# iproute2 (`ip netns`: the distributed tests' two network namespaces joined by a veth pair).
 packages=(cmake g++ make libeigen3-dev libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev
           dataset-fashion-mnist libopenblas-dev clang-format git python3 ccache
           libhdf5-dev hdf5-tools flatbuffers-compiler libflatbuffers-dev libcurl4-openssl-dev
           nlohmann-json3-dev libopenmpi-dev openmpi-bin librsvg2-bin clang python3-venv
-          python3-h5py python3-torch python3-numpy)
+          python3-h5py python3-torch python3-numpy iproute2)
 
 for arg in "$@"; do
   case "$arg" in

@@ -17,6 +17,7 @@
 #include "kiln/nn/io/weights.h"
 #include "kiln/nn/log/log.h"
 #include "kiln/nn/nn.h"
+#include "kiln/nn/parallel/fit.h"
 #include "kiln/nn/parallel/parallel.h"
 #include "kiln/nn/train/train.h"
 #include "kiln/optim/optim.h"

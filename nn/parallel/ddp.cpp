@@ -79,6 +79,7 @@ struct DistributedDataParallel::Reducer {
   std::vector<Tensor> params;
   std::vector<std::string> names;
   std::vector<size_t> bucket_of;
+  std::vector<int64_t> offset_of;  // where each parameter's gradient sits in its bucket
   std::vector<Bucket> buckets;
   std::vector<int64_t> hook_ids;
   std::vector<char> ready, used;
@@ -108,6 +109,7 @@ struct DistributedDataParallel::Reducer {
   // Reverse registration order, one open bucket per (dtype, device), closed once it reaches its cap.
   void build_buckets() {
     bucket_of.assign(params.size(), 0);
+    offset_of.assign(params.size(), 0);
     struct Open {
       DType dtype;
       Device device;
@@ -138,6 +140,7 @@ struct DistributedDataParallel::Reducer {
       b.offsets.push_back(b.params.empty() ? 0 : b.offsets.back() + params[b.params.back()].numel());
       b.params.push_back(k);
       bucket_of[k] = o->bucket;
+      offset_of[k] = b.offsets.back();
       o->bytes += p.numel() * static_cast<int64_t>(dtype_size(p.dtype()));
     }
     for (Bucket& b : buckets) {
@@ -148,10 +151,7 @@ struct DistributedDataParallel::Reducer {
   }
 
   Tensor slot(size_t i) {
-    Bucket& b = buckets[bucket_of[i]];
-    size_t j = 0;
-    while (b.params[j] != i) ++j;
-    return b.flat.slice(0, b.offsets[j], b.offsets[j] + params[i].numel());
+    return buckets[bucket_of[i]].flat.slice(0, offset_of[i], offset_of[i] + params[i].numel());
   }
 
   std::string unready_names() const {

@@ -44,7 +44,7 @@ Result run(const std::string& command) {
 }
 
 std::string mpirun(int np, const std::string& scenario, const std::string& env = "") {
-  return env + " " KILN_MPIEXEC " --allow-run-as-root --oversubscribe --timeout 120 -np " +
+  return env + " " KILN_MPIEXEC " --allow-run-as-root --oversubscribe --bind-to none --timeout 120 -np " +
          std::to_string(np) + " " KILN_MPI_SCENARIOS " " + scenario;
 }
 
