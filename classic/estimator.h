@@ -18,6 +18,7 @@
 #include <utility>
 #include <variant>
 
+#include "kiln/tensor/state_dict.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln::classic {
@@ -38,6 +39,13 @@ class Estimator {
   // An unfitted copy with the same parameters (scikit-learn's clone()).
   virtual std::unique_ptr<Estimator> clone() const = 0;
   virtual bool is_fitted() const = 0;
+  // The fitted attributes as named tensors (f64 values, i64 labels and counts), so a file format outside
+  // classic/ can store them (classic::save, nn/io/checkpoint_estimator.h). kiln::Error before fit(), and
+  // from estimators that do not expose their state yet (naming the class).
+  virtual StateDict fitted_state() const;
+  // Restores what fitted_state() returned into an estimator of the same class built with the same
+  // parameters; it is then fitted. kiln::Error naming a missing or malformed entry.
+  virtual void load_fitted_state(const StateDict& state);
 };
 
 // Learns statistics in fit() (from training rows only) and applies them in transform().

@@ -4,6 +4,8 @@
 #include "kiln/classic/linear.h"
 #include "kiln/classic/validation.h"
 
+#include "kiln/classic/estimator_state.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -77,6 +79,21 @@ Tensor LinearModel::coef() const {
 double LinearModel::intercept() const {
   linear_detail::check_fitted(fitted_, name() + ".intercept");
   return intercept_;
+}
+
+StateDict LinearModel::fitted_state() const {
+  linear_detail::check_fitted(fitted_, name() + ".fitted_state");
+  StateDict s;
+  s.insert("coef", state::f64(coef_));
+  s.insert("intercept", state::f64_scalar(intercept_));
+  return s;
+}
+
+void LinearModel::load_fitted_state(const StateDict& s) {
+  std::vector<double> coef = state::f64_values(s, "coef", name());
+  intercept_ = state::f64_item(s, "intercept", name());
+  coef_ = std::move(coef);
+  fitted_ = true;
 }
 
 // ---- LinearRegression ----

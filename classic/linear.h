@@ -25,6 +25,9 @@ class LinearModel : public Regressor {
   bool is_fitted() const override { return fitted_; }
   Tensor coef() const;       // (D) f64; throws before fit
   double intercept() const;  // 0 when fit_intercept is false
+  // coef (D), intercept.
+  StateDict fitted_state() const override;
+  void load_fitted_state(const StateDict& state) override;
 
  protected:
   std::vector<double> coef_;

@@ -4,6 +4,8 @@
 #include "kiln/classic/logistic.h"
 #include "kiln/classic/validation.h"
 
+#include "kiln/classic/estimator_state.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -375,6 +377,34 @@ Tensor LogisticRegression::coef() const {
 Tensor LogisticRegression::intercept() const {
   linear_detail::check_fitted(fitted_, "LogisticRegression.intercept");
   return from_vector(intercept_);
+}
+
+StateDict LogisticRegression::fitted_state() const {
+  KILN_CHECK(fitted_, name(), ".fitted_state: call fit() first");
+  StateDict s;
+  s.insert("classes", state::i64(classes_));
+  s.insert("coef", from_vector(coef_, Shape{rows_, n_features_}));
+  s.insert("intercept", state::f64(intercept_));
+  s.insert("ovr", state::i64_scalar(ovr_ ? 1 : 0));
+  s.insert("n_iter", state::i64_scalar(n_iter_));
+  return s;
+}
+
+void LogisticRegression::load_fitted_state(const StateDict& s) {
+  std::vector<std::int64_t> classes = state::i64_values(s, "classes", name());
+  KILN_CHECK(classes.size() >= 2, name(), ".load_fitted_state: 'classes' has ", classes.size(),
+             " labels, a fitted model has at least 2");
+  const std::int64_t rows = classes.size() == 2 ? 1 : static_cast<std::int64_t>(classes.size());
+  KILN_CHECK(s.contains("coef") && s.at("coef").dim() == 2 && s.at("coef").size(0) == rows, name(),
+             ".load_fitted_state: 'coef' must be (", rows, ", D) for ", classes.size(), " classes");
+  const std::int64_t d = s.at("coef").size(1);
+  std::vector<double> coef = state::f64_values(s, "coef", name(), rows * d);
+  std::vector<double> intercept = state::f64_values(s, "intercept", name(), rows);
+  const std::int64_t ovr = state::i64_item(s, "ovr", name()), n_iter = state::i64_item(s, "n_iter", name());
+  classes_ = std::move(classes), coef_ = std::move(coef), intercept_ = std::move(intercept);
+  rows_ = rows, n_features_ = d, ovr_ = ovr != 0, n_iter_ = n_iter;
+  warnings_.clear();
+  fitted_ = true;
 }
 
 }  // namespace kiln::classic

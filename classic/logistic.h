@@ -61,6 +61,9 @@ class LogisticRegression : public Classifier {
   std::int64_t n_iter() const { return n_iter_; }
   // Convergence warnings of the last fit; empty when it converged.
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // classes (K), coef (rows, D), intercept (rows), ovr (0/1), n_iter.
+  StateDict fitted_state() const override;
+  void load_fitted_state(const StateDict& state) override;
 
  private:
   std::vector<double> raw_scores(const Tensor& X, const std::string& who) const;  // (N, rows) row-major

@@ -3,6 +3,8 @@
 // test, numpy's percentile interpolation) so outputs agree to rounding. Depends on preprocessing_util.
 #include "kiln/classic/preprocessing_scalers.h"
 
+#include "kiln/classic/estimator_state.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -308,6 +310,26 @@ Tensor RobustScaler::center_() const {
 Tensor RobustScaler::scale_() const {
   prep_detail::check_fitted(fitted_, name(), "scale_");
   return vec(scale_v_);
+}
+
+StateDict StandardScaler::fitted_state() const {
+  prep_detail::check_fitted(fitted_, name(), "fitted_state");
+  StateDict s;
+  s.insert("n_samples_seen", state::i64_scalar(n_seen_));
+  s.insert("mean", state::f64(mean_v_));
+  s.insert("var", state::f64(var_v_));
+  s.insert("scale", state::f64(scale_v_));
+  return s;
+}
+
+void StandardScaler::load_fitted_state(const StateDict& s) {
+  const std::int64_t n = state::i64_item(s, "n_samples_seen", name());
+  std::vector<double> mean = state::f64_values(s, "mean", name());
+  const auto d = static_cast<std::int64_t>(mean.size());
+  std::vector<double> var = state::f64_values(s, "var", name(), d),
+                      scale = state::f64_values(s, "scale", name(), d);
+  n_seen_ = n, mean_v_ = std::move(mean), var_v_ = std::move(var), scale_v_ = std::move(scale);
+  fitted_ = true;
 }
 
 }  // namespace kiln::classic

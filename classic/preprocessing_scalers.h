@@ -39,6 +39,9 @@ class StandardScaler : public Transformer {
   Tensor var_() const;    // (D) population variance
   Tensor scale_() const;  // (D) std with near-constant features set to 1 (ones when with_std is false)
   int64_t n_samples_seen_() const;
+  // n_samples_seen, mean, var, scale.
+  StateDict fitted_state() const override;
+  void load_fitted_state(const StateDict& state) override;
 
  private:
   Params params_;

@@ -12,6 +12,7 @@
 #include "kiln/data/data.h"
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/nn/io/checkpoint.h"
+#include "kiln/nn/io/checkpoint_estimator.h"
 #include "kiln/nn/io/export.h"
 #include "kiln/nn/io/hdf5_atomic_write.h"
 #include "kiln/nn/io/weights.h"

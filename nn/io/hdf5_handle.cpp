@@ -2,6 +2,7 @@
 #include "kiln/nn/io/hdf5_handle.h"
 
 #include <H5PLpublic.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -9,6 +10,10 @@
 #include "kiln/tensor/error.h"
 
 namespace kiln::nn::io::detail {
+
+void FileDescriptor::reset() {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
 
 std::unique_lock<std::recursive_mutex> hdf5_lock() {
   static std::recursive_mutex mutex;

@@ -44,6 +44,24 @@ class Handle {
   Closer close_ = nullptr;
 };
 
+// An owning POSIX file descriptor.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(FileDescriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&& o) noexcept {
+    if (this != &o) reset(), fd_ = std::exchange(o.fd_, -1);
+    return *this;
+  }
+  ~FileDescriptor() { reset(); }
+  int get() const { return fd_; }
+
+ private:
+  void reset();
+  int fd_ = -1;
+};
+
 // Holds the process-wide HDF5 lock; the first one also silences HDF5's automatic error printing.
 std::unique_lock<std::recursive_mutex> hdf5_lock();
 

@@ -1,7 +1,9 @@
 // kiln/nn/io/hdf5_read.cpp: opening and reading files defensively (hdf5_tensor.h): every size is checked
 // against what the file can hold before anything is allocated. Kept apart from the writer so the fuzz
 // target (tests/fuzz/fuzz_checkpoint.cpp) builds the whole reader from tensor/ alone.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,7 +23,7 @@ namespace {
 constexpr int kMaxRank = H5S_MAX_RANK;
 // Reads of big datasets go in pieces of about this size, so the checksum of one piece overlaps the read of
 // the next.
-constexpr size_t kReadPieceBytes = size_t{32} << 20;
+constexpr size_t kReadPieceBytes = size_t{8} << 20;
 // Deflate cannot expand data by more than about 1032x, so a filtered dataset claiming more bytes than that
 // per stored byte is a lie (a decompression bomb), refused before allocating.
 constexpr int64_t kMaxFilterRatio = 1032;
@@ -64,6 +66,7 @@ H5In open_file(const std::string& path) {
   in.file_size = static_cast<int64_t>(st.st_size);
   in.file = hdf5_own(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose, path,
                      "not a readable HDF5 file (truncated, corrupted or another format)");
+  in.raw = FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   // The kiln format marker decides whether checksums are required.
   // Any one of kiln's root attributes marks a kiln file, so a damaged attribute name cannot turn one into a
   // foreign file that is read without checksums.
@@ -195,32 +198,36 @@ Tensor read_tensor(const H5In& in, hid_t group, const std::string& name, const s
   if (nbytes > 0) {
     Handle mtype = h5_type(*dtype);
     auto* dst = static_cast<uint8_t*>(t.data_ptr());
-    const int64_t row_bytes = shape.empty() ? nbytes : nbytes / std::max<int64_t>(shape[0], 1);
-    const bool pieces =
-        layout == H5D_CONTIGUOUS && !shape.empty() && nbytes > int64_t(2 * kReadPieceBytes) && row_bytes > 0;
-    if (!pieces) {
+    // Contiguous, unfiltered data stored exactly as it sits in memory (checked above to lie inside the file):
+    // read it with pread, in pieces, the checksum of one piece running on a second thread while the next
+    // is read. Anything else (chunks, filters, other byte orders) goes through HDF5's conversion.
+    const haddr_t offset = layout == H5D_CONTIGUOUS ? H5Dget_offset(dset) : HADDR_UNDEF;
+    const bool direct =
+        in.raw.get() >= 0 && nfilters == 0 && offset != HADDR_UNDEF && H5Tequal(ftype, mtype) > 0;
+    if (!direct) {
       if (H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
         hdf5_fail(p, "cannot read the data of '" + shown_name + "'");
       crc = crc32_of(dst, static_cast<size_t>(nbytes));
     } else {
-      // Read rows in pieces; the checksum of piece k runs on a second thread while piece k+1 is read.
-      const int64_t rows = shape[0];
-      const int64_t piece_rows = std::max<int64_t>(1, static_cast<int64_t>(kReadPieceBytes) / row_bytes);
-      std::vector<hsize_t> start(shape.size(), 0), count(shape.begin(), shape.end());
       std::future<uint32_t> pending;
-      for (int64_t r = 0; r < rows; r += piece_rows) {
-        const int64_t n = std::min(piece_rows, rows - r);
-        start[0] = static_cast<hsize_t>(r);
-        count[0] = static_cast<hsize_t>(n);
-        Handle fspace(H5Scopy(space), H5Sclose);
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-        Handle mspace(H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr), H5Sclose);
-        uint8_t* piece = dst + r * row_bytes;
-        const herr_t rc = H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, piece);
+      for (int64_t at = 0; at < nbytes;) {
+        const size_t len = static_cast<size_t>(std::min<int64_t>(kReadPieceBytes, nbytes - at));
+        size_t got = 0;
+        while (got < len) {
+          const ssize_t n =
+              ::pread(in.raw.get(), dst + at + got, len - got, static_cast<off_t>(offset + at + got));
+          if (n <= 0) {
+            if (pending.valid()) pending.wait();
+            KILN_CHECK(n < 0 && errno == EINTR, p, ": cannot read the data of '", shown_name,
+                       "': ", n == 0 ? "the file ends early" : std::strerror(errno));
+            continue;
+          }
+          got += static_cast<size_t>(n);
+        }
         const uint32_t so_far = pending.valid() ? pending.get() : 0;
-        if (rc < 0) hdf5_fail(p, "cannot read the data of '" + shown_name + "'");
-        const size_t len = static_cast<size_t>(n * row_bytes);
+        uint8_t* piece = dst + at;
         pending = std::async(std::launch::async, [=] { return crc32_of(piece, len, so_far); });
+        at += static_cast<int64_t>(len);
       }
       crc = pending.get();
     }
