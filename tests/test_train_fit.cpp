@@ -1,8 +1,10 @@
 // fit / evaluate / predict: learning, equality with the hand-written loop, resume, reproducibility, the
 // options (schedules, clipping, accumulation, class weights, steps_per_epoch, loss scaling) and bad input.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "support/helpers.h"
 #include "support/train_fixtures.h"
@@ -156,6 +158,49 @@ TEST(TrainFit, ResumeIsBitExact) {
                                      .history = T::History::from_map(history_map)}));
   EXPECT_TRUE(bitwise_equal(m1->state_dict(), m3->state_dict()));
   EXPECT_EQ(full.to_map(), resumed.to_map());
+}
+
+// The same resume through ModelCheckpoint's default file (an HDF5 checkpoint), with dropout, shuffling
+// and a scheduler stepped per batch: 4 epochs in one fit equal 2 epochs, the file, and 2 more.
+TEST(TrainFit, ResumeFromModelCheckpointFileIsBitExact) {
+  auto train = blobs(256, 6, 3);
+  auto val = blobs(64, 6, 3, 0.5, 9);
+  const std::string dir = ::testing::TempDir() + "kiln-fit-resume-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  struct Run {
+    std::shared_ptr<nn::Sequential> model = mlp(6, 16, 3, 0.3);
+    optim::Adam opt{model->parameters(), {.lr = 1e-2}};
+    optim::OneCycleLR sched{opt, {.max_lr = 5e-2, .total_steps = 4 * 8}};
+    data::DataLoader loader;
+    explicit Run(const data::DatasetPtr& d) : loader(d, {.batch_size = 32, .shuffle = true}) {}
+  };
+  manual_seed(5);
+  Run full(train);
+  T::History h_full = T::fit(*full.model, full.opt, full.loader, val,
+                             quiet({.epochs = 4, .metrics = {"accuracy"}, .scheduler = &full.sched}));
+
+  manual_seed(5);
+  Run first(train);
+  T::fit(*first.model, first.opt, first.loader, val,
+         quiet({.epochs = 2,
+                .metrics = {"accuracy"},
+                .scheduler = &first.sched,
+                .callbacks = {std::make_shared<T::ModelCheckpoint>(dir + "/last.h5")}}));
+
+  manual_seed(999);  // as a new process would: every generator elsewhere
+  Run second(train);
+  T::ResumePoint r =
+      T::load_training_checkpoint(dir + "/last.h5", *second.model, second.opt, &second.sched, second.loader);
+  EXPECT_EQ(r.initial_epoch, 2);
+  T::History h_resumed = T::fit(*second.model, second.opt, second.loader, val,
+                                quiet({.epochs = 4,
+                                       .initial_epoch = r.initial_epoch,
+                                       .metrics = {"accuracy"},
+                                       .scheduler = &second.sched,
+                                       .history = r.history}));
+  EXPECT_TRUE(bitwise_equal(full.model->state_dict(), second.model->state_dict()));
+  EXPECT_EQ(h_full.to_map(), h_resumed.to_map());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(TrainFit, OneCycleStepsPerBatchOthersPerEpoch) {

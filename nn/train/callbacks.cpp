@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -312,6 +313,8 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, ModelCheckpointOptions op
   KILN_CHECK(!filepath_.empty(), "ModelCheckpoint: filepath must not be empty");
   KILN_CHECK(o_.every_n_epochs >= 1, "ModelCheckpoint: every_n_epochs must be >= 1, got ", o_.every_n_epochs);
   KILN_CHECK(o_.save != nullptr, "ModelCheckpoint: the save function is empty");
+  KILN_CHECK(o_.max_to_keep >= 0, "ModelCheckpoint: max_to_keep must be >= 0 (0 keeps all), got ",
+             o_.max_to_keep);
 }
 
 void ModelCheckpoint::on_epoch_end(TrainContext& context, Logs& logs) {
@@ -328,94 +331,19 @@ void ModelCheckpoint::on_epoch_end(TrainContext& context, Logs& logs) {
   // default writes on rank 0 only.
   o_.save(context, path);
   last_path_ = path;
+  if (o_.max_to_keep > 0 && context.is_main_process()) {
+    std::erase(written_, path);  // a pattern without {epoch} overwrites one file
+    written_.push_back(path);
+    while (static_cast<int64_t>(written_.size()) > o_.max_to_keep) {
+      std::error_code ec;
+      std::filesystem::remove(written_.front(), ec);
+      written_.erase(written_.begin());
+    }
+  }
   if (o_.verbose && context.is_main_process()) {
     std::ostream& os = context.output();
     os << "Epoch " << context.epoch + 1 << ": saved " << path << "\n";
   }
-}
-
-// ---------------- the minimal state dict file ----------------
-// Layout (little-endian): "KILNSD1\n", u64 count, then per entry: u64 name length, name, u8 dtype,
-// u64 ndim, i64 dims[ndim], the contiguous CPU data.
-
-namespace {
-template <class T>
-void put(std::string& out, T v) {
-  out.append(reinterpret_cast<const char*>(&v), sizeof v);
-}
-template <class T>
-T get(const std::string& in, std::size_t& pos, const std::string& path) {
-  KILN_CHECK(pos + sizeof(T) <= in.size(), "load_state_dict_file: '", path, "' is truncated at byte ", pos);
-  T v;
-  std::memcpy(&v, in.data() + pos, sizeof v);
-  pos += sizeof v;
-  return v;
-}
-constexpr char kMagic[] = "KILNSD1\n";
-}  // namespace
-
-void save_state_dict_file(const StateDict& state, const std::string& path) {
-  std::string out(kMagic, 8);
-  put<uint64_t>(out, state.size());
-  for (const auto& [name, t] : state) {
-    Tensor c = t.detach().to(Device::cpu()).contiguous();
-    put<uint64_t>(out, name.size());
-    out += name;
-    put<uint8_t>(out, static_cast<uint8_t>(c.dtype()));
-    put<uint64_t>(out, static_cast<uint64_t>(c.dim()));
-    for (int64_t d : c.shape()) put<int64_t>(out, d);
-    out.append(static_cast<const char*>(c.data_ptr()),
-               static_cast<std::size_t>(c.numel()) * dtype_size(c.dtype()));
-  }
-  write_file_atomically(path, out);
-}
-
-StateDict load_state_dict_file(const std::string& path) {
-  const std::string in = read_file(path);
-  KILN_CHECK(in.size() >= 8 && in.compare(0, 8, kMagic, 8) == 0, "load_state_dict_file: '", path,
-             "' is not a kiln state dict file");
-  std::size_t pos = 8;
-  const uint64_t n = get<uint64_t>(in, pos, path);
-  StateDict out;
-  for (uint64_t i = 0; i < n; ++i) {
-    const uint64_t len = get<uint64_t>(in, pos, path);
-    KILN_CHECK(pos + len <= in.size(), "load_state_dict_file: '", path, "' is truncated in entry ", i);
-    std::string name = in.substr(pos, len);
-    pos += len;
-    const uint8_t raw_dtype = get<uint8_t>(in, pos, path);
-    KILN_CHECK(raw_dtype <= static_cast<uint8_t>(DType::bf16), "load_state_dict_file: '", path, "': entry '",
-               name, "' has an unknown dtype code ", static_cast<int>(raw_dtype));
-    const auto dtype = static_cast<DType>(raw_dtype);
-    const uint64_t ndim = get<uint64_t>(in, pos, path);
-    KILN_CHECK(ndim <= 16, "load_state_dict_file: '", path, "': entry '", name, "' has ", ndim, " dims");
-    Shape shape;
-    for (uint64_t d = 0; d < ndim; ++d) {
-      shape.push_back(get<int64_t>(in, pos, path));
-      KILN_CHECK(shape.back() >= 0 && shape.back() <= (int64_t{1} << 40), "load_state_dict_file: '", path,
-                 "': entry '", name, "' has a bad size ", shape.back());
-    }
-    // The size the shape claims, checked against the bytes left before anything is allocated (a corrupt
-    // header must not ask for terabytes).
-    std::size_t bytes = dtype_size(dtype);
-    for (int64_t d : shape) {
-      const std::size_t left = in.size() - pos;
-      KILN_CHECK(d == 0 || bytes <= left / static_cast<std::size_t>(d), "load_state_dict_file: '", path,
-                 "' is truncated in '", name, "' (its shape ", shape_str(shape),
-                 " needs more bytes than remain)");
-      bytes *= static_cast<std::size_t>(d);
-    }
-    KILN_CHECK(pos + bytes <= in.size(), "load_state_dict_file: '", path, "' is truncated in '", name, "'");
-    Tensor t = empty(shape, {.dtype = dtype});
-    std::memcpy(t.data_ptr(), in.data() + pos, bytes);
-    pos += bytes;
-    out.insert(std::move(name), std::move(t));
-  }
-  return out;
-}
-
-void save_model_state(TrainContext& context, const std::string& path) {
-  if (!context.is_main_process()) return;
-  save_state_dict_file(context.model->state_dict(), path);
 }
 
 }  // namespace kiln::nn::train

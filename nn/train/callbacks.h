@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kiln/nn/train/callback.h"
+#include "kiln/nn/train/train_checkpoint.h"
 #include "kiln/optim/reduce_lr_on_plateau.h"
 #include "kiln/tensor/state_dict.h"
 
@@ -155,9 +156,8 @@ class LambdaCallback : public Callback {
 // Saves a checkpoint through `save`: path is the filepath pattern with {epoch} (1-based, as Keras; with a
 // format like {epoch:02d}) and any logs key ({val_loss:.4f}) filled in.
 using SaveFn = std::function<void(TrainContext& context, const std::string& path)>;
-// The default save function until the HDF5 checkpoint exists: the model's state dict in a small binary
-// format (save_state_dict_file / load_state_dict_file below), written atomically.
-void save_model_state(TrainContext& context, const std::string& path);
+// The default save function is save_training_checkpoint (train_checkpoint.h): the whole training state in
+// one HDF5 checkpoint, from which fit resumes bit for bit.
 
 struct ModelCheckpointOptions {
   std::string monitor = "val_loss";
@@ -165,7 +165,10 @@ struct ModelCheckpointOptions {
   bool save_best_only = false;  // save only when the monitored value improves
   int64_t every_n_epochs = 1;   // save every N epochs (>= 1)
   bool verbose = false;
-  SaveFn save = save_model_state;
+  // Keep only the newest N files this callback wrote (0: keep all); older ones are removed after a save
+  // succeeded, so a crash never leaves fewer than N.
+  int64_t max_to_keep = 0;
+  SaveFn save = save_training_checkpoint;
 };
 class ModelCheckpoint : public Callback {
  public:
@@ -179,15 +182,11 @@ class ModelCheckpoint : public Callback {
   ModelCheckpointOptions o_;
   double best_ = std::numeric_limits<double>::quiet_NaN();
   std::string last_path_;
+  std::vector<std::string> written_;  // oldest first, for max_to_keep
 };
 
 // `pattern` with {name} and {name:fmt} (printf-style fmt without '%', e.g. 02d, .4f) replaced: "epoch" by
 // epoch + 1, other names by logs values. Throws kiln::Error naming an unknown key.
 std::string format_checkpoint_path(const std::string& pattern, int64_t epoch, const Logs& logs);
-
-// A StateDict as a file (kiln's minimal format: names, dtypes, shapes, raw little-endian data), written
-// atomically; the HDF5 checkpoint supersedes it.
-void save_state_dict_file(const StateDict& state, const std::string& path);
-StateDict load_state_dict_file(const std::string& path);
 
 }  // namespace kiln::nn::train

@@ -15,3 +15,4 @@
 #include "kiln/nn/train/mlflow_callback.h"
 #include "kiln/nn/train/progress_bar.h"
 #include "kiln/nn/train/tensorboard_callback.h"
+#include "kiln/nn/train/train_checkpoint.h"
