@@ -40,11 +40,12 @@ std::vector<double> check_array(const Tensor& X, const std::string& who, const A
              " (move it with .to(Device::cpu()) first)");
   KILN_CHECK(X.dim() == 2, who, ": ", rules.what, " must be 2-D (n_samples, n_features), got shape ",
              shape_str(X.shape()), "; reshape a single feature to (N, 1)");
-  KILN_CHECK(X.size(0) >= rules.min_samples, who, ": ", rules.what, " has ", X.size(0), " sample(s) (shape ",
-             shape_str(X.shape()), ") while a minimum of ", rules.min_samples, " is required");
-  KILN_CHECK(X.size(1) >= rules.min_features, who, ": ", rules.what, " has ", X.size(1),
-             " feature(s) (shape ", shape_str(X.shape()), ") while a minimum of ", rules.min_features,
-             " is required");
+  KILN_CHECK(X.size(0) >= rules.min_samples, who, ": ", rules.what,
+             X.size(0) == 0 ? " has no rows" : " has too few rows", " (shape ", shape_str(X.shape()),
+             "); a minimum of ", rules.min_samples, " sample(s) is required");
+  KILN_CHECK(X.size(1) >= rules.min_features, who, ": ", rules.what,
+             X.size(1) == 0 ? " has no features" : " has too few features", " (shape ", shape_str(X.shape()),
+             "); a minimum of ", rules.min_features, " feature(s) is required");
   std::vector<double> v;
   if (X.dtype() == DType::boolean) {
     std::vector<uint8_t> b = X.to_vector<uint8_t>();
