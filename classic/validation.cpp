@@ -69,14 +69,18 @@ void check_consistent_length(const std::string& who,
 void check_param(const std::string& who, const char* name, double value, Range r) {
   const bool lo_ok = r.lo_closed ? value >= r.lo : value > r.lo;
   const bool hi_ok = r.hi_closed ? value <= r.hi : value < r.hi;
-  KILN_CHECK(std::isfinite(value) && lo_ok && hi_ok, who, ": parameter ", name, " must be finite and in ",
-             r.lo_closed ? "[" : "(", r.lo, ", ", r.hi, r.hi_closed && std::isfinite(r.hi) ? "]" : ")",
-             ", got ", value);
+  if (std::isfinite(value) && lo_ok && hi_ok) [[likely]]
+    return;
+  // A bounded interval implies finiteness; an open upper end says it (infinity compares above any bound).
+  if (std::isinf(r.hi))
+    KILN_CHECK(false, who, ": ", name, " must be ", r.lo_closed ? ">= " : "> ", r.lo, " and finite, got ",
+               value);
+  KILN_CHECK(false, who, ": ", name, " must be in ", r.lo_closed ? "[" : "(", r.lo, ", ", r.hi,
+             r.hi_closed ? "]" : ")", ", got ", value);
 }
 
 void check_param(const std::string& who, const char* name, int64_t value, int64_t lo, int64_t hi) {
-  KILN_CHECK(value >= lo && value <= hi, who, ": parameter ", name, " must be in [", lo, ", ", hi, "], got ",
-             value);
+  KILN_CHECK(value >= lo && value <= hi, who, ": ", name, " must be in [", lo, ", ", hi, "], got ", value);
 }
 
 }  // namespace kiln::classic::validation
