@@ -189,9 +189,9 @@ double roc_auc_score(const Tensor& y_true, const Tensor& y_score, const RocAucOp
                " classes but y_score is 1-D; pass (N, K) probabilities with multi_class='ovr'");
     // As in scikit-learn: with one class there are no false (or no true) positives to rank against.
     KILN_CHECK(
-        classes.size() == 2, who, ": ROC AUC is undefined when y_true holds only one class (",
+        classes.size() == 2, who, ": only one class present in y_true (",
         classes.empty() ? std::string("y_true is empty") : "every label is " + std::to_string(classes[0]),
-        "); score on data holding both classes");
+        "); ROC AUC is not defined then: score on data holding both classes");
     CurveOptions co{.pos_label = classes.back(), .drop_intermediate = true, .sample_weight = o.sample_weight};
     return binary_auc(binary_input(y_true, y_score, co, who), who);
   }

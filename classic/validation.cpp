@@ -40,11 +40,12 @@ std::vector<double> check_array(const Tensor& X, const std::string& who, const A
              " (move it with .to(Device::cpu()) first)");
   KILN_CHECK(X.dim() == 2, who, ": ", rules.what, " must be 2-D (n_samples, n_features), got shape ",
              shape_str(X.shape()), "; reshape a single feature to (N, 1)");
-  KILN_CHECK(X.size(0) >= rules.min_samples, who, ": ", rules.what, " has ", X.size(0), " sample(s) (shape ",
-             shape_str(X.shape()), ") while a minimum of ", rules.min_samples, " is required");
-  KILN_CHECK(X.size(1) >= rules.min_features, who, ": ", rules.what, " has ", X.size(1),
-             " feature(s) (shape ", shape_str(X.shape()), ") while a minimum of ", rules.min_features,
-             " is required");
+  KILN_CHECK(X.size(0) >= rules.min_samples, who, ": ", rules.what,
+             X.size(0) == 0 ? " has no rows" : " has too few rows", " (shape ", shape_str(X.shape()),
+             "); a minimum of ", rules.min_samples, " sample(s) is required");
+  KILN_CHECK(X.size(1) >= rules.min_features, who, ": ", rules.what,
+             X.size(1) == 0 ? " has no features" : " has too few features", " (shape ", shape_str(X.shape()),
+             "); a minimum of ", rules.min_features, " feature(s) is required");
   std::vector<double> v;
   if (X.dtype() == DType::boolean) {
     std::vector<uint8_t> b = X.to_vector<uint8_t>();
@@ -68,14 +69,18 @@ void check_consistent_length(const std::string& who,
 void check_param(const std::string& who, const char* name, double value, Range r) {
   const bool lo_ok = r.lo_closed ? value >= r.lo : value > r.lo;
   const bool hi_ok = r.hi_closed ? value <= r.hi : value < r.hi;
-  KILN_CHECK(std::isfinite(value) && lo_ok && hi_ok, who, ": parameter ", name, " must be finite and in ",
-             r.lo_closed ? "[" : "(", r.lo, ", ", r.hi, r.hi_closed && std::isfinite(r.hi) ? "]" : ")",
-             ", got ", value);
+  if (std::isfinite(value) && lo_ok && hi_ok) [[likely]]
+    return;
+  // A bounded interval implies finiteness; an open upper end says it (infinity compares above any bound).
+  if (std::isinf(r.hi))
+    KILN_CHECK(false, who, ": ", name, " must be ", r.lo_closed ? ">= " : "> ", r.lo, " and finite, got ",
+               value);
+  KILN_CHECK(false, who, ": ", name, " must be in ", r.lo_closed ? "[" : "(", r.lo, ", ", r.hi,
+             r.hi_closed ? "]" : ")", ", got ", value);
 }
 
 void check_param(const std::string& who, const char* name, int64_t value, int64_t lo, int64_t hi) {
-  KILN_CHECK(value >= lo && value <= hi, who, ": parameter ", name, " must be in [", lo, ", ", hi, "], got ",
-             value);
+  KILN_CHECK(value >= lo && value <= hi, who, ": ", name, " must be in [", lo, ", ", hi, "], got ", value);
 }
 
 }  // namespace kiln::classic::validation

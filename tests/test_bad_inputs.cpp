@@ -179,12 +179,12 @@ TEST(BadInputs, ClassicStructure) {
       [&] {
         classic::StandardScaler().fit(zeros({0, 3}, {.dtype = DType::f64}));
       },
-      {"StandardScaler.fit", "0 sample"});
+      {"StandardScaler.fit", "no rows", "[0, 3]"});
   expect_error(
       [&] {
         classic::StandardScaler().fit(zeros({3, 0}, {.dtype = DType::f64}));
       },
-      {"StandardScaler.fit", "0 feature"});
+      {"StandardScaler.fit", "no features", "[3, 0]"});
   expect_error([&] { classic::StandardScaler().fit(zeros({3})); }, {"StandardScaler.fit", "2-D"});
   expect_error([&] { classic::StandardScaler().fit(Tensor()); }, {"StandardScaler.fit", "undefined"});
   expect_error(
@@ -216,7 +216,7 @@ TEST(BadInputs, ClassicResamplersAndMetricsRefuseNaN) {
 
 TEST(BadInputs, RocAucWithOneClassSaysWhy) {
   Tensor y = from_vector(std::vector<int64_t>{1, 1, 1}), s = from_vector(std::vector<double>{0.1, 0.5, 0.9});
-  expect_error([&] { classic::roc_auc_score(y, s); }, {"roc_auc_score", "one class"});
+  expect_error([&] { classic::roc_auc_score(y, s); }, {"roc_auc_score", "only one class", "not defined"});
   auto curve = classic::roc_curve(y, s);
   expect_error([&] { classic::auc(curve.fpr, curve.tpr); }, {"auc", "one class"});
 }
@@ -295,4 +295,81 @@ TEST(BadInputs, DataLoaderWorkerCounts) {
   expect_error([&] { data::DataLoader(ds, {.batch_size = 0}); }, {"DataLoader", "batch_size"});
   expect_error([&] { data::DataLoader(ds, {.num_workers = 1, .prefetch_factor = 1 << 30}); },
                {"DataLoader", "prefetch_factor"});
+}
+
+// ---- more entry points, each with the op or class named ----
+
+TEST(BadInputs, TensorOpsNameTheOp) {
+  Tensor x = zeros({2, 3});
+  expect_error([&] { softmax(x, 5); }, {"dim 5"});
+  expect_error([&] { one_hot(from_vector(std::vector<int64_t>{0, 3}), 3); }, {"one_hot"});
+  expect_error([&] { one_hot(from_vector(std::vector<int64_t>{0}), -2); }, {"one_hot"});
+  expect_error([&] { index_select(x, 1, from_vector(std::vector<int64_t>{5})); }, {"index_select"});
+  expect_error([&] { x.item<float>(); }, {"item()", "[2, 3]"});
+  expect_error([&] { x.sum({7}); }, {"dim 7"});
+  expect_error([&] { randint(5, 5, {2}); }, {"randint"});
+  expect_error([&] { bernoulli({2}, kNaN); }, {"bernoulli"});
+  expect_error([&] { bernoulli({2}, 1.5); }, {"bernoulli"});
+  expect_error([&] { cat({}, 0); }, {"cat"});
+  expect_error([&] { cat({x, zeros({3, 3})}, 1); }, {"cat"});
+  expect_error([&] { zeros({2, 2}).matmul(zeros({3, 2})); }, {"matmul"});
+  expect_error([&] { div(from_vector(std::vector<int64_t>{1}), from_vector(std::vector<int64_t>{0})); },
+               {"division by zero"});
+}
+
+TEST(BadInputs, LayersAndLossesNameTheirParameters) {
+  expect_error([&] { nn::Dropout(1.5); }, {"Dropout"});
+  expect_error([&] { (void)nn::Dropout(kNaN); }, {"Dropout"});  // (void): not a declaration of kNaN
+  expect_error([&] { nn::BatchNorm2d(0); }, {"BatchNorm", "num_features"});
+  expect_error([&] { nn::Conv2d(0, 3, 3); }, {"Conv2d"});
+  nn::Linear lin(3, 2);
+  expect_error([&] { lin(zeros({4, 5})); }, {"[4, 5]"});
+  Tensor logits = zeros({2, 3});
+  expect_error(
+      [&] {
+        nn::functional::cross_entropy(logits, from_vector(std::vector<int64_t>{0, 3}));
+      },
+      {"3"});
+  expect_error([&] { nn::functional::cross_entropy(logits, from_vector(std::vector<int64_t>{0})); },
+               {"cross_entropy"});
+  expect_error(
+      [&] {
+        nn::functional::cross_entropy(logits, from_vector(std::vector<int64_t>{0, 1}),
+                                      {.label_smoothing = 2});
+      },
+      {"label_smoothing"});
+}
+
+TEST(BadInputs, OptimizerOptionsOutOfRange) {
+  Tensor w = zeros({3}, {.requires_grad = true});
+  expect_error([&] { optim::Adam({w}, {.betas = {1.5, 0.9}}); }, {"Adam", "beta"});
+  expect_error([&] { optim::Adam({w}, {.eps = -1}); }, {"Adam", "eps"});
+  expect_error([&] { optim::Adam({w}, {.weight_decay = kNaN}); }, {"Adam", "weight_decay"});
+  expect_error([&] { optim::SGD({w}, {.lr = 0.1, .momentum = kInf}); }, {"SGD", "momentum"});
+  w.set_grad(ones({3}));
+  expect_error([&] { optim::clip_grad_norm_({w}, -1.0); }, {"max_norm"});
+}
+
+TEST(BadInputs, ClassicCountsAndSplits) {
+  Tensor X = matrix({0, 1, 2, 3, 4, 5}, 3, 2);
+  Tensor y = from_vector(std::vector<int64_t>{0, 1, 0});
+  expect_error([&] { classic::KNeighborsClassifier({.n_neighbors = 5}).fit(X, y).predict(X); },
+               {"n_neighbors"});
+  expect_error([&] { classic::KNeighborsClassifier({.n_neighbors = 0}).fit(X, y); }, {"n_neighbors"});
+  expect_error([&] { classic::train_test_split(X, y, {.test_size = 0}); }, {"train_test_split", "test_size"});
+  expect_error([&] { classic::train_test_split(X, y, {.test_size = 5}); }, {"train_test_split"});
+  expect_error([&] { classic::RandomForestClassifier({.n_estimators = 0}).fit(X, y); }, {"n_estimators"});
+  expect_error([&] { classic::RandomForestClassifier({.max_features = 1.5}).fit(X, y); }, {"max_features"});
+  expect_error([&] { classic::DecisionTreeClassifier({.max_features = int64_t{9}}).fit(X, y); },
+               {"max_features"});
+  expect_error(
+      [&] {
+        classic::DecisionTreeClassifier().fit(X, from_vector(std::vector<int64_t>{0, 1}));
+      },
+      {"DecisionTreeClassifier"});
+  expect_error(
+      [&] {
+        classic::accuracy_score(y, from_vector(std::vector<int64_t>{0, 1}));
+      },
+      {"accuracy_score"});
 }

@@ -45,12 +45,17 @@ struct CvCase {
   double band;
 };
 
-// kiln's CV score (random_state 0) within `band` of the range of scikit-learn's over random_state 0..4.
-// Without early stopping (N <= 10000) both are deterministic up to tie-breaks and float summation order,
-// so the band is tight: 0.02 accuracy, 0.03 R^2.
+// kiln's CV score within `band` of the range of scikit-learn's over random_state 0..4. Without early
+// stopping (N <= 10000) both are deterministic (random_state only draws the early-stopping split, so one
+// kiln seed stands for all) up to tie-breaks and float summation order. Measured gaps: 0 (iris, diabetes),
+// 0.0011 (digits), 0.0018 (breast cancer), 0.0058 (wine, one sample of a fold); bands 0.008 accuracy,
+// 0.005 R^2.
 TEST(HistGradientBoosting, CrossValidationWithinBandOfSklearn) {
-  for (const CvCase& c : std::vector<CvCase>{
-           {"iris", 0.02}, {"wine", 0.02}, {"breast_cancer", 0.02}, {"digits", 0.02}, {"diabetes", 0.03}}) {
+  for (const CvCase& c : std::vector<CvCase>{{"iris", 0.008},
+                                             {"wine", 0.008},
+                                             {"breast_cancer", 0.008},
+                                             {"digits", 0.008},
+                                             {"diabetes", 0.005}}) {
     const bool regression = c.data == "diabetes";
     const double score = cross_validate_on_fixture_folds(
         c.data, [&](const Tensor& Xtr, const Tensor& ytr, const Tensor& Xte, const Tensor& yte) {
@@ -181,7 +186,7 @@ TEST(HistGradientBoosting, ParamsAndErrors) {
   EXPECT_CONTAINS(error_of([&] { HistGradientBoostingClassifier({.max_bins = 256}).fit(ds.X, ds.y); }),
                   "max_bins must be in [2, 255], got 256");
   EXPECT_CONTAINS(error_of([&] { HistGradientBoostingClassifier({.learning_rate = 0}).fit(ds.X, ds.y); }),
-                  "learning_rate must be > 0, got 0");
+                  "learning_rate must be > 0 and finite, got 0");
   EXPECT_CONTAINS(error_of([&] { HistGradientBoostingClassifier({.max_leaf_nodes = 1}).fit(ds.X, ds.y); }),
                   "max_leaf_nodes must be >= 2 or -1 (unlimited), got 1");
   EXPECT_CONTAINS(
@@ -205,7 +210,7 @@ TEST(HistGradientBoosting, ParamsAndErrors) {
   Tensor bad = ds.X.clone();
   bad.at<double>({0, 0}) = INFINITY;
   EXPECT_CONTAINS(error_of([&] { HistGradientBoostingRegressor().fit(bad, ds.X.select(1, 1)); }),
-                  "X contains NaN or infinity");
+                  "X (as float32) contains infinity at row 0, column 0");
 }
 
 }  // namespace

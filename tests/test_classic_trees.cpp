@@ -149,15 +149,15 @@ double kiln_cv(const std::string& model, const std::string& data, int64_t seed) 
 
 // kiln's mean CV score over random_state 0..seeds-1 must lie within `band` of scikit-learn's mean over
 // random_state 0..4 (both draw features in a random order per node, so a tie-break moves a single tree's
-// score by a few points; the means are what the implementations share). Bands are a little above the
-// gaps measured on this fixture set (printed by the test): trees 0.02 (0.04 R^2 on diabetes), forests
-// 0.01 (0.02 R^2).
+// score by a few points; the means are what the implementations share). Measured gaps (printed by the
+// test): trees at most 0.003 accuracy and 0.013 R^2 (diabetes), forests at most 0.006 accuracy (wine) and
+// 0.003 R^2; the bands are about twice that: trees 0.01 (0.03 R^2), forests 0.01 (0.01 R^2).
 TEST(RandomizedModels, CrossValidationWithinBandOfSklearn) {
-  const std::vector<CvCase> cases = {{"tree", "iris", 0.02},          {"tree", "wine", 0.02},
-                                     {"tree", "breast_cancer", 0.02}, {"tree", "digits", 0.02},
-                                     {"tree", "diabetes", 0.04},      {"forest", "iris", 0.01},
+  const std::vector<CvCase> cases = {{"tree", "iris", 0.01},          {"tree", "wine", 0.01},
+                                     {"tree", "breast_cancer", 0.01}, {"tree", "digits", 0.01},
+                                     {"tree", "diabetes", 0.03},      {"forest", "iris", 0.01},
                                      {"forest", "wine", 0.01},        {"forest", "breast_cancer", 0.01},
-                                     {"forest", "digits", 0.01},      {"forest", "diabetes", 0.02}};
+                                     {"forest", "digits", 0.01},      {"forest", "diabetes", 0.01}};
   for (const CvCase& c : cases) {
     const auto fc = fixture_case("cv_" + c.model + "_" + c.data);
     const std::vector<double>& per_seed = fc.get("per_seed").values;
@@ -368,7 +368,7 @@ TEST(TreeErrors, MessagesNameTheProblem) {
   Tensor bad = ds.X.clone();
   bad.at<double>({3, 2}) = std::nan("");
   EXPECT_CONTAINS(error_of([&] { RandomForestClassifier().fit(bad, ds.y); }),
-                  "X contains NaN or infinity (or a value too large for float32) at row 3, column 2");
+                  "X (as float32) contains NaN at row 3, column 2");
 }
 
 }  // namespace

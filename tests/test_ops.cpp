@@ -107,6 +107,10 @@ TEST_P(OpTable, ResultsDoNotDependOnThreadCount) {
 
 // The CPU's f16/bf16 path (f32 math, rounded once per kernel) against f64 on the same rounded inputs.
 // Composite ops round after every kernel, so the tolerance is a few units of the dtype's precision.
+// The tolerance in units of the dtype's epsilon (of |reference| + a quarter of the output's scale): the
+// worst case measured over the whole table is 1.62 units (layer_norm_large_affine in bf16; 1.52 in f16),
+// so 4 leaves room for summation-order changes and still fails a kernel that loses one more bit.
+constexpr double kReducedUnits = 4;
 TEST_P(OpTable, ReducedPrecisionMatchesFloat64Reference) {
   for (DType low : {DType::f16, DType::bf16}) {
     const double eps = low == DType::f16 ? 0x1p-10 : 0x1p-7;
@@ -123,7 +127,7 @@ TEST_P(OpTable, ReducedPrecisionMatchesFloat64Reference) {
       if (std::isfinite(v)) scale = std::max(scale, std::abs(v));
     for (size_t i = 0; i < r.size(); ++i) {
       if (!std::isfinite(r[i])) continue;  // overflow of the narrower format is expected to differ
-      ASSERT_LE(std::abs(g[i] - r[i]), op().f32_atol + 16 * eps * (std::abs(r[i]) + 0.25 * scale))
+      ASSERT_LE(std::abs(g[i] - r[i]), op().f32_atol + kReducedUnits * eps * (std::abs(r[i]) + 0.25 * scale))
           << op().name() << " " << low << " element " << i << ": " << g[i] << " vs f64 " << r[i];
     }
   }

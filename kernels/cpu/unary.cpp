@@ -69,6 +69,10 @@ struct Exp {
   static bool needs_scalar(T x) {
     return x < log_min_normal<T>();
   }
+  template <class A>
+  static bool any_needs_scalar(const A& a) {
+    return a.minCoeff() < log_min_normal<typename A::Scalar>();
+  }
   KILN_SCALAR(std::exp(x)) KILN_ARRAY(a.exp())
 };
 // Eigen's packet log treats denormal inputs as the smallest normal number.
@@ -76,6 +80,12 @@ struct Log {
   template <class T>
   static bool needs_scalar(T x) {
     return x > T(0) && x < std::numeric_limits<T>::min();
+  }
+  template <class A>
+  static bool any_needs_scalar(const A& a) {
+    using T = typename A::Scalar;
+    return (a > T(0)).select(a, std::numeric_limits<T>::infinity()).minCoeff() <
+           std::numeric_limits<T>::min();
   }
   KILN_SCALAR(std::log(x)) KILN_ARRAY(a.log())
 };
@@ -110,6 +120,11 @@ struct Sigmoid {
   static bool needs_scalar(T x) {
     return x < log_min_normal<T>() + T(1);
   }
+  template <class A>
+  static bool any_needs_scalar(const A& a) {
+    using T = typename A::Scalar;
+    return a.minCoeff() < log_min_normal<T>() + T(1);
+  }
   KILN_SCALAR(T(1) / (T(1) + std::exp(-x))) KILN_ARRAY(a.logistic())
 };
 struct Relu {
@@ -142,10 +157,13 @@ concept HasArray = requires(F f, ConstArrayMap<T> a) {
 };
 // An op whose array form is exact only on part of the domain names the inputs it must recompute with the
 // scalar form (IEEE special values, denormals, underflowing results), so that a result never depends on
-// whether the element fell in a full vector block or in the scalar tail.
+// whether the element fell in a full vector block or in the scalar tail. any_needs_scalar answers for a
+// whole row with a vectorized reduction (a minimum), so a row is scanned element by element only when it
+// holds such an input.
 template <class F, class T>
-concept HasScalarFixups = requires(T x) {
+concept HasScalarFixups = requires(T x, ConstArrayMap<T> a) {
   { F::needs_scalar(x) } -> std::convertible_to<bool>;
+  { F::any_needs_scalar(a) } -> std::convertible_to<bool>;
 };
 
 template <class T, class F>
@@ -157,9 +175,9 @@ void run(const F& f, const Tensor& in, const Tensor& out) {
       if constexpr (std::is_floating_point_v<T> && HasArray<F, T>) {
         ArrayMap<T>(o, n) = f.array(ConstArrayMap<T>(a, n));
         if constexpr (HasScalarFixups<F, T>)
-          for (int64_t i = 0; i < n; ++i)
-            if (F::needs_scalar(a[i])) [[unlikely]]
-              o[i] = f(a[i]);
+          if (F::any_needs_scalar(ConstArrayMap<T>(a, n))) [[unlikely]]
+            for (int64_t i = 0; i < n; ++i)
+              if (F::needs_scalar(a[i])) o[i] = f(a[i]);
       } else {
         for (int64_t i = 0; i < n; ++i) o[i] = f(a[i]);
       }
