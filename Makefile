@@ -1,6 +1,7 @@
 # kiln developer entry points. `make test` installs missing packages, builds the release preset, checks
 # formatting, creates the test validators' virtual environment (scripts/test-venv.sh), runs the test
-# suite and then the hostile-input suite under ASan + UBSan (scripts/asan-bad-inputs.sh); `make demo` builds and runs the Fashion-MNIST demo.
+# suite and then the hostile-input suite under ASan + UBSan (scripts/asan-bad-inputs.sh); `make demo`
+# builds and runs the Fashion-MNIST demo.
 # The real build lives in CMake (see CMakePresets.json); this file only sequences it.
 
 JOBS ?= $(shell nproc)
@@ -22,6 +23,7 @@ test: build
 	scripts/asan-bad-inputs.sh
 
 demo: build
+	scripts/test-venv.sh >/dev/null  # LiteRT and ONNX Runtime check the demo's exported files
 	build/release/examples/fashion_mnist_demo
 
 bench: build

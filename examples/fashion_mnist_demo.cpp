@@ -1,14 +1,15 @@
 // examples/fashion_mnist_demo.cpp: kiln's showcase training run (`make demo`). Trains two models on
 // Fashion-MNIST through nn::train::fit, as a user program would: AdamW with a cosine schedule, EarlyStopping
-// that restores the best epoch, a CSV log, the progress bar and fit's diagnostics report. Writes each
-// model's history.svg (and the MLP's lr_find.svg) into the output folder it prints, scores the test set
-// once, and exits 1 if a model misses its target test accuracy (MLP 0.89, CNN 0.91).
-//
-// Usage: fashion_mnist_demo [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--out DIR]
-//   data: $KILN_FASHION_MNIST_DIR, then the dataset-fashion-mnist package. Output: --out, else
-//   fashion_mnist_demo_out beside the program. KILN_NUM_THREADS sets the CPU threads; KILN_DEMO_EPOCHS
-//   overrides the epoch counts (quick runs).
+// that restores the best epoch, the best epoch's HDF5 checkpoint, TensorBoard logs (and MLflow with
+// MLFLOW_TRACKING_URI set), a CSV log, the progress bar and fit's diagnostics report. Writes each model's
+// history.svg (and the MLP's lr_find.svg) into the output folder it prints, scores the test set once,
+// reloads the checkpoint into a fresh model (same accuracy, or exit 1), exports TFLite and ONNX files
+// (deploy.cpp), and exits 1 if a model misses its target test accuracy (MLP 0.89, CNN 0.91).
+// Usage and environment: demo_cli.h.
 #include <kiln/kiln.h>
+
+#include "demo_cli.h"
+#include "deploy.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -67,13 +68,20 @@ bool run(const Recipe& r, Device device, const data::DatasetPtr& train, const da
               << f.suggestion_min_div10 << " (training with " << r.lr << ")\n";
   }
 
-  auto early = std::make_shared<T::EarlyStopping>(
-      T::EarlyStoppingOptions{.monitor = "val_accuracy", .patience = 3, .restore_best_weights = true});
-  T::History history = T::fit(*model, opt, loader, val,
-                              {.epochs = r.epochs,
-                               .metrics = {"accuracy"},
-                               .scheduler = &sched,
-                               .callbacks = {early, std::make_shared<T::CSVLogger>(prefix + "history.csv")}});
+  const std::string best = prefix + "best.h5";
+  std::vector<std::shared_ptr<T::Callback>> callbacks = {
+      std::make_shared<T::EarlyStopping>(
+          T::EarlyStoppingOptions{.monitor = "val_accuracy", .patience = 3, .restore_best_weights = true}),
+      std::make_shared<T::ModelCheckpoint>(
+          best, T::ModelCheckpointOptions{.monitor = "val_accuracy", .save_best_only = true}),
+      std::make_shared<T::CSVLogger>(prefix + "history.csv"),
+      std::make_shared<T::TensorBoard>(T::TensorBoardOptions{.log_dir = out + "/runs/" + r.tag})};
+  if (std::getenv("MLFLOW_TRACKING_URI"))
+    callbacks.push_back(std::make_shared<T::MLflowLogger>(
+        T::MLflowLoggerOptions{.run = {.experiment_name = "kiln-fashion-mnist", .run_name = r.tag}}));
+  T::History history =
+      T::fit(*model, opt, loader, val,
+             {.epochs = r.epochs, .metrics = {"accuracy"}, .scheduler = &sched, .callbacks = callbacks});
   history.plot(prefix + "history.svg", {.title = r.name, .monitor = "val_accuracy"});
   std::cout << "validation report, last epoch (" << history.epochs().back() + 1 << "):\n"
             << history.classification_report({.target_names = kClasses, .digits = 4});
@@ -82,41 +90,37 @@ bool run(const Recipe& r, Device device, const data::DatasetPtr& train, const da
   const bool ok = acc >= r.target;
   std::cout << r.name << ": test accuracy " << acc << " (target " << r.target << ": "
             << (ok ? "reached" : "MISSED") << ")\n";
-  return ok;
+
+  // The best epoch's checkpoint read into a fresh model: the file alone gives the same test accuracy.
+  nn::ModulePtr reloaded = r.build();
+  reloaded->to(device);
+  nn::io::load_weights(best, *reloaded);
+  const double reloaded_acc =
+      T::evaluate(*reloaded, test, {.metrics = {"accuracy"}, .batch_size = 1000}).at("accuracy");
+  std::printf("checkpoint %s (%.1f MB): reloaded test accuracy %.4f (%s)\n", best.c_str(),
+              std::filesystem::file_size(best) / 1e6, reloaded_acc,
+              reloaded_acc == acc ? "identical" : "DIFFERS");
+  std::cout << "TensorBoard: tensorboard --logdir " << out << "/runs\n";
+
+  data::DataLoader all(test, {.batch_size = test->size()}), calib(train, {.batch_size = 1000});
+  data::Batch t = *all.begin();
+  export_for_deployment(*reloaded, out + "/" + r.tag, (*calib.begin()).x, t.x, t.y, acc);
+  return ok && reloaded_acc == acc;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    const char* usage =
-        "usage: fashion_mnist_demo [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--out DIR]\n";
-    std::string device_name = std::getenv("KILN_DEVICE") ? std::getenv("KILN_DEVICE") : "cpu";
-    std::string out = (std::filesystem::path(argv[0]).parent_path() / "fashion_mnist_demo_out").string();
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--device" && i + 1 < argc)
-        device_name = argv[++i];
-      else if (a == "--out" && i + 1 < argc)
-        out = argv[++i];
-      else if (a.rfind("--", 0) == 0)
-        return std::cerr << usage, 2;
-      else
-        positional.push_back(a);
-    }
-    const std::string which = positional.empty() ? "all" : positional[0];
-    if ((which != "mlp" && which != "cnn" && which != "all") || positional.size() > 2 ||
-        (device_name != "cpu" && device_name != "cuda"))
-      return std::cerr << usage, 2;
-    if (device_name == "cuda" && !cuda::is_available())
-      return std::cerr << "fashion_mnist_demo: --device cuda, but no CUDA device is available\n", 2;
-    const Device device = device_name == "cuda" ? Device::cuda() : Device::cpu();
-    if (const char* t = std::getenv("KILN_NUM_THREADS")) set_num_threads(std::atoi(t));
+    const DemoArgs args = parse_demo_args(argc, argv);  // demo_cli.h: usage, devices, threads
+    if (!args.ok) return 2;
+    const Device device = args.device;
+    const std::string& out = args.out;
+    const std::string& which = args.which;
     std::filesystem::create_directories(out);
 
     auto [train_images, test_images] =
-        positional.size() > 1 ? data::FashionMNIST::load(positional[1]) : data::FashionMNIST::load();
+        args.data_dir.empty() ? data::FashionMNIST::load() : data::FashionMNIST::load(args.data_dir);
     // Images as f32 (N, 1, 28, 28) in [0, 1]; 5,000 training images held out for validation.
     auto full =
         std::make_shared<data::TensorDataset>(data::to_tensor(train_images.images), train_images.labels);
@@ -127,12 +131,11 @@ int main(int argc, char** argv) {
               << test->size() << " test images; " << get_num_threads() << " threads; output in " << out
               << "\n";
 
-    const int epochs = std::getenv("KILN_DEMO_EPOCHS") ? std::atoi(std::getenv("KILN_DEMO_EPOCHS")) : 0;
     std::vector<Recipe> recipes = {{"mlp", "MLP 784-512-256-10", mlp, 15, 1e-3, 0.89, true},
                                    {"cnn", "CNN conv32-conv64-fc128", cnn, 8, 2e-3, 0.91, false}};
     bool ok = true;
     for (Recipe& r : recipes) {
-      if (epochs > 0) r.epochs = epochs;
+      if (args.epochs > 0) r.epochs = args.epochs;
       if (which == "all" || which == r.tag)
         ok = run(r, device, std::make_shared<data::Subset>(train), std::make_shared<data::Subset>(val), test,
                  out) &&

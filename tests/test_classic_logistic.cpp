@@ -69,7 +69,10 @@ TEST(ClassicLogistic, MatchesSklearn) {
     tight.max_iter = 10000;
     LogisticRegression lr(tight);
     lr.fit(X, ds.y, sw);
-    EXPECT_TRUE(lr.warnings().empty()) << lr.warnings()[0];
+    // At tol 1e-10 the line search may reach float64's floor first on some CPUs (the vector units' summation
+    // order differs between machines); that stop is the optimum too, which the checks below hold to 1e-6.
+    // Any other warning is a failure.
+    for (const std::string& w : lr.warnings()) EXPECT_CONTAINS(w, "the line search failed");
     EXPECT_EQ(lr.coef().shape(), f.get("coef").shape);
     expect_close(lr.coef(), f.get("coef").values, 1e-6, 0, "coef");
     expect_close(lr.intercept(), f.get("intercept").values, 1e-6, 1e-6, "intercept");
