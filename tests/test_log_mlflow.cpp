@@ -2,6 +2,7 @@
 // own Python client; and the failure paths: a server killed mid-run, restarted mid-run, down at start.
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "kiln/kiln.h"
 #include "support/mlflow_server.h"
 #include "support/python_validator.h"
+#include "support/server_process.h"
 #include "support/temp_dir.h"
 
 using namespace kiln;
@@ -227,6 +229,34 @@ TEST(MlflowRun, ServerDownAtStartWarnsOnceAndCountsEverythingLost) {
   EXPECT_NE(err.find("never created"), std::string::npos) << err;
 }
 
+TEST(MlflowRun, AServerThatIsNotMlflowIsReportedNeverThrown) {
+  // Python's http.server serves files: get-by-name answers 200 with JSON that is not MLflow's (a number
+  // where MLflow sends a string id), every POST 501.
+  TempDir tmp("kiln-not-mlflow");
+  std::filesystem::create_directories(tmp / "api/2.0/mlflow/experiments");
+  std::ofstream(tmp / "api/2.0/mlflow/experiments/get-by-name") << R"({"experiment": {"experiment_id": 5}})";
+  int port = test::free_port();
+  std::string why;
+  std::string python = test::test_python(&why);
+  if (python.empty()) FAIL() << why;
+  test::ServerProcess server(
+      {python, "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1", "--directory", tmp.path()},
+      tmp / "server.log");
+  ASSERT_TRUE(server.wait_for_port(port, 60, &why)) << why;
+  testing::internal::CaptureStderr();
+  MlflowReport report;
+  {
+    MlflowRun run({.tracking_uri = "http://127.0.0.1:" + std::to_string(port), .end_timeout_s = 1.0});
+    run.log_metric("loss", 0.5, 0);
+    run.log_param("bad_utf8", std::string("\xff\xfe"));  // must not throw in the sender either
+    report = run.end();
+  }
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(report.run_created);
+  EXPECT_EQ(report.metrics_lost, 1u);
+  EXPECT_NE(err.find("not an MLflow tracking server"), std::string::npos) << err;
+}
+
 TEST(MlflowRun, BadInputIsAClearError) {
   std::string uri = "http://127.0.0.1:" + std::to_string(test::free_port());
   testing::internal::CaptureStderr();
@@ -237,6 +267,9 @@ TEST(MlflowRun, BadInputIsAClearError) {
     EXPECT_THROW(run.log_param("../escape", 1), Error);
     EXPECT_THROW(run.log_param("long", std::string(7000, 'x')), Error);
     EXPECT_THROW(run.log_artifact("/nonexistent/file.csv"), Error);
+    run.log_param("lr", 0.1);
+    EXPECT_NO_THROW(run.log_param("lr", 0.1));  // the same value again is fine
+    EXPECT_THROW(run.log_param("lr", 0.2), Error);
     run.end();
     EXPECT_THROW(run.log_metric("after_end", 1.0), Error);
   }

@@ -26,7 +26,7 @@ namespace kiln::logs {
 struct EventFileOptions {
   int max_queue = 10;       // pending events that wake the writer early
   double flush_secs = 5.0;  // the longest an event waits in memory
-  std::string filename_suffix;
+  std::string filename_suffix = {};
 };
 
 class EventFileWriter {

@@ -9,8 +9,8 @@ namespace kiln::logs {
 
 struct HttpResponse {
   long status = 0;  // the HTTP status; 0 when no response arrived
-  std::string body;
-  std::string error;  // the transport error (connection refused, timeout, ...) when status is 0
+  std::string body = {};
+  std::string error = {};  // the transport error (connection refused, timeout, ...) when status is 0
   bool ok() const { return status >= 200 && status < 300; }
   // Worth retrying: no response at all, the server overloaded or failing (429, 5xx).
   bool transient() const { return status == 0 || status == 429 || status >= 500; }

@@ -50,6 +50,10 @@ json metric_value(double v) {
   return v;
 }
 
+// The request body. Invalid UTF-8 in a user's key or value becomes U+FFFD instead of an exception,
+// which would otherwise escape the sender thread.
+std::string body(const json& request) { return request.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string error_message(const HttpResponse& r) {
   if (r.status == 0) return r.error;
   std::string msg = "HTTP " + std::to_string(r.status);
@@ -183,6 +187,14 @@ void MlflowRun::log_param(const std::string& key, const HParamValue& value) {
              v.size(), " characters; MLflow keeps at most ", kMaxParamValueLength);
   std::lock_guard lock(mutex_);
   KILN_CHECK(!ending_, "MlflowRun::log_param('", key, "'): the run has ended");
+  // MLflow params are immutable: the server refuses a new value for a key with a 400 that would take
+  // down the whole batch it travels in, so the conflict is refused here, at the call.
+  auto [it, inserted] = logged_params_.emplace(key, v);
+  if (!inserted) {
+    KILN_CHECK(it->second == v, "MlflowRun::log_param: '", key, "' was logged as ", it->second,
+               " and cannot become ", v, " (MLflow params are immutable; log a metric or a tag instead)");
+    return;  // the same value again: already queued or sent
+  }
   params_.push_back({key, std::move(v)});
   wake_.notify_one();
 }
@@ -259,6 +271,18 @@ void MlflowRun::note_success() {
 }
 
 bool MlflowRun::try_create_run() {
+  try {
+    return create_run();
+  } catch (const std::exception& e) {
+    // A 2xx answer that is not MLflow's JSON (another server on that port, a proxy's page): reported
+    // and retried like an unreachable server, never thrown into the training thread.
+    std::lock_guard lock(mutex_);
+    note_failure(std::string("the answer is not an MLflow tracking server's: ") + e.what(), true);
+    return false;
+  }
+}
+
+bool MlflowRun::create_run() {
   // Get or create the experiment by name (the HTTP calls run without the lock: only this thread talks
   // to the server).
   std::string experiment_id;
@@ -289,7 +313,7 @@ bool MlflowRun::try_create_run() {
       experiment_id = body["experiment"]["experiment_id"].get<std::string>();
     } else if (r.status == 404) {
       HttpResponse c =
-          http_->post_json(api("experiments/create"), json{{"name", options_.experiment_name}}.dump());
+          http_->post_json(api("experiments/create"), body(json{{"name", options_.experiment_name}}));
       if (!c.ok()) return fail(c);  // RESOURCE_ALREADY_EXISTS (a race) is 400 too; the retry finds it
       experiment_id = json::parse(c.body)["experiment_id"].get<std::string>();
     } else {
@@ -306,7 +330,7 @@ bool MlflowRun::try_create_run() {
   for (const auto& [k, v] : all_tags) tags.push_back({{"key", k}, {"value", v}});
   json request = {{"experiment_id", experiment_id}, {"start_time", start_time_ms_}, {"tags", tags}};
   if (!options_.run_name.empty()) request["run_name"] = options_.run_name;
-  HttpResponse r = http_->post_json(api("runs/create"), request.dump());
+  HttpResponse r = http_->post_json(api("runs/create"), body(request));
   if (!r.ok()) return fail(r);
   json info = json::parse(r.body)["run"]["info"];
   std::lock_guard lock(mutex_);
@@ -317,12 +341,31 @@ bool MlflowRun::try_create_run() {
   return true;
 }
 
+// Whether the run on the server already holds every param of `params` with the same value: a batch
+// whose response was lost (the server died after committing it) is refused when sent again, because
+// MLflow stores a param once.
+static bool params_already_stored(HttpClient& http, const std::string& url, const std::vector<json>& params) {
+  HttpResponse r = http.get(url);
+  if (!r.ok()) return false;
+  json run = json::parse(r.body, nullptr, false);
+  if (run.is_discarded()) return false;
+  std::map<std::string, std::string> stored;
+  for (const auto& p : run["run"]["data"].value("params", json::array()))
+    stored[p.value("key", "")] = p.value("value", "");
+  for (const auto& p : params) {
+    auto it = stored.find(p["key"].get<std::string>());
+    if (it == stored.end() || it->second != p["value"].get<std::string>()) return false;
+  }
+  return true;
+}
+
 bool MlflowRun::send_batch(std::unique_lock<std::mutex>& lock) {
-  // Takes a batch under the lock, sends it without, and removes it from the queues on success.
-  size_t n_metrics = std::min(metrics_.size(), kBatchMetrics);
+  // Takes a batch under the lock, sends it without, and removes it from the queues on success. Params
+  // and tags travel apart from metrics, so that a refused param can never take metric points with it.
+  const bool params_and_tags = !params_.empty() || !tags_.empty();
+  size_t n_metrics = params_and_tags ? 0 : std::min(metrics_.size(), kBatchMetrics);
   size_t n_params = std::min(params_.size(), kBatchParams);
-  size_t n_tags = std::min(tags_.size(), std::min(kBatchTags, kBatchMetrics - n_metrics));
-  if (n_metrics + n_params > kBatchMetrics) n_metrics = kBatchMetrics - n_params;
+  size_t n_tags = std::min(tags_.size(), kBatchTags);
   json request = {
       {"run_id", run_id_}, {"metrics", json::array()}, {"params", json::array()}, {"tags", json::array()}};
   for (size_t i = 0; i < n_metrics; ++i) {
@@ -334,16 +377,20 @@ bool MlflowRun::send_batch(std::unique_lock<std::mutex>& lock) {
     request["params"].push_back({{"key", params_[i].key}, {"value", params_[i].value}});
   for (size_t i = 0; i < n_tags; ++i)
     request["tags"].push_back({{"key", tags_[i].key}, {"value", tags_[i].value}});
+  const std::string get_run = api("runs/get?run_id=" + HttpClient::escape(run_id_));
   lock.unlock();
-  HttpResponse r = http_->post_json(api("runs/log-batch"), request.dump());
+  HttpResponse r = http_->post_json(api("runs/log-batch"), body(request));
+  const bool stored_before =
+      !r.ok() && !r.transient() && n_params > 0 &&
+      params_already_stored(*http_, get_run, request["params"].get<std::vector<json>>());
   lock.lock();
   if (!r.ok() && r.transient()) {
     note_failure(error_message(r), true);
     return false;
   }
-  if (!r.ok()) {
-    // The server refused the batch for its contents (e.g. a parameter logged twice with different
-    // values): retrying cannot help, so it is counted as lost and named.
+  if (!r.ok() && !stored_before) {
+    // The server refused the batch for its contents: retrying cannot help, so it is counted as lost and
+    // named.
     note_failure(error_message(r), false);
     report_.metrics_lost += n_metrics;
     report_.params_lost += n_params;
@@ -377,8 +424,8 @@ bool MlflowRun::upload_artifact(const Artifact& a, std::string* error) {
       *error = "cannot read '" + a.local_path + "'";
       return true;  // nothing to retry
     }
-    std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    HttpResponse r = http_->put(url, body, "application/octet-stream");
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    HttpResponse r = http_->put(url, content, "application/octet-stream");
     if (r.ok()) return true;
     *error = "uploading '" + a.local_path + "': " + error_message(r);
     return !r.transient();
@@ -434,7 +481,7 @@ void MlflowRun::run_sender() {
       if (ending_) {
         json request = {{"run_id", run_id_}, {"status", status_name(report_.status)}, {"end_time", now_ms()}};
         lock.unlock();
-        HttpResponse r = http_->post_json(api("runs/update"), request.dump());
+        HttpResponse r = http_->post_json(api("runs/update"), body(request));
         lock.lock();
         if (r.ok()) {
           report_.status_recorded = true;

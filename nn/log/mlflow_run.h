@@ -1,9 +1,11 @@
 // kiln/nn/log/mlflow_run.h: kiln::logs::MlflowRun, one MLflow run tracked over the server's REST API.
 //
-//   kiln::logs::MlflowRun run({.experiment_name = "fashion-mnist", .run_name = "mlp"});  //
-//   $MLFLOW_TRACKING_URI run.log_params({{"lr", 1e-3}, {"optimizer", "adamw"}}); for (...)
-//   run.log_metric("loss", loss, step); run.log_artifact("history.csv"); kiln::logs::MlflowReport report =
-//   run.end();   // FINISHED; end(RunStatus::failed) after an exception
+//   // The tracking URI from $MLFLOW_TRACKING_URI (or MlflowOptions::tracking_uri).
+//   kiln::logs::MlflowRun run({.experiment_name = "fashion-mnist", .run_name = "mlp"});
+//   run.log_params({{"lr", 1e-3}, {"optimizer", "adamw"}});
+//   for (...) run.log_metric("loss", loss, step);
+//   run.log_artifact("history.csv");
+//   kiln::logs::MlflowReport report = run.end();  // FINISHED; end(RunStatus::failed) after an exception
 //
 // Logging never blocks training on the network and a failing network never throws: every call only
 // queues; a background thread sends the queue in `runs/log-batch` requests (up to 1000 metrics each),
@@ -34,14 +36,14 @@ class HttpClient;
 enum class RunStatus { finished, failed, killed };
 
 struct MlflowOptions {
-  std::string tracking_uri;                 // http(s)://host:port; empty: $MLFLOW_TRACKING_URI
-  std::string experiment_name = "Default";  // created when missing
-  std::string run_name;                     // empty: the server picks one
-  std::map<std::string, std::string> tags;  // run tags at creation
-  double request_timeout_s = 10.0;          // one HTTP request
-  double end_timeout_s = 30.0;              // how long end() waits for the queue to drain
-  double max_backoff_s = 8.0;               // retry delays double from 0.25 s up to this
-  size_t max_queued_metrics = 1'000'000;    // beyond this the oldest points are dropped (and counted)
+  std::string tracking_uri = {};                 // http(s)://host:port; empty: $MLFLOW_TRACKING_URI
+  std::string experiment_name = "Default";       // created when missing
+  std::string run_name = {};                     // empty: the server picks one
+  std::map<std::string, std::string> tags = {};  // run tags at creation
+  double request_timeout_s = 10.0;               // one HTTP request
+  double end_timeout_s = 30.0;                   // how long end() waits for the queue to drain
+  double max_backoff_s = 8.0;                    // retry delays double from 0.25 s up to this
+  size_t max_queued_metrics = 1'000'000;         // beyond this the oldest points are dropped (and counted)
 };
 
 struct MlflowReport {
@@ -51,7 +53,7 @@ struct MlflowReport {
   size_t metrics_logged = 0, metrics_sent = 0, metrics_lost = 0;
   size_t params_lost = 0, tags_lost = 0;
   size_t artifacts_uploaded = 0, artifacts_failed = 0;
-  std::string last_error;  // the last failure, empty when nothing failed
+  std::string last_error = {};  // the last failure, empty when nothing failed
   bool complete() const {
     return run_created && status_recorded && metrics_lost == 0 && params_lost == 0 && tags_lost == 0 &&
            artifacts_failed == 0;
@@ -101,7 +103,8 @@ class MlflowRun {
   };
 
   void run_sender();
-  bool try_create_run();  // sender thread only (and the constructor, before it starts)
+  bool try_create_run();  // sender thread only (and the constructor, before it starts); never throws
+  bool create_run();
   bool send_batch(std::unique_lock<std::mutex>& lock);
   bool upload_artifact(const Artifact& a, std::string* error);
   void note_failure(const std::string& what, bool transient);
@@ -118,6 +121,7 @@ class MlflowRun {
   std::string run_id_, experiment_id_, artifact_uri_;
   std::deque<Metric> metrics_;
   std::vector<KeyValue> params_, tags_;
+  std::map<std::string, std::string> logged_params_;  // every param logged, to refuse a changed value
   std::deque<Artifact> artifacts_;
   bool ending_ = false, ended_ = false;
   std::chrono::steady_clock::time_point end_deadline_;

@@ -27,7 +27,7 @@ namespace kiln::logs {
 struct SummaryWriterOptions {
   int max_queue = 10;       // pending events that trigger an early background write
   double flush_secs = 5.0;  // the longest an event stays in memory
-  std::string filename_suffix;
+  std::string filename_suffix = {};
 };
 
 struct ImageOptions {

@@ -6,8 +6,7 @@
 //
 //   auto mlflow = std::make_shared<train::MLflowLogger>(train::MLflowLoggerOptions{
 //       .run = {.experiment_name = "fashion-mnist", .run_name = "mlp"}});
-//   try { train::fit(..., {.callbacks = {mlflow}}); } catch (...) { mlflow->end(logs::RunStatus::failed);
-//   throw; }
+//   train::fit(..., {.callbacks = {mlflow}});
 //
 // fit does not tell callbacks when it throws, so a run whose training began and never reached
 // on_train_end ends FAILED when the callback is destroyed (or as given to end()). Ctrl-C (SIGINT) during
