@@ -1,0 +1,9 @@
+// kiln/kernels/shared/host_device.h: KILN_HOST_DEVICE marks a function that both backends compile: the
+// host compiler for kernels/cpu/ and nvcc for kernels/cuda/, so a formula written once runs on both.
+#pragma once
+
+#if defined(__CUDACC__)
+#define KILN_HOST_DEVICE __host__ __device__ inline
+#else
+#define KILN_HOST_DEVICE inline
+#endif
