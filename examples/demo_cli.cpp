@@ -30,7 +30,6 @@ DemoArgs parse_demo_args(int argc, char** argv) {
     return std::cerr << "fashion_mnist_demo: --device cuda, but no CUDA device is available\n", a;
   a.device = device == "cuda" ? kiln::Device::cuda() : kiln::Device::cpu();
   if (positional.size() > 1) a.data_dir = positional[1];
-  if (const char* t = std::getenv("KILN_NUM_THREADS")) kiln::set_num_threads(std::atoi(t));
   if (const char* e = std::getenv("KILN_DEMO_EPOCHS")) a.epochs = std::atoi(e);
   a.ok = true;
   return a;

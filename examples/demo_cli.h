@@ -1,7 +1,7 @@
 // examples/demo_cli.h: the demo's command line, kept out of the training program it serves.
 //   fashion_mnist_demo [mlp|cnn|all] [DATA_DIR] [--device cpu|cuda] [--out DIR]
-// Environment: KILN_DEVICE (the default device), KILN_NUM_THREADS (CPU threads), KILN_DEMO_EPOCHS
-// (overrides the epoch counts, for quick runs).
+// Environment: KILN_DEVICE (the default device), KILN_NUM_THREADS (CPU threads, read by the library),
+// KILN_DEMO_EPOCHS (overrides the epoch counts, for quick runs).
 #pragma once
 
 #include <string>

@@ -3,7 +3,13 @@
 
 namespace kiln {
 
-// Sets the number of CPU threads kernels use (>= 1). Results never depend on it.
+// Sets the number of CPU threads kernels launched from the calling thread use (>= 1). Results never
+// depend on it.
+//
+// At start-up kiln reads the environment variable KILN_NUM_THREADS once, as OpenMP reads OMP_NUM_THREADS,
+// and applies it to the program's main thread: it overrides OMP_NUM_THREADS for kiln, and a later
+// set_num_threads() overrides it. A value that is not a whole number >= 1 is reported on stderr and
+// ignored (a library cannot throw before main()).
 void set_num_threads(int n);
 int get_num_threads();
 
