@@ -2,6 +2,11 @@
 // linked in for the matmul and the backward pass to run).
 #include <kiln/kiln.h>
 
+// kiln's installed interface carries no Eigen: its include directory is not on this program's path.
+#if __has_include(<Eigen/Core>)
+#error "the installed kiln package exposes Eigen's headers"
+#endif
+
 #include <cstdio>
 
 int main() {
