@@ -1,8 +1,8 @@
 // kiln/tensor/state_dict.h: StateDict, an insertion-ordered map from dotted names ("layers.0.weight",
 // "state.3.exp_avg", "param_groups.0.lr") to tensors. It is the one currency of saved state: modules,
 // optimizers and schedulers produce and consume it, and checkpoint files (nn/io) store it, so none of them
-// contain file code (DESIGN.md section 2, "Modules"). Scalars are 0-d tensors (f64 for reals, i64 for
-// counts). Depends on tensor.h only.
+// contain file code (docs/ARCHITECTURE.md, "Modules and state dicts"). Scalars are 0-d tensors (f64 for
+// reals, i64 for counts). Depends on tensor.h only.
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # tests/gen_fixtures.py: writes tests/fixtures/torch_ops.txt, frozen PyTorch outputs and gradients for
 # awkward op cases (broadcasting, keepdim reductions, ties, large magnitudes, 1-D matmul, ...), which
-# tests/test_torch_fixtures.cpp compares kiln against (DESIGN.md section 4, "Frozen references").
+# tests/test_torch_fixtures.cpp compares kiln against (docs/ARCHITECTURE.md, "Frozen references").
 #
 # Run by hand, never by the test suite: `tests/gen_fixtures.py` (Debian's python3-torch is visible only to
 # /usr/bin/python3). The output is deterministic (fixed seed, float64 throughout), so rerunning it on the

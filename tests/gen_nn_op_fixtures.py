@@ -2,7 +2,7 @@
 # tests/gen_nn_op_fixtures.py: writes tests/fixtures/torch_nn_ops.txt, frozen PyTorch (float64) outputs and
 # gradients of the neural-network ops (conv2d, conv1d, conv_transpose2d, max/avg/adaptive pooling,
 # batch_norm with its running statistics, layer_norm, group_norm, embedding, pad), which
-# tests/test_nn_op_fixtures.cpp compares kiln against (DESIGN.md section 4, "Frozen references").
+# tests/test_nn_op_fixtures.cpp compares kiln against (docs/ARCHITECTURE.md, "Frozen references").
 #
 # Run by hand, never by the test suite: `tests/gen_nn_op_fixtures.py` (Debian's python3-torch is visible
 # only to /usr/bin/python3). Deterministic: fixed seed, float64 throughout.

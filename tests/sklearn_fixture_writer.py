@@ -1,4 +1,4 @@
-# tests/sklearn_fixture_writer.py: shared by the tests/gen_sklearn_*.py generators (helper b1): reads the
+# tests/sklearn_fixture_writer.py: shared by the tests/gen_sklearn_*.py generators: reads the
 # CSV data sets in tests/data/ and writes cases in the format of tests/support/fixture.h.
 import os
 

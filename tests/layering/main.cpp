@@ -1,6 +1,6 @@
 // tests/layering/main.cpp: linked with the whole of kiln_classic and kiln_data but only the layers below
 // them (tensor, CPU kernels) — never autograd. If either library used an autograd function (Tensor::to,
-// reshape, sum, ...), this program would fail to link, so the build enforces DESIGN.md section 1
+// reshape, sum, ...), this program would fail to link, so the build enforces docs/ARCHITECTURE.md, "Layers"
 // (classic -> tensor, data -> tensor). Running it checks one estimator and one reader end to end against
 // values computed by hand, and exits non-zero on any difference.
 #include <kiln/classic/preprocessing_scalers.h>
