@@ -28,7 +28,7 @@ class Adagrad : public Optimizer {
   void step() override;
 
  private:
-  void init_state(std::size_t index, const Tensor& param, double initial_accumulator_value);
+  static void init_state(ParamState& s, const Tensor& param, const GroupOptions& options);
 };
 
 }  // namespace kiln::optim

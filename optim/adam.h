@@ -14,49 +14,45 @@
 
 namespace kiln::optim {
 
-struct AdamOptions {
+// Adam's and AdamW's options, which differ only in the default weight decay (0 and PyTorch's 1e-2).
+template <double kDefaultWeightDecay>
+struct AdamFamilyOptions {
   double lr = 1e-3;
   std::array<double, 2> betas = {0.9, 0.999};
   double eps = 1e-8;
-  double weight_decay = 0.0;
+  double weight_decay = kDefaultWeightDecay;
   bool amsgrad = false;
   bool maximize = false;
 };
+using AdamOptions = AdamFamilyOptions<0.0>;
+using AdamWOptions = AdamFamilyOptions<1e-2>;
 
-// AdamW's options differ from Adam's only in the default weight decay (1e-2, PyTorch's).
-struct AdamWOptions {
-  double lr = 1e-3;
-  std::array<double, 2> betas = {0.9, 0.999};
-  double eps = 1e-8;
-  double weight_decay = 1e-2;
-  bool amsgrad = false;
-  bool maximize = false;
-};
-
-// The shared update; Adam and AdamW differ only in how weight decay enters.
-class AdamFamily : public Optimizer {
- public:
-  void step() override;
-
- protected:
-  AdamFamily(const char* name, bool decoupled, const AdamOptions& options, std::vector<ParamGroup> groups);
-
- private:
-  bool decoupled_;
-};
-
-class Adam : public AdamFamily {
+class Adam : public Optimizer {
  public:
   // Throws kiln::Error for lr < 0, eps < 0, a beta outside [0, 1) or weight_decay < 0.
   Adam(const std::vector<Tensor>& params, const AdamOptions& options = {});
   Adam(const std::vector<ParamGroup>& groups, const AdamOptions& options = {});
+  void step() override;
+
+ protected:
+  // AdamW: the same update with weight decay applied to the parameter instead of the gradient.
+  template <double kDefaultWeightDecay>
+  Adam(const char* name, const std::vector<ParamGroup>& groups,
+       const AdamFamilyOptions<kDefaultWeightDecay>& o)
+      : Adam(name, groups, AdamOptions{o.lr, o.betas, o.eps, o.weight_decay, o.amsgrad, o.maximize}, true) {}
+
+ private:
+  Adam(const char* name, const std::vector<ParamGroup>& groups, const AdamOptions& options, bool decoupled);
+  bool decoupled_;
 };
 
-class AdamW : public AdamFamily {
+class AdamW : public Adam {
  public:
   // Throws kiln::Error for lr < 0, eps < 0, a beta outside [0, 1) or weight_decay < 0.
-  AdamW(const std::vector<Tensor>& params, const AdamWOptions& options = {});
-  AdamW(const std::vector<ParamGroup>& groups, const AdamWOptions& options = {});
+  AdamW(const std::vector<Tensor>& params, const AdamWOptions& options = {})
+      : AdamW(std::vector<ParamGroup>{{params, {}}}, options) {}
+  AdamW(const std::vector<ParamGroup>& groups, const AdamWOptions& options = {})
+      : Adam("AdamW", groups, options) {}
 };
 
 }  // namespace kiln::optim

@@ -7,6 +7,7 @@
 
 #include "kiln/autograd/node.h"
 #include "kiln/autograd/ops.h"
+#include "kiln/optim/update.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/error.h"
 
@@ -81,8 +82,7 @@ void GradScaler::unscale_(Optimizer& optimizer) {
     }
     const Backend& b = backend(device);
     for (const Tensor& g : grads)
-      KILN_CHECK(b.supports('p', static_cast<int>(OptimKernel::unscale), g.dtype()),
-                 "GradScaler.unscale_: the ", b.name, " backend has no unscale_check kernel for ", g.dtype());
+      detail::require_kernel(b, OptimKernel::unscale, g.dtype(), "GradScaler.unscale_");
     const TensorOptions f32{.dtype = DType::f32, .device = device};
     Tensor found = zeros({}, f32);
     b.unscale_check(grads, found, full({}, inv, f32));

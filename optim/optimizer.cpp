@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "kiln/autograd/node.h"
+#include "kiln/optim/update.h"
 #include "kiln/tensor/error.h"
 
 namespace kiln::optim {
@@ -67,10 +68,36 @@ void GroupOptions::set(const std::string& name, double value) {
   KILN_CHECK(false, "optimizer has no option '", name, "' (its options: ", names_of(values_), ")");
 }
 
-Optimizer::Optimizer(std::string name, GroupOptions defaults, Validator validate,
-                     std::vector<StateSpec> state_specs, std::vector<ParamGroup> groups)
+void non_negative(const std::string& optimizer, const std::string& name, double value) {
+  if (name == "lr") {
+    KILN_CHECK(value >= 0.0, optimizer, ": invalid learning rate ", value, " (lr must be >= 0)");
+  } else {
+    KILN_CHECK(value >= 0.0, optimizer, ": invalid ", name, " ", value, " (must be >= 0)");
+  }
+}
+
+void beta_range(const std::string& optimizer, const std::string& name, double value) {
+  // betas = (beta1, beta2) in PyTorch, so beta<k> is "index k - 1".
+  KILN_CHECK(value >= 0.0 && value < 1.0, optimizer, ": invalid beta parameter at index ",
+             name.substr(4) == "1" ? 0 : 1, ": ", value, " (must be in [0, 1))");
+}
+
+namespace {
+
+GroupOptions defaults_of(const std::vector<Hyperparameter>& hyperparameters) {
+  std::vector<std::pair<std::string, double>> values;
+  for (const auto& h : hyperparameters) values.emplace_back(h.name, h.value);
+  return GroupOptions(std::move(values));
+}
+
+}  // namespace
+
+Optimizer::Optimizer(std::string name, std::vector<Hyperparameter> hyperparameters, OptimKernel kernel,
+                     std::vector<StateSpec> state_specs, std::vector<ParamGroup> groups, Validator validate)
     : name_(std::move(name)),
-      defaults_(std::move(defaults)),
+      hyperparameters_(std::move(hyperparameters)),
+      kernel_(kernel),
+      defaults_(defaults_of(hyperparameters_)),
       validate_(std::move(validate)),
       state_specs_(std::move(state_specs)) {
   check_options(defaults_);
@@ -79,9 +106,11 @@ Optimizer::Optimizer(std::string name, GroupOptions defaults, Validator validate
 }
 
 void Optimizer::check_options(const GroupOptions& options) const {
-  validate_(options);
-  // Each optimizer's validator checks its ranges; none of its options may be NaN or infinite, which a range
-  // check written as `lr >= 0` would let through.
+  for (const auto& h : hyperparameters_)
+    if (h.check) h.check(name_, h.name, options.get(h.name));
+  if (validate_) validate_(options);
+  // None of the options may be NaN or infinite, which a range check written as `lr >= 0` would let
+  // through.
   for (const auto& [option, value] : options.items())
     KILN_CHECK(std::isfinite(value), name_, ": option '", option, "' must be finite, got ", value);
 }
@@ -178,6 +207,41 @@ double Optimizer::initial_lr(std::size_t group) const {
 void Optimizer::set_initial_lr(std::size_t group, double lr) {
   KILN_CHECK(group < groups_.size(), name_, ": no parameter group ", group, " (it has ", groups_.size(), ")");
   groups_[group].initial_lr = lr;
+}
+
+void Optimizer::for_each_param(const Prepare& prepare,
+                               const std::function<void(const GroupOptions&, OptimStepArgs&)>& adjust) {
+  NoGradGuard no_grad;
+  for (const auto& group : groups_) {
+    OptimStepArgs args{.kernel = kernel_};
+    for (const auto& h : hyperparameters_) {
+      if (h.arg) args.*h.arg = group.options.get(h.name);
+      if (h.flag) args.*h.flag = group.options.get(h.name) != 0.0;
+    }
+    if (adjust) adjust(group.options, args);
+    detail::StepBatch batch;
+    for (std::size_t k = 0; k < group.params.size(); ++k) {
+      const Tensor& param = group.params[k];
+      std::size_t index = group.first + k;
+      Tensor grad = checked_grad(param, index);
+      if (!grad.defined()) continue;
+      OptimTensor& slots = batch.add(param, grad);
+      prepare(param, state_[index], group.options, args, slots);
+    }
+    batch.run(args, (name_ + ".step").c_str());
+  }
+}
+
+int64_t& Optimizer::step_count(ParamState& s) {
+  Tensor t = find(s, "step");
+  if (!t.defined()) s.emplace_back("step", t = scalar_tensor(0, {.dtype = DType::i64}));
+  return *t.data<int64_t>();
+}
+
+Tensor Optimizer::buffer(ParamState& s, const std::string& name, const Tensor& param) {
+  Tensor t = find(s, name);
+  if (!t.defined()) s.emplace_back(name, t = detail::zeros_for(param));
+  return t;
 }
 
 Tensor Optimizer::find(const ParamState& s, const std::string& name) {

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiln/tensor/backend.h"
 #include "kiln/tensor/state_dict.h"
 #include "kiln/tensor/tensor.h"
 
@@ -57,9 +58,30 @@ class GroupOptions {
   std::vector<std::pair<std::string, double>> values_;
 };
 
+// One hyper-parameter, declared once by its optimizer: its name (the option()/set_option() name, the
+// param-group field and the state_dict key param_groups.<g>.<name>), its default, its check and the
+// OptimStepArgs field the step kernel reads it from (a flag: a bool field, set when the value is not 0;
+// neither: read on the host only).
+struct Hyperparameter {
+  // Throws kiln::Error naming the optimizer, the hyper-parameter and the value when it is invalid.
+  using Check = void (*)(const std::string& optimizer, const std::string& name, double value);
+  std::string name;
+  double value = 0.0;
+  Check check = nullptr;
+  double OptimStepArgs::*arg = nullptr;
+  bool OptimStepArgs::*flag = nullptr;
+};
+// The usual checks: value >= 0 ("invalid learning rate" for lr); a beta in [0, 1) named by its index.
+void non_negative(const std::string& optimizer, const std::string& name, double value);
+void beta_range(const std::string& optimizer, const std::string& name, double value);
+// A flag hyper-parameter (stored as 0/1) read by the kernel from `field`.
+inline Hyperparameter flag(std::string name, bool value, bool OptimStepArgs::*field) {
+  return {std::move(name), value ? 1.0 : 0.0, nullptr, nullptr, field};
+}
+
 class Optimizer {
  public:
-  // Checks a group's options; throws kiln::Error naming the optimizer, option and value.
+  // Checks what the hyper-parameters' own checks cannot (relations between options); throws kiln::Error.
   using Validator = std::function<void(const GroupOptions&)>;
   // One named entry of a parameter's state: a buffer shaped like the parameter (its dtype and device), a
   // step count (i64 0-d, CPU) or a real (f64 0-d, CPU). A required entry is present whenever the parameter
@@ -122,9 +144,11 @@ class Optimizer {
   void load_state_dict(const StateDict& dict);
 
  protected:
-  // `state_specs`: the per-parameter state this optimizer may hold, in the order state_dict writes it.
-  Optimizer(std::string name, GroupOptions defaults, Validator validate, std::vector<StateSpec> state_specs,
-            std::vector<ParamGroup> groups);
+  // `hyperparameters`: every option with its default and check; `kernel`: the element update step() runs;
+  // `state_specs`: the per-parameter state this optimizer may hold, in the order state_dict writes it;
+  // `validate` (optional): checks across options, run after the hyper-parameters' own.
+  Optimizer(std::string name, std::vector<Hyperparameter> hyperparameters, OptimKernel kernel,
+            std::vector<StateSpec> state_specs, std::vector<ParamGroup> groups, Validator validate = nullptr);
 
   struct Group {
     std::vector<Tensor> params;
@@ -136,6 +160,19 @@ class Optimizer {
   using ParamState = std::vector<std::pair<std::string, Tensor>>;
 
   const std::vector<Group>& groups() const { return groups_; }
+  // Fills a parameter's state slots and scalars for this step (OptimTensor; optim_math.h gives each
+  // update's): creates the state on first use, advances step counts.
+  using Prepare = std::function<void(const Tensor& param, ParamState& state, const GroupOptions& options,
+                                     const OptimStepArgs& args, OptimTensor& slots)>;
+  // The skeleton of step(): under NoGradGuard, for each group, the kernel's arguments from its options
+  // (the hyper-parameters' fields, then `adjust` for what is not a plain copy), prepare() for each
+  // parameter that has a gradient, then one kernel call per (device, dtype).
+  void for_each_param(const Prepare& prepare,
+                      const std::function<void(const GroupOptions&, OptimStepArgs&)>& adjust = nullptr);
+  // The step count of a parameter (state entry "step"), created at 0; the caller increments it.
+  static int64_t& step_count(ParamState& s);
+  // The named buffer of a parameter's state, created as zeros shaped like `param` when missing.
+  static Tensor buffer(ParamState& s, const std::string& name, const Tensor& param);
   // validate_ and the finiteness of every option: the one check every path that sets options runs.
   void check_options(const GroupOptions& options) const;
   ParamState& state(std::size_t index) { return state_[index]; }
@@ -146,6 +183,8 @@ class Optimizer {
 
  private:
   std::string name_;
+  std::vector<Hyperparameter> hyperparameters_;
+  OptimKernel kernel_;
   GroupOptions defaults_;
   Validator validate_;
   std::vector<StateSpec> state_specs_;

@@ -6,6 +6,11 @@
 
 namespace kiln::optim::detail {
 
+void require_kernel(const Backend& b, OptimKernel k, DType dtype, const char* op) {
+  KILN_CHECK(b.supports('p', static_cast<int>(k), dtype), op, ": the ", b.name, " backend has no ",
+             kernel_name(k), " kernel for ", dtype, " parameters");
+}
+
 OptimTensor& StepBatch::add(const Tensor& param, const Tensor& grad) {
   data_.emplace_back(param);
   OptimTensor& x = tensors_.emplace_back();
@@ -27,8 +32,7 @@ void StepBatch::run(const OptimStepArgs& args, const char* op) {
         done[j] = true;
       }
     const Backend& b = backend(device);
-    KILN_CHECK(b.supports('p', static_cast<int>(args.kernel), dtype), op, ": the ", b.name,
-               " backend has no ", kernel_name(args.kernel), " kernel for ", dtype, " parameters");
+    require_kernel(b, args.kernel, dtype, op);
     b.optim_step(args, batch);
   }
   for (auto& d : data_) d.commit();

@@ -7,11 +7,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "kiln/kernels/shared/optim_math.h"
 #include "kiln/optim/optimizer.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/error.h"
@@ -68,6 +70,10 @@ class StepBatch {
   std::vector<OptimTensor> tensors_;
 };
 
+// Throws kiln::Error naming `op` unless backend b has optimizer kernel k for dtype; the one place optim/
+// asks a backend what it supports.
+void require_kernel(const Backend& b, OptimKernel k, DType dtype, const char* op);
+
 // A zero buffer shaped like `param`, of its dtype, on its device (optimizer state).
 inline Tensor zeros_for(const Tensor& param) {
   return zeros(param.shape(), {.dtype = param.dtype(), .device = param.device()});
@@ -85,8 +91,9 @@ void dispatch_floating(DType dtype, const char* op, F&& f) {
   }
 }
 
-// The checks shared by the Adam family (Adam, AdamW, NAdam, RAdam): lr, eps, weight_decay >= 0 and betas in
-// [0, 1); kiln::Error naming `optimizer`, the option and its value. Defined in adam.cpp.
-void check_adam_options(const char* optimizer, const GroupOptions& o);
+// lr, beta1, beta2, eps and weight_decay as the Adam family (Adam, AdamW, NAdam, RAdam, Adamax) declares
+// them. Defined in adam.cpp.
+std::vector<Hyperparameter> adam_hyperparameters(double lr, std::array<double, 2> betas, double eps,
+                                                 double weight_decay);
 
 }  // namespace kiln::optim::detail

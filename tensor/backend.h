@@ -86,31 +86,18 @@ struct Pool2dArgs {
 // hyper-parameters: the CPU runs one fused loop per tensor (PyTorch 1.13's single-tensor update, in its
 // order of operations), CUDA one launch over all the tensors (a multi-tensor apply). Step-dependent
 // values (bias corrections, step sizes) are computed on the host per tensor and passed as scalars, so no
-// step reads the device.
-enum class OptimKernel : uint8_t { sgd, adam, rmsprop, adagrad, nadam, radam, unscale /* unscale_check */ };
-inline const char* kernel_name(OptimKernel k) {
-  constexpr const char* names[] = {"sgd_step",   "adam_step",  "rmsprop_step", "adagrad_step",
-                                   "nadam_step", "radam_step", "unscale_check"};
-  return names[static_cast<int>(k)];
-}
+// step reads the device. The codes, and each update's state slots and scalars, are defined with the
+// element updates themselves (kernels/shared/optim_math.h).
+enum class OptimKernel : uint8_t;
 // A group's hyper-parameters; each kernel reads its own (PyTorch's names and meanings).
 struct OptimStepArgs {
-  OptimKernel kernel = OptimKernel::sgd;
+  OptimKernel kernel{};
   double lr = 0.0, beta1 = 0.0, beta2 = 0.0, eps = 0.0, weight_decay = 0.0;
   double momentum = 0.0, dampening = 0.0, alpha = 0.0;
   bool amsgrad = false, maximize = false, decoupled = false, nesterov = false, centered = false;
 };
 // One parameter of a step: param, grad and the state buffers contiguous, of one dtype and device; state
-// slots the kernel (or its options) does not use are undefined. Per kernel, the state slots and the
-// per-tensor scalars (t is the parameter's step count after this step):
-// - sgd: {momentum_buffer (with momentum)}; s0 = 1 on the buffer's first step (buffer = d), else 0.
-// - adam: {exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)}; s0 = lr / (1 - beta1^t),
-//   s1 = sqrt(1 - beta2^t).
-// - rmsprop: {square_avg, momentum_buffer (momentum > 0), grad_avg (centered)}.
-// - adagrad: {sum}; s0 = lr / (1 + (t - 1) lr_decay).
-// - nadam: {exp_avg, exp_avg_sq}; s0 = 1 - beta2^t, s1 = the gradient's step, s2 = the average's step.
-// - radam: {exp_avg, exp_avg_sq}; s0 = 1 - beta1^t, s1 = sqrt(1 - beta2^t), s2 = rect,
-//   s3 = 1 if rho_t > 5.
+// slots the kernel (or its options) does not use are undefined.
 struct OptimTensor {
   Tensor param, grad;
   Tensor state[3];

@@ -3,16 +3,18 @@
 // TensorArgs per tensor: data pointers, size, per-tensor scalars; then one ChunkArgs per kChunk-element
 // slice of a tensor), copies it to a device buffer from the caching allocator on the device's stream
 // (cuda::copy keeps the pinned source alive until the transfer is done), and each block
-// walks chunks with a grid-stride loop. Kernels are templates on the element type T with math in Acc
-// (float for f16/bf16, else T itself); f32 and f64 are dispatched. The update formulas are the CPU loops'
-// (kernels/cpu/optim_step.cpp), operation for operation (nvcc may fuse a multiply-add, so results agree
-// to rounding, not bit for bit). A step cannot be captured into a CUDA Graph (its arguments are a
-// host-to-device copy of this step's scalars): it throws during capture. Depends on cuda_kernels.h.
+// walks chunks with a grid-stride loop. Every step runs the update functor the CPU loop runs
+// (kernels/shared/optim_math.h) in the element type (f32 or f64); nvcc may fuse a multiply-add, so results
+// agree with the CPU's to rounding, not bit for bit. A step cannot be captured into a CUDA Graph (its
+// arguments are a host-to-device copy of this step's scalars): it throws during capture. Depends on
+// cuda_kernels.h.
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "kiln/kernels/cuda/cuda.h"
 #include "kiln/kernels/cuda/cuda_kernels.h"
+#include "kiln/kernels/shared/optim_math.h"
 #include "kiln/tensor/error.h"
 
 namespace kiln::cuda {
@@ -35,25 +37,18 @@ struct ChunkArgs {
 };
 
 template <class T>
-struct AccType {
-  using type = T;
-};
-template <class T>
-using Acc = typename AccType<T>::type;
-
-template <class T>
 __device__ T* at(const TensorArgs& t, int k) {
   return static_cast<T*>(t.ptr[k]);
 }
 
+// Each block takes whole chunks; op(t, begin, end) runs the block's threads over [begin, end) of tensor t.
 template <class Op>
 __global__ void multi_tensor_kernel(const TensorArgs* tensors, const ChunkArgs* chunks, int64_t num_chunks,
                                     Op op) {
   for (int64_t c = blockIdx.x; c < num_chunks; c += gridDim.x) {
     const ChunkArgs ch = chunks[c];
     const TensorArgs& t = tensors[ch.tensor];
-    const int64_t end = ch.start + kChunk < t.numel ? ch.start + kChunk : t.numel;
-    for (int64_t i = ch.start + threadIdx.x; i < end; i += blockDim.x) op(t, i);
+    op(t, ch.start, ch.start + kChunk < t.numel ? ch.start + kChunk : t.numel);
   }
 }
 
@@ -92,205 +87,63 @@ void launch_multi_tensor(const char* name, int dev, const std::vector<TensorArgs
   KILN_CUDA_CHECK_LAUNCH(name);
 }
 
-// ---- the update rules (each mirrors its CPU loop) ----
-
-template <class T>
-struct SgdOp {
-  using A = Acc<T>;
-  A neg_lr, mom, keep, decay, sign;
-  bool has_wd, has_mom, nesterov;
-  explicit SgdOp(const OptimStepArgs& a)
-      : neg_lr(static_cast<A>(-a.lr)),
-        mom(static_cast<A>(a.momentum)),
-        keep(static_cast<A>(1.0 - a.dampening)),
-        decay(static_cast<A>(a.weight_decay)),
-        sign(a.maximize ? A(-1) : A(1)),
-        has_wd(a.weight_decay != 0.0),
-        has_mom(a.momentum != 0.0),
-        nesterov(a.nesterov) {}
-  __device__ void operator()(const TensorArgs& t, int64_t i) const {
+// The generic step: one update functor (kernels/shared/optim_math.h) over a chunk. The functor and its
+// choices are made per chunk from the tensor's own scalars, and the choices stay runtime bools: one launch
+// carries tensors whose choices differ (SGD's first momentum step, RAdam's rectification).
+template <template <class> class Update, class T>
+struct StepChunk {
+  OptimStepArgs args;
+  template <int N, size_t... K>
+  __device__ void run(const Update<T>& op, const optim_math::Branches<N>& b, const TensorArgs& t,
+                      int64_t begin, int64_t end, std::index_sequence<K...>) const {
     T* p = at<T>(t, 0);
     const T* g = at<T>(t, 1);
-    T* buf = at<T>(t, 2);
-    const A pi = static_cast<A>(p[i]);
-    A d = sign * static_cast<A>(g[i]);
-    if (has_wd) d = d + decay * pi;
-    if (has_mom) {
-      const A b = t.scalar[0] != 0.0 ? d : static_cast<A>(buf[i]) * mom + keep * d;
-      buf[i] = static_cast<T>(b);
-      d = nesterov ? d + mom * b : b;
-    }
-    p[i] = static_cast<T>(pi + neg_lr * d);
+    T *s0 = at<T>(t, 2), *s1 = at<T>(t, 3), *s2 = at<T>(t, 4);
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) op(i, p, g, s0, s1, s2, b.on[K]...);
   }
-};
-
-template <class T>
-struct AdamOp {
-  using A = Acc<T>;
-  A b1, b2, one_b1, one_b2, e, l2, keep, sign;
-  bool coupled_wd, amsgrad;
-  explicit AdamOp(const OptimStepArgs& a)
-      : b1(static_cast<A>(a.beta1)),
-        b2(static_cast<A>(a.beta2)),
-        one_b1(static_cast<A>(1.0 - a.beta1)),
-        one_b2(static_cast<A>(1.0 - a.beta2)),
-        e(static_cast<A>(a.eps)),
-        l2(static_cast<A>(a.weight_decay)),
-        keep(a.decoupled ? static_cast<A>(1.0 - a.lr * a.weight_decay) : A(1)),
-        sign(a.maximize ? A(-1) : A(1)),
-        coupled_wd(!a.decoupled && a.weight_decay != 0.0),
-        amsgrad(a.amsgrad) {}
-  __device__ void operator()(const TensorArgs& t, int64_t i) const {
-    T* p = at<T>(t, 0);
-    const T* g = at<T>(t, 1);
-    T *m = at<T>(t, 2), *v = at<T>(t, 3), *vmax = at<T>(t, 4);
-    const A neg_step = static_cast<A>(-t.scalar[0]), bias2_sqrt = static_cast<A>(t.scalar[1]);
-    const A p0 = static_cast<A>(p[i]);
-    A gi = sign * static_cast<A>(g[i]);
-    const A pi = p0 * keep;
-    if (coupled_wd) gi = gi + l2 * p0;
-    const A mi = static_cast<A>(m[i]) * b1 + one_b1 * gi;
-    const A vi = static_cast<A>(v[i]) * b2 + one_b2 * gi * gi;
-    m[i] = static_cast<T>(mi);
-    v[i] = static_cast<T>(vi);
-    A second = vi;
-    if (amsgrad) {
-      const A prev = static_cast<A>(vmax[i]);
-      second = (prev != prev || prev > vi) ? prev : vi;  // torch.maximum: NaN wins
-      vmax[i] = static_cast<T>(second);
-    }
-    const A denom = sqrt(second) / bias2_sqrt + e;
-    p[i] = static_cast<T>(pi + neg_step * mi / denom);
+  template <int N>
+  __device__ void run(const Update<T>& op, const optim_math::Branches<N>& b, const TensorArgs& t,
+                      int64_t begin, int64_t end) const {
+    run(op, b, t, begin, end, std::make_index_sequence<N>{});
   }
-};
-
-template <class T>
-struct RmspropOp {
-  using A = Acc<T>;
-  A a, one_a, e, decay, mom, neg_lr, sign;
-  bool has_wd, centered, has_mom;
-  explicit RmspropOp(const OptimStepArgs& o)
-      : a(static_cast<A>(o.alpha)),
-        one_a(static_cast<A>(1.0 - o.alpha)),
-        e(static_cast<A>(o.eps)),
-        decay(static_cast<A>(o.weight_decay)),
-        mom(static_cast<A>(o.momentum)),
-        neg_lr(static_cast<A>(-o.lr)),
-        sign(o.maximize ? A(-1) : A(1)),
-        has_wd(o.weight_decay != 0.0),
-        centered(o.centered),
-        has_mom(o.momentum > 0.0) {}
-  __device__ void operator()(const TensorArgs& t, int64_t i) const {
-    T* p = at<T>(t, 0);
-    const T* g = at<T>(t, 1);
-    T *sq = at<T>(t, 2), *buf = at<T>(t, 3), *ga = at<T>(t, 4);
-    const A pi = static_cast<A>(p[i]);
-    A gi = sign * static_cast<A>(g[i]);
-    if (has_wd) gi = gi + decay * pi;
-    const A s = static_cast<A>(sq[i]) * a + one_a * gi * gi;
-    sq[i] = static_cast<T>(s);
-    A avg;
-    if (centered) {
-      const A m = static_cast<A>(ga[i]) * a + one_a * gi;
-      ga[i] = static_cast<T>(m);
-      avg = sqrt(s + A(-1) * m * m);
-    } else {
-      avg = sqrt(s);
-    }
-    avg = avg + e;
-    if (has_mom) {
-      const A b = static_cast<A>(buf[i]) * mom + gi / avg;
-      buf[i] = static_cast<T>(b);
-      p[i] = static_cast<T>(pi + neg_lr * b);
-    } else {
-      p[i] = static_cast<T>(pi + neg_lr * gi / avg);
-    }
-  }
-};
-
-template <class T>
-struct AdagradOp {
-  using A = Acc<T>;
-  A e, decay, sign;
-  bool has_wd;
-  explicit AdagradOp(const OptimStepArgs& a)
-      : e(static_cast<A>(a.eps)),
-        decay(static_cast<A>(a.weight_decay)),
-        sign(a.maximize ? A(-1) : A(1)),
-        has_wd(a.weight_decay != 0.0) {}
-  __device__ void operator()(const TensorArgs& t, int64_t i) const {
-    T* p = at<T>(t, 0);
-    const T* g = at<T>(t, 1);
-    T* sum = at<T>(t, 2);
-    const A neg_clr = static_cast<A>(-t.scalar[0]);
-    const A pi = static_cast<A>(p[i]);
-    A gi = sign * static_cast<A>(g[i]);
-    if (has_wd) gi = gi + decay * pi;
-    const A s = static_cast<A>(sum[i]) + A(1) * gi * gi;
-    sum[i] = static_cast<T>(s);
-    p[i] = static_cast<T>(pi + neg_clr * gi / (sqrt(s) + e));
-  }
-};
-
-// NAdam and RAdam share the moment updates.
-template <class T>
-struct MomentsOp {
-  using A = Acc<T>;
-  A b1, b2, one_b1, one_b2, e, decay, lr;
-  bool has_wd, radam;
-  MomentsOp(const OptimStepArgs& a, bool is_radam)
-      : b1(static_cast<A>(a.beta1)),
-        b2(static_cast<A>(a.beta2)),
-        one_b1(static_cast<A>(1.0 - a.beta1)),
-        one_b2(static_cast<A>(1.0 - a.beta2)),
-        e(static_cast<A>(a.eps)),
-        decay(static_cast<A>(a.weight_decay)),
-        lr(static_cast<A>(a.lr)),
-        has_wd(a.weight_decay != 0.0),
-        radam(is_radam) {}
-  __device__ void operator()(const TensorArgs& t, int64_t i) const {
-    T* p = at<T>(t, 0);
-    const T* g = at<T>(t, 1);
-    T *m = at<T>(t, 2), *v = at<T>(t, 3);
-    const A pi = static_cast<A>(p[i]);
-    A gi = static_cast<A>(g[i]);
-    if (has_wd) gi = gi + decay * pi;
-    const A mi = static_cast<A>(m[i]) * b1 + one_b1 * gi;
-    const A vi = static_cast<A>(v[i]) * b2 + one_b2 * gi * gi;
-    m[i] = static_cast<T>(mi);
-    v[i] = static_cast<T>(vi);
-    if (radam) {
-      const A bc1 = static_cast<A>(t.scalar[0]), bc2_sqrt = static_cast<A>(t.scalar[1]);
-      const A r = static_cast<A>(t.scalar[2]);
-      const A corrected = mi / bc1;
-      const A update = t.scalar[3] != 0.0 ? corrected * lr * (bc2_sqrt / (sqrt(vi) + e)) * r : corrected * lr;
-      p[i] = static_cast<T>(pi + A(-1) * update);
-    } else {
-      const A bc2 = static_cast<A>(t.scalar[0]), sg = static_cast<A>(t.scalar[1]);
-      const A sm = static_cast<A>(t.scalar[2]);
-      const A denom = sqrt(vi / bc2) + e;
-      const A stepped = pi + sg * gi / denom;
-      p[i] = static_cast<T>(stepped + sm * mi / denom);
-    }
+  __device__ void operator()(const TensorArgs& t, int64_t begin, int64_t end) const {
+    run(Update<T>(args, t.scalar), Update<T>::branches(args, t.scalar), t, begin, end);
   }
 };
 
 // Non-finite values are detected before scaling (inf * 0 would hide them); every thread that sees one
 // stores the same 1, so the race is benign.
 template <class T>
-struct UnscaleOp {
-  using A = Acc<T>;
+struct UnscaleChunk {
   const float* inv_scale;
   float* found_inf;
-  __device__ void operator()(const TensorArgs& t, int64_t i) const {
+  __device__ void operator()(const TensorArgs& t, int64_t begin, int64_t end) const {
     T* g = at<T>(t, 0);
-    const A x = static_cast<A>(g[i]);
-    if (!isfinite(x)) *found_inf = 1.0f;
-    g[i] = static_cast<T>(x * static_cast<A>(*inv_scale));
+    const T inv = static_cast<T>(*inv_scale);
+    for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+      const T x = g[i];
+      if (!isfinite(x)) *found_inf = 1.0f;
+      g[i] = x * inv;
+    }
   }
 };
 
 void* data_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+
+// One launch of the step kernel's update functor (optim_math.h) over every tensor of `list`.
+template <class T>
+void launch_step(const char* name, int dev, const std::vector<TensorArgs>& list, const OptimStepArgs& args) {
+  switch (args.kernel) {
+#define KILN_OPTIM_CASE(kernel, Functor) \
+  case OptimKernel::kernel:              \
+    return launch_multi_tensor(name, dev, list, StepChunk<optim_math::Functor, T>{args});
+    KILN_OPTIM_UPDATES(KILN_OPTIM_CASE)
+#undef KILN_OPTIM_CASE
+    case OptimKernel::unscale:
+      break;
+  }
+  KILN_CHECK(false, "optim_step: kernel ", name, " is not an optimizer step");
+}
 
 }  // namespace
 
@@ -315,26 +168,7 @@ void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tenso
     for (int k = 0; k < 4; ++k) t.scalar[k] = x.scalar[k];
     list.push_back(t);
   }
-  KILN_DISPATCH_FLOAT(dtype, name, [&] {
-    using T = scalar_t;
-    switch (args.kernel) {
-      case OptimKernel::sgd:
-        return launch_multi_tensor(name, dev, list, SgdOp<T>(args));
-      case OptimKernel::adam:
-        return launch_multi_tensor(name, dev, list, AdamOp<T>(args));
-      case OptimKernel::rmsprop:
-        return launch_multi_tensor(name, dev, list, RmspropOp<T>(args));
-      case OptimKernel::adagrad:
-        return launch_multi_tensor(name, dev, list, AdagradOp<T>(args));
-      case OptimKernel::nadam:
-        return launch_multi_tensor(name, dev, list, MomentsOp<T>(args, false));
-      case OptimKernel::radam:
-        return launch_multi_tensor(name, dev, list, MomentsOp<T>(args, true));
-      case OptimKernel::unscale:
-        break;
-    }
-    KILN_CHECK(false, "optim_step: kernel ", name, " is not an optimizer step");
-  });
+  KILN_DISPATCH_FLOAT(dtype, name, [&] { launch_step<scalar_t>(name, dev, list, args); });
 }
 
 void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale) {
@@ -360,7 +194,7 @@ void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, co
     auto* found = static_cast<float*>(found_inf.data_ptr());
     KILN_DISPATCH_FLOAT(dtype, name, [&] {
       using T = scalar_t;
-      launch_multi_tensor(name, dev, list, UnscaleOp<T>{inv, found});
+      launch_multi_tensor(name, dev, list, UnscaleChunk<T>{inv, found});
     });
   }
 }
