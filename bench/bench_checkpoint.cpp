@@ -5,9 +5,11 @@
 // before it, after resetting the high-water mark), which streaming keeps below one tensor.
 //   build/cpu/bench/kiln_bench_checkpoint [ROUNDS=3] [FOLDER=/tmp]
 // Reads are of files just written (the page cache holds them, for kiln and fread alike), into fresh memory
-// for both (kiln's allocator cache is emptied first: first-touch page faults cost ~1.5 ms/MB on the
-// development VM, and a reader given recycled blocks would skip them).
+// for both: kiln's allocator cache is emptied first and glibc's mmap threshold is pinned (see main), so each
+// reader takes the same first-touch page faults (~1.5 ms/MB on the development VM; a reader given recycled
+// blocks would skip them, which once made fread look 4x faster than a kiln load of the same bytes).
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -124,6 +126,10 @@ void run(const char* label, int layers, int rounds, const std::string& folder) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Every tensor-sized block comes from mmap and goes back with munmap, so each reader gets fresh pages as
+  // a new process would. glibc otherwise raises its mmap threshold after the first free and serves later
+  // blocks from recycled heap memory, to whichever reader happens to run second.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   const int rounds = argc > 1 ? std::atoi(argv[1]) : 3;
   const std::string folder = argc > 2 ? argv[2] : "/tmp";
   std::printf("median of %d rounds, MB/s (1 MB = 1e6 bytes)\n\n", rounds);

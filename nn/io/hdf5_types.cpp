@@ -1,19 +1,11 @@
-// kiln/nn/io/hdf5_types.cpp: dtype <-> HDF5 type, CRC-32 (hdf5_types.h).
+// kiln/nn/io/hdf5_types.cpp: dtype <-> HDF5 type (hdf5_types.h).
 #include "kiln/nn/io/hdf5_types.h"
-
-#include <zlib.h>
 
 #include <cstring>
 
 #include "kiln/tensor/error.h"
 
 namespace kiln::nn::io::detail {
-
-uint32_t crc32_of(const void* data, size_t n, uint32_t crc) {
-  const auto* p = static_cast<const Bytef*>(data);
-  // crc32_z takes a size_t length; zlib's older crc32 takes a 32-bit one.
-  return static_cast<uint32_t>(crc32_z(crc, p, n));
-}
 
 namespace {
 Handle make_half_type(bool bfloat) {

@@ -7,13 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "kiln/nn/io/crc32.h"
 #include "kiln/nn/io/hdf5_handle.h"
 #include "kiln/tensor/dtype.h"
 
 namespace kiln::nn::io::detail {
 
-// zlib's CRC-32, continued from `crc` (0 to start): Python's zlib.crc32 gives the same value.
-uint32_t crc32_of(const void* data, size_t n, uint32_t crc = 0);
 // The HDF5 type kiln writes for a dtype (also the memory type it reads into).
 Handle h5_type(DType d);
 // The dtype a file's type reads as, or nullopt with `why` saying what the type is.

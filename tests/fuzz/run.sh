@@ -47,7 +47,7 @@ flags=(-std=c++20 -O1 -gline-tables-only -fno-omit-frame-pointer -fopenmp -fsani
 stamp=$build/.built
 sources=("$src"/tensor/*.cpp "$src"/data/csv.cpp "$src"/data/table.cpp "$src"/data/idx.cpp)
 # The checkpoint reader alone (the writer needs autograd for device copies).
-hdf5_sources=("$src"/nn/io/hdf5_handle.cpp "$src"/nn/io/hdf5_types.cpp "$src"/nn/io/hdf5_read.cpp
+hdf5_sources=("$src"/nn/io/crc32.cpp "$src"/nn/io/hdf5_handle.cpp "$src"/nn/io/hdf5_types.cpp "$src"/nn/io/hdf5_read.cpp "$src"/nn/io/hdf5_read_tensor.cpp
               "$src"/nn/io/hdf5_format_read.cpp)
 if [[ ! -f $stamp ]] || [[ -n $(find "$src/tensor" "$src/data" "$src/nn/io" "$src/tests/fuzz" -newer "$stamp" -type f \
                                     -name '*.[ch]*' | head -1) ]]; then
