@@ -85,4 +85,14 @@ class Classifier : public Predictor {
 
 class Regressor : public Predictor {};
 
+// An estimator that is a classifier or a regressor as the estimator it wraps is (a Pipeline's final step,
+// a search's estimator): is_classifier / is_regressor look through it. Its type derives from Classifier
+// so that predict_proba is there when the wrapped estimator has it.
+class WrappingEstimator {
+ public:
+  virtual ~WrappingEstimator() = default;
+  // The estimator that decides the kind; null when there is none yet (an empty Pipeline).
+  virtual const Estimator* wrapped_estimator() const = 0;
+};
+
 }  // namespace kiln::classic

@@ -153,14 +153,14 @@ Tensor Pipeline::transform(const Tensor& X) const {
 }
 
 bool is_classifier(const Estimator& estimator) {
-  if (const auto* p = dynamic_cast<const Pipeline*>(&estimator))
-    return p->size() > 0 && is_classifier(*p->steps().back().second);
+  if (const auto* w = dynamic_cast<const WrappingEstimator*>(&estimator))
+    return w->wrapped_estimator() != nullptr && is_classifier(*w->wrapped_estimator());
   return dynamic_cast<const Classifier*>(&estimator) != nullptr;
 }
 
 bool is_regressor(const Estimator& estimator) {
-  if (const auto* p = dynamic_cast<const Pipeline*>(&estimator))
-    return p->size() > 0 && is_regressor(*p->steps().back().second);
+  if (const auto* w = dynamic_cast<const WrappingEstimator*>(&estimator))
+    return w->wrapped_estimator() != nullptr && is_regressor(*w->wrapped_estimator());
   return dynamic_cast<const Regressor*>(&estimator) != nullptr;
 }
 

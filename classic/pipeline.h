@@ -24,7 +24,7 @@
 
 namespace kiln::classic {
 
-class Pipeline : public Classifier, public Transformer {
+class Pipeline : public Classifier, public Transformer, public WrappingEstimator {
  public:
   using Step = std::pair<std::string, std::unique_ptr<Estimator>>;
 
@@ -48,6 +48,9 @@ class Pipeline : public Classifier, public Transformer {
   void set_params(const ParamMap& params) override;
   std::unique_ptr<Estimator> clone() const override;
   bool is_fitted() const override { return fitted_; }
+  const Estimator* wrapped_estimator() const override {
+    return steps_.empty() ? nullptr : steps_.back().second.get();
+  }
 
   // Fits the steps in order on the given rows. sample_weight goes to the final Predictor; it cannot be
   // combined with a Resampler step (the rows change).
@@ -80,9 +83,8 @@ class Pipeline : public Classifier, public Transformer {
   bool fitted_ = false;
 };
 
-// scikit-learn's is_classifier / is_regressor: a Pipeline is what its final step is. Use these rather than
-// dynamic_cast<Classifier*>, which is true for every Pipeline (it must expose predict_proba when its final
-// step is a Classifier, so the type derives from Classifier whatever the final step).
+// scikit-learn's is_classifier / is_regressor: a WrappingEstimator (a Pipeline, a search) is what the
+// estimator it wraps is. Use these rather than dynamic_cast<Classifier*>, which is true for every wrapper.
 bool is_classifier(const Estimator& estimator);
 bool is_regressor(const Estimator& estimator);
 
