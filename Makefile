@@ -27,6 +27,7 @@ test-bad-inputs-asan: deps
 demo: build
 	scripts/test-venv.sh >/dev/null  # LiteRT and ONNX Runtime check the demo's exported files
 	build/release/examples/fashion_mnist_demo
+	build/release/examples/tabular
 
 bench: build
 	bench/run.sh

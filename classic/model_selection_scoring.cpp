@@ -14,12 +14,15 @@ namespace {
 // Class labels as i64, as the metrics want them: a floating target is accepted when its values are whole
 // numbers (labels read from a file), and refused otherwise with the scorer's name.
 Tensor as_labels(const Tensor& t, const std::string& scorer) {
-  if (is_integral(t.dtype())) return t.to(DType::i64);
-  for (double v : t.to_vector<double>())
-    KILN_CHECK(std::floor(v) == v, "scorer \"", scorer, "\": the target holds ", v,
-               ", not a class label; use a regression scorer (\"r2\", \"neg_mean_squared_error\", ...)");
-  return t.to(DType::i64);
+  if (!is_integral(t.dtype()))
+    for (double v : t.to_vector<double>())
+      KILN_CHECK(std::floor(v) == v, "scorer \"", scorer, "\": the target holds ", v,
+                 ", not a class label; use a regression scorer (\"r2\", \"neg_mean_squared_error\", ...)");
+  return from_vector(t.to_vector<int64_t>(), t.shape());
 }
+
+// classic/ sits below autograd, so dtype conversion goes through the host vector (Tensor::to is autograd's).
+Tensor as_f64(const Tensor& t) { return from_vector(t.to_vector<double>(), t.shape()); }
 
 const Classifier& as_classifier(const Predictor& est, const std::string& scorer) {
   const auto* clf = dynamic_cast<const Classifier*>(&est);
@@ -39,14 +42,14 @@ ScoreFunction on_labels(const std::string& scorer, LabelMetric m) {
 
 ScoreFunction on_values(LabelMetric m) {
   return [m](const Predictor& est, const Tensor& X, const Tensor& y) {
-    return m(y.to(DType::f64), est.predict(X).to(DType::f64));
+    return m(as_f64(y), as_f64(est.predict(X)));
   };
 }
 
 ScoreFunction on_proba(const std::string& scorer, ProbaMetric m) {
   return [scorer, m](const Predictor& est, const Tensor& X, const Tensor& y) {
     const Classifier& clf = as_classifier(est, scorer);
-    return m(as_labels(y, scorer), clf.predict_proba(X).to(DType::f64), clf.classes());
+    return m(as_labels(y, scorer), as_f64(clf.predict_proba(X)), clf.classes());
   };
 }
 

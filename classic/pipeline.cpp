@@ -17,7 +17,7 @@ Pipeline::Pipeline(std::vector<Step> steps) {
   for (auto& [n, e] : steps) add(n, std::move(e));
 }
 
-Pipeline::Pipeline(const Pipeline& other) {
+Pipeline::Pipeline(const Pipeline& other) : schema_(other.schema_) {
   for (const auto& [n, e] : other.steps_) steps_.emplace_back(n, e->clone());
 }
 
@@ -25,6 +25,7 @@ Pipeline& Pipeline::operator=(const Pipeline& other) {
   if (this != &other) {
     steps_.clear();
     for (const auto& [n, e] : other.steps_) steps_.emplace_back(n, e->clone());
+    schema_ = other.schema_;
     fitted_ = false;
   }
   return *this;

@@ -12,19 +12,25 @@
 //   pipe.add("scale", classic::StandardScaler()).add("smote", classic::SMOTE({.random_state = 0}))
 //       .add("clf", classic::LogisticRegression());
 //   pipe.fit(X_train, y_train);
+// From a data::Table: pipe.fit(train, "target") fits a schema on the training table (features, kinds,
+// categories, the target's classes), gives it to the steps that select columns by name, and converts the
+// table; predict(test) / predict_proba(test) / score(test) convert the test table with that schema.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "kiln/classic/estimator.h"
+#include "kiln/classic/table_input.h"
+#include "kiln/data/table.h"
 
 namespace kiln::classic {
 
-class Pipeline : public Classifier, public Transformer, public WrappingEstimator {
+class Pipeline : public Classifier, public Transformer, public WrappingEstimator, public TableSchemaUser {
  public:
   using Step = std::pair<std::string, std::unique_ptr<Estimator>>;
 
@@ -63,6 +69,15 @@ class Pipeline : public Classifier, public Transformer, public WrappingEstimator
   // All steps must be Transformers (Resamplers are skipped).
   Tensor transform(const Tensor& X) const override;
 
+  // The table forms (pipeline_table.cpp). A string target's labels are codes into schema().classes.
+  Pipeline& fit(const data::Table& table, const std::string& target);
+  Tensor predict(const data::Table& table) const;
+  Tensor predict_proba(const data::Table& table) const;
+  double score(const data::Table& table) const;  // the table holds the target column
+  // Remembers the schema and passes it to every step that selects columns by name.
+  void set_schema(const data::TableSchema& schema) override;
+  const data::TableSchema& schema() const;
+
   size_t size() const { return steps_.size(); }
   const std::vector<Step>& steps() const { return steps_; }
   // The step with this name (throws naming the known steps if there is none).
@@ -81,6 +96,7 @@ class Pipeline : public Classifier, public Transformer, public WrappingEstimator
   Estimator& final_step(const std::string& method) const;
   std::vector<Step> steps_;
   bool fitted_ = false;
+  std::optional<data::TableSchema> schema_;
 };
 
 // scikit-learn's is_classifier / is_regressor: a WrappingEstimator (a Pipeline, a search) is what the

@@ -37,7 +37,8 @@ BaseSearchCV::BaseSearchCV(const Predictor& estimator, SearchParams search)
 
 BaseSearchCV::BaseSearchCV(const BaseSearchCV& other)
     : estimator_(selection_detail::clone_predictor(*other.estimator_, other.name())),
-      search_(other.search_) {}
+      search_(other.search_),
+      schema_(other.schema_) {}
 
 ParamMap BaseSearchCV::get_params() const {
   ParamMap m = {{"scoring", search_.scoring},

@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "kiln/classic/model_selection.h"
+#include "kiln/classic/table_input.h"
+#include "kiln/data/table.h"
 
 namespace kiln::classic {
 
@@ -64,7 +66,7 @@ struct SearchParams {
 // The search machinery; GridSearchCV and RandomizedSearchCV only choose the candidates. A search is a
 // classifier when its estimator is one (is_classifier), so cross-validation around it (nested CV) uses
 // stratified folds, and scorers that need predict_proba work on it.
-class BaseSearchCV : public Classifier, public WrappingEstimator {
+class BaseSearchCV : public Classifier, public WrappingEstimator, public TableSchemaUser {
  public:
   BaseSearchCV(const BaseSearchCV& other);
   // get_params holds the search settings (cv, scoring, refit, n_jobs, return_train_score) and the
@@ -74,6 +76,13 @@ class BaseSearchCV : public Classifier, public WrappingEstimator {
   bool is_fitted() const override { return best_estimator_ != nullptr || (fitted_ && !search_.refit); }
 
   BaseSearchCV& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
+  // The table forms (search_table.cpp): the schema is fitted on `table` and given to the estimator (a
+  // Pipeline selecting columns by name), later tables are converted with it.
+  BaseSearchCV& fit(const data::Table& table, const std::string& target);
+  Tensor predict(const data::Table& table) const;
+  Tensor predict_proba(const data::Table& table) const;
+  void set_schema(const data::TableSchema& schema) override;
+
   // These need refit = true.
   Tensor predict(const Tensor& X) const override;
   Tensor predict_proba(const Tensor& X) const override;           // the best estimator must be a Classifier
@@ -106,6 +115,7 @@ class BaseSearchCV : public Classifier, public WrappingEstimator {
   std::int64_t best_index_ = -1, n_splits_ = 0;
   std::unique_ptr<Predictor> best_estimator_;
   std::vector<std::string> warnings_;
+  std::optional<data::TableSchema> schema_;
 };
 
 class GridSearchCV : public BaseSearchCV {
