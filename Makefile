@@ -38,6 +38,7 @@ demo: deps
 	cmake --build --preset release -j$(JOBS) --target fashion_mnist_demo
 	scripts/test-venv.sh >/dev/null  # LiteRT and ONNX Runtime check the demo's exported files
 	build/release/examples/fashion_mnist_demo
+	build/release/examples/tabular
 
 bench: build
 	bench/run.sh

@@ -19,11 +19,12 @@ Matrix select_columns(const Matrix& m, const std::vector<int64_t>& cols) {
 }
 }  // namespace
 
-ColumnTransformer::ColumnTransformer(const ColumnTransformer& other) : params_(other.params_) {
+ColumnTransformer::ColumnTransformer(const ColumnTransformer& other)
+    : params_(other.params_), schema_(other.schema_) {
   for (const auto& e : other.entries_)
     entries_.push_back(
         {e.name, std::unique_ptr<Transformer>(dynamic_cast<Transformer*>(e.transformer->clone().release())),
-         e.columns});
+         e.columns, e.selector});
 }
 
 ColumnTransformer& ColumnTransformer::operator=(const ColumnTransformer& other) {
@@ -45,6 +46,33 @@ ColumnTransformer& ColumnTransformer::add(std::string name, std::unique_ptr<Tran
   entries_.push_back({std::move(name), std::move(transformer), std::move(columns)});
   fitted_ = false;
   return *this;
+}
+
+ColumnTransformer& ColumnTransformer::add(std::string name, std::unique_ptr<Transformer> transformer,
+                                          ColumnSelector selector) {
+  add(std::move(name), std::move(transformer), std::vector<int64_t>{0});  // the checks; columns come at fit
+  entries_.back().selector = std::move(selector);
+  return *this;
+}
+
+void ColumnTransformer::set_schema(const data::TableSchema& schema) {
+  schema_ = schema;
+  fitted_ = false;
+}
+
+ColumnTransformer& ColumnTransformer::fit(const data::Table& X) {
+  fit_transform(X);
+  return *this;
+}
+
+Tensor ColumnTransformer::fit_transform(const data::Table& X) {
+  set_schema(X.fit_schema(""));
+  return fit_transform(X.features(*schema_));
+}
+
+Tensor ColumnTransformer::transform(const data::Table& X) const {
+  prep_detail::check_fitted(fitted_ && schema_.has_value(), name(), "transform");
+  return transform(X.features(*schema_));
 }
 
 ParamMap ColumnTransformer::get_params() const {
@@ -84,6 +112,15 @@ void ColumnTransformer::prepare_fit(const Matrix& m, const Tensor& X) {
   KILN_CHECK(!entries_.empty() || params_.remainder == "passthrough", who, ": no transformers were added");
   n_features_in_ = m.cols;
   std::vector<bool> used(static_cast<size_t>(m.cols), false);
+  for (auto& e : entries_) {
+    if (!e.selector) continue;
+    KILN_CHECK(schema_.has_value(), who, ": transformer '", e.name, "' selects ", e.selector->describe(),
+               ", which needs the table's schema: fit on a data::Table, or call set_schema(schema) with the "
+               "schema of Table::to_xy");
+    KILN_CHECK(schema_->num_features() == m.cols, who, ": X has ", m.cols, " columns but the schema has ",
+               schema_->num_features(), " features");
+    e.columns = e.selector->resolve(*schema_, who + " (transformer '" + e.name + "')");
+  }
   for (const auto& e : entries_)
     for (int64_t c : e.columns) {
       KILN_CHECK(c < m.cols, who, ": transformer '", e.name, "' names column ", c, " but X has ", m.cols,

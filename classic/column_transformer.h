@@ -10,16 +10,24 @@
 //   classic::ColumnTransformer ct({.remainder = "drop"});
 //   ct.add("num", classic::StandardScaler(), {0, 1, 4})
 //     .add("cat", classic::OneHotEncoder({.handle_unknown = "ignore"}), {2, 3});
+// Columns by name or kind (table_input.h) need the training table's schema: fit(table) takes it from the
+// table, set_schema gives it for tensor input (what a search over a Pipeline holding this passes on).
+//   ct.add("num", classic::StandardScaler(), classic::numeric_columns())
+//     .add("cat", classic::OneHotEncoder({.handle_unknown = "ignore"}), classic::columns({"city"}));
+//   Tensor Xt = ct.fit_transform(train_table);  ...  ct.transform(test_table);
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "kiln/classic/estimator.h"
+#include "kiln/classic/table_input.h"
+#include "kiln/data/table.h"
 
 namespace kiln::classic {
 
@@ -27,7 +35,7 @@ namespace prep_detail {
 struct Matrix;
 }
 
-class ColumnTransformer : public Transformer {
+class ColumnTransformer : public Transformer, public TableSchemaUser {
  public:
   struct Params {
     std::string remainder = "drop";  // "drop" or "passthrough"
@@ -50,6 +58,21 @@ class ColumnTransformer : public Transformer {
                std::move(columns));
   }
 
+  // Appends a transformer for the columns `selector` picks in the schema (resolved at fit time).
+  ColumnTransformer& add(std::string name, std::unique_ptr<Transformer> transformer, ColumnSelector selector);
+  template <class T, class = std::enable_if_t<std::is_base_of_v<Transformer, std::decay_t<T>>>>
+  ColumnTransformer& add(std::string name, T&& transformer, ColumnSelector selector) {
+    return add(std::move(name),
+               std::unique_ptr<Transformer>(new std::decay_t<T>(std::forward<T>(transformer))),
+               std::move(selector));
+  }
+  void set_schema(const data::TableSchema& schema) override;
+  // A table's columns (every column is a feature; drop the target first) converted with the schema fitted
+  // on the training table (text as codes of its categories, NaN where missing).
+  ColumnTransformer& fit(const data::Table& X);
+  Tensor fit_transform(const data::Table& X);
+  Tensor transform(const data::Table& X) const;
+
   std::string name() const override { return "ColumnTransformer"; }
   // "remainder" and "<transformer>__<param>".
   ParamMap get_params() const override;
@@ -71,6 +94,7 @@ class ColumnTransformer : public Transformer {
     std::string name;
     std::unique_ptr<Transformer> transformer;
     std::vector<int64_t> columns;
+    std::optional<ColumnSelector> selector;  // resolves `columns` against schema_ at fit time
   };
   // Validates the column lists against X (m) and computes the remainder columns.
   void prepare_fit(const prep_detail::Matrix& m, const Tensor& X);
@@ -84,6 +108,7 @@ class ColumnTransformer : public Transformer {
   int64_t n_features_in_ = 0;
   std::vector<int64_t> remainder_;
   std::vector<int64_t> widths_;
+  std::optional<data::TableSchema> schema_;
 };
 
 }  // namespace kiln::classic

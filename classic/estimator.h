@@ -4,8 +4,9 @@
 // Conventions (DESIGN.md sections 3 and 5, scikit-learn's semantics):
 //  - X is a row-major (N, D) tensor (f32 or f64; estimators compute in f64); y is (N) — i64 class labels
 //    for classifiers, floating for regressors.
-//  - Each estimator has a nested `Params` struct (designated initializers) given to its constructor, and
-//    exposes the same fields by name through get_params() / set_params() as a ParamMap.
+//  - Each estimator has a nested `Params` struct (designated initializers) given to its constructor. The
+//    struct lists its fields once in `fields()` (params.h); get_params() / set_params() / clone() and the
+//    range checks fit() runs are generated from that list.
 //  - fit() returns *this (covariant in each class); predict / predict_proba / transform / score are const
 //    and throw kiln::Error naming the class when called before fit().
 //  - Randomness comes only from `random_state`; threads from `n_jobs` (0 = kiln::get_num_threads()).
@@ -18,15 +19,11 @@
 #include <utility>
 #include <variant>
 
+#include "kiln/classic/params.h"
 #include "kiln/tensor/state_dict.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln::classic {
-
-// One hyper-parameter value. Integers are int64_t, reals double; strings carry enums ("balanced", "l2").
-using ParamValue = std::variant<bool, std::int64_t, double, std::string>;
-// Hyper-parameters by name. Nested objects (a pipeline's steps) use scikit-learn's "step__param" names.
-using ParamMap = std::map<std::string, ParamValue>;
 
 class Estimator {
  public:
@@ -84,5 +81,15 @@ class Classifier : public Predictor {
 };
 
 class Regressor : public Predictor {};
+
+// An estimator that is a classifier or a regressor as the estimator it wraps is (a Pipeline's final step,
+// a search's estimator): is_classifier / is_regressor look through it. Its type derives from Classifier
+// so that predict_proba is there when the wrapped estimator has it.
+class WrappingEstimator {
+ public:
+  virtual ~WrappingEstimator() = default;
+  // The estimator that decides the kind; null when there is none yet (an empty Pipeline).
+  virtual const Estimator* wrapped_estimator() const = 0;
+};
 
 }  // namespace kiln::classic

@@ -14,8 +14,6 @@
 namespace kiln::classic {
 namespace {
 
-using linear_detail::assign_param;
-
 // The weighted, centred and sqrt(weight)-scaled problem, plus the means needed to undo the centring.
 struct Prepared {
   Eigen::MatrixXd X;
@@ -98,20 +96,8 @@ void LinearModel::load_fitted_state(const StateDict& s) {
 
 // ---- LinearRegression ----
 
-ParamMap LinearRegression::get_params() const { return {{"fit_intercept", p_.fit_intercept}}; }
-
-void LinearRegression::set_params(const ParamMap& params) {
-  Params q = p_;
-  for (const auto& [k, v] : params) {
-    if (k == "fit_intercept")
-      assign_param(name(), k, v, q.fit_intercept);
-    else
-      linear_detail::unknown_param(name(), k, get_params());
-  }
-  p_ = q;
-}
-
 LinearRegression& LinearRegression::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
+  params::validate(p_, "LinearRegression.fit");
   Prepared p = prepare(X, y, sample_weight, p_.fit_intercept, "LinearRegression.fit", false);
   // Minimum-norm least squares through an SVD, like scipy's lstsq (gelsd), so collinear columns are fine.
   Eigen::BDCSVD<Eigen::MatrixXd> svd(p.X, Eigen::ComputeThinU | Eigen::ComputeThinV);
@@ -123,23 +109,8 @@ LinearRegression& LinearRegression::fit(const Tensor& X, const Tensor& y, const 
 
 // ---- Ridge ----
 
-ParamMap Ridge::get_params() const { return {{"alpha", p_.alpha}, {"fit_intercept", p_.fit_intercept}}; }
-
-void Ridge::set_params(const ParamMap& params) {
-  Params q = p_;
-  for (const auto& [k, v] : params) {
-    if (k == "alpha")
-      assign_param(name(), k, v, q.alpha);
-    else if (k == "fit_intercept")
-      assign_param(name(), k, v, q.fit_intercept);
-    else
-      linear_detail::unknown_param(name(), k, get_params());
-  }
-  p_ = q;
-}
-
 Ridge& Ridge::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
-  KILN_CHECK(p_.alpha >= 0 && std::isfinite(p_.alpha), "Ridge.fit: alpha must be >= 0, got ", p_.alpha);
+  params::validate(p_, "Ridge.fit");
   Prepared p = prepare(X, y, sample_weight, p_.fit_intercept, "Ridge.fit", false);
   Eigen::VectorXd w;
   if (p_.alpha > 0) {
@@ -156,32 +127,8 @@ Ridge& Ridge::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight)
 
 // ---- Lasso ----
 
-ParamMap Lasso::get_params() const {
-  return {
-      {"alpha", p_.alpha}, {"fit_intercept", p_.fit_intercept}, {"max_iter", p_.max_iter}, {"tol", p_.tol}};
-}
-
-void Lasso::set_params(const ParamMap& params) {
-  Params q = p_;
-  for (const auto& [k, v] : params) {
-    if (k == "alpha")
-      assign_param(name(), k, v, q.alpha);
-    else if (k == "fit_intercept")
-      assign_param(name(), k, v, q.fit_intercept);
-    else if (k == "max_iter")
-      assign_param(name(), k, v, q.max_iter);
-    else if (k == "tol")
-      assign_param(name(), k, v, q.tol);
-    else
-      linear_detail::unknown_param(name(), k, get_params());
-  }
-  p_ = q;
-}
-
 Lasso& Lasso::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
-  KILN_CHECK(p_.alpha >= 0 && std::isfinite(p_.alpha), "Lasso.fit: alpha must be >= 0, got ", p_.alpha);
-  KILN_CHECK(p_.max_iter >= 1, "Lasso.fit: max_iter must be >= 1, got ", p_.max_iter);
-  validation::check_param("Lasso.fit", "tol", p_.tol, {0, validation::kInf, true, false});
+  params::validate(p_, "Lasso.fit");
   Prepared p = prepare(X, y, sample_weight, p_.fit_intercept, "Lasso.fit", true);
   const Eigen::MatrixXd& A = p.X;
   const Eigen::VectorXd& b = p.y;

@@ -39,12 +39,16 @@ class LinearRegression : public LinearModel {
  public:
   struct Params {
     bool fit_intercept = true;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("fit_intercept", fit_intercept);
+    }
   };
   LinearRegression() : LinearRegression(Params{}) {}
   explicit LinearRegression(Params p) : p_(p) {}
   std::string name() const override { return "LinearRegression"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(p_); }
+  void set_params(const ParamMap& params) override { params::assign(p_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<LinearRegression>(p_); }
   LinearRegression& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
   const Params& params() const { return p_; }
@@ -58,12 +62,17 @@ class Ridge : public LinearModel {
   struct Params {
     double alpha = 1.0;  // >= 0
     bool fit_intercept = true;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("alpha", alpha, param::at_least(0));
+      visit("fit_intercept", fit_intercept);
+    }
   };
   Ridge() : Ridge(Params{}) {}
   explicit Ridge(Params p) : p_(p) {}
   std::string name() const override { return "Ridge"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(p_); }
+  void set_params(const ParamMap& params) override { params::assign(p_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<Ridge>(p_); }
   Ridge& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
   const Params& params() const { return p_; }
@@ -79,12 +88,19 @@ class Lasso : public LinearModel {
     bool fit_intercept = true;
     std::int64_t max_iter = 1000;  // full sweeps over the features
     double tol = 1e-4;             // duality gap, relative to |y - mean(y)|^2, as scikit-learn
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("alpha", alpha, param::at_least(0));
+      visit("fit_intercept", fit_intercept);
+      visit("max_iter", max_iter, param::at_least(1));
+      visit("tol", tol, param::at_least(0));
+    }
   };
   Lasso() : Lasso(Params{}) {}
   explicit Lasso(Params p) : p_(p) {}
   std::string name() const override { return "Lasso"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(p_); }
+  void set_params(const ParamMap& params) override { params::assign(p_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<Lasso>(p_); }
   Lasso& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
   const Params& params() const { return p_; }

@@ -99,11 +99,16 @@ class StratifiedKFold : public CrossValidator {
 // Higher is better (errors are negated, as scikit-learn's "neg_*" scorers).
 using ScoreFunction = std::function<double(const Predictor& estimator, const Tensor& X, const Tensor& y)>;
 
-// A scorer by scikit-learn's name: "accuracy", "balanced_accuracy", "f1", "f1_macro", "f1_micro",
-// "f1_weighted", "precision_macro", "recall_macro", "neg_log_loss", "r2", "neg_mean_squared_error",
-// "neg_root_mean_squared_error", "neg_mean_absolute_error", "explained_variance"; "" is the estimator's own
-// score(). An unknown name throws listing the valid ones.
+// A scorer by scikit-learn's name, computed by the metric of that name (metrics.h): "accuracy",
+// "balanced_accuracy"; "f1", "precision", "recall" (binary, positive label 1) and their "_macro",
+// "_micro", "_weighted" averages; "roc_auc" and "average_precision" (binary, from predict_proba's
+// second column), "roc_auc_ovr", "roc_auc_ovr_weighted" (multiclass one-vs-rest), "neg_log_loss"; "r2",
+// "explained_variance", "neg_mean_squared_error", "neg_root_mean_squared_error",
+// "neg_mean_absolute_error". "" is the estimator's own score(). An unknown name throws listing the valid
+// ones; a probability scorer on an estimator without predict_proba throws naming both.
 ScoreFunction get_scorer(const std::string& name);
+// The names get_scorer knows, sorted.
+std::vector<std::string> scorer_names();
 
 // ---------------------------------------------------------------- cross_validate
 

@@ -17,7 +17,7 @@ Pipeline::Pipeline(std::vector<Step> steps) {
   for (auto& [n, e] : steps) add(n, std::move(e));
 }
 
-Pipeline::Pipeline(const Pipeline& other) {
+Pipeline::Pipeline(const Pipeline& other) : schema_(other.schema_) {
   for (const auto& [n, e] : other.steps_) steps_.emplace_back(n, e->clone());
 }
 
@@ -25,6 +25,7 @@ Pipeline& Pipeline::operator=(const Pipeline& other) {
   if (this != &other) {
     steps_.clear();
     for (const auto& [n, e] : other.steps_) steps_.emplace_back(n, e->clone());
+    schema_ = other.schema_;
     fitted_ = false;
   }
   return *this;
@@ -153,14 +154,14 @@ Tensor Pipeline::transform(const Tensor& X) const {
 }
 
 bool is_classifier(const Estimator& estimator) {
-  if (const auto* p = dynamic_cast<const Pipeline*>(&estimator))
-    return p->size() > 0 && is_classifier(*p->steps().back().second);
+  if (const auto* w = dynamic_cast<const WrappingEstimator*>(&estimator))
+    return w->wrapped_estimator() != nullptr && is_classifier(*w->wrapped_estimator());
   return dynamic_cast<const Classifier*>(&estimator) != nullptr;
 }
 
 bool is_regressor(const Estimator& estimator) {
-  if (const auto* p = dynamic_cast<const Pipeline*>(&estimator))
-    return p->size() > 0 && is_regressor(*p->steps().back().second);
+  if (const auto* w = dynamic_cast<const WrappingEstimator*>(&estimator))
+    return w->wrapped_estimator() != nullptr && is_regressor(*w->wrapped_estimator());
   return dynamic_cast<const Regressor*>(&estimator) != nullptr;
 }
 

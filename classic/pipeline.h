@@ -12,19 +12,25 @@
 //   pipe.add("scale", classic::StandardScaler()).add("smote", classic::SMOTE({.random_state = 0}))
 //       .add("clf", classic::LogisticRegression());
 //   pipe.fit(X_train, y_train);
+// From a data::Table: pipe.fit(train, "target") fits a schema on the training table (features, kinds,
+// categories, the target's classes), gives it to the steps that select columns by name, and converts the
+// table; predict(test) / predict_proba(test) / score(test) convert the test table with that schema.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "kiln/classic/estimator.h"
+#include "kiln/classic/table_input.h"
+#include "kiln/data/table.h"
 
 namespace kiln::classic {
 
-class Pipeline : public Classifier, public Transformer {
+class Pipeline : public Classifier, public Transformer, public WrappingEstimator, public TableSchemaUser {
  public:
   using Step = std::pair<std::string, std::unique_ptr<Estimator>>;
 
@@ -48,6 +54,9 @@ class Pipeline : public Classifier, public Transformer {
   void set_params(const ParamMap& params) override;
   std::unique_ptr<Estimator> clone() const override;
   bool is_fitted() const override { return fitted_; }
+  const Estimator* wrapped_estimator() const override {
+    return steps_.empty() ? nullptr : steps_.back().second.get();
+  }
 
   // Fits the steps in order on the given rows. sample_weight goes to the final Predictor; it cannot be
   // combined with a Resampler step (the rows change).
@@ -59,6 +68,15 @@ class Pipeline : public Classifier, public Transformer {
   double score(const Tensor& X, const Tensor& y) const override;
   // All steps must be Transformers (Resamplers are skipped).
   Tensor transform(const Tensor& X) const override;
+
+  // The table forms (pipeline_table.cpp). A string target's labels are codes into schema().classes.
+  Pipeline& fit(const data::Table& table, const std::string& target);
+  Tensor predict(const data::Table& table) const;
+  Tensor predict_proba(const data::Table& table) const;
+  double score(const data::Table& table) const;  // the table holds the target column
+  // Remembers the schema and passes it to every step that selects columns by name.
+  void set_schema(const data::TableSchema& schema) override;
+  const data::TableSchema& schema() const;
 
   size_t size() const { return steps_.size(); }
   const std::vector<Step>& steps() const { return steps_; }
@@ -78,11 +96,11 @@ class Pipeline : public Classifier, public Transformer {
   Estimator& final_step(const std::string& method) const;
   std::vector<Step> steps_;
   bool fitted_ = false;
+  std::optional<data::TableSchema> schema_;
 };
 
-// scikit-learn's is_classifier / is_regressor: a Pipeline is what its final step is. Use these rather than
-// dynamic_cast<Classifier*>, which is true for every Pipeline (it must expose predict_proba when its final
-// step is a Classifier, so the type derives from Classifier whatever the final step).
+// scikit-learn's is_classifier / is_regressor: a WrappingEstimator (a Pipeline, a search) is what the
+// estimator it wraps is. Use these rather than dynamic_cast<Classifier*>, which is true for every wrapper.
 bool is_classifier(const Estimator& estimator);
 bool is_regressor(const Estimator& estimator);
 

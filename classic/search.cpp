@@ -37,7 +37,8 @@ BaseSearchCV::BaseSearchCV(const Predictor& estimator, SearchParams search)
 
 BaseSearchCV::BaseSearchCV(const BaseSearchCV& other)
     : estimator_(selection_detail::clone_predictor(*other.estimator_, other.name())),
-      search_(other.search_) {}
+      search_(other.search_),
+      schema_(other.schema_) {}
 
 ParamMap BaseSearchCV::get_params() const {
   ParamMap m = {{"scoring", search_.scoring},
@@ -159,13 +160,18 @@ Tensor BaseSearchCV::predict(const Tensor& X) const {
   return best_estimator_->predict(X);
 }
 
-Tensor BaseSearchCV::predict_proba(const Tensor& X) const {
-  check_fitted(name() + ".predict_proba", true);
+const Classifier& BaseSearchCV::best_classifier(const std::string& who) const {
+  check_fitted(who, true);
   const auto* clf = dynamic_cast<const Classifier*>(best_estimator_.get());
-  KILN_CHECK(clf != nullptr, name(), ".predict_proba: the best estimator (", best_estimator_->name(),
-             ") is not a Classifier");
-  return clf->predict_proba(X);
+  KILN_CHECK(clf != nullptr, who, ": the best estimator (", best_estimator_->name(), ") is not a Classifier");
+  return *clf;
 }
+
+Tensor BaseSearchCV::predict_proba(const Tensor& X) const {
+  return best_classifier(name() + ".predict_proba").predict_proba(X);
+}
+
+Tensor BaseSearchCV::classes() const { return best_classifier(name() + ".classes").classes(); }
 
 double BaseSearchCV::score(const Tensor& X, const Tensor& y) const {
   check_fitted(name() + ".score", true);

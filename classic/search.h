@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "kiln/classic/model_selection.h"
+#include "kiln/classic/table_input.h"
+#include "kiln/data/table.h"
 
 namespace kiln::classic {
 
@@ -61,8 +63,10 @@ struct SearchParams {
   std::int64_t n_jobs = 1;  // (candidate, fold) fits in parallel; 0 = kiln::get_num_threads()
 };
 
-// The search machinery; GridSearchCV and RandomizedSearchCV only choose the candidates.
-class BaseSearchCV : public Predictor {
+// The search machinery; GridSearchCV and RandomizedSearchCV only choose the candidates. A search is a
+// classifier when its estimator is one (is_classifier), so cross-validation around it (nested CV) uses
+// stratified folds, and scorers that need predict_proba work on it.
+class BaseSearchCV : public Classifier, public WrappingEstimator, public TableSchemaUser {
  public:
   BaseSearchCV(const BaseSearchCV& other);
   // get_params holds the search settings (cv, scoring, refit, n_jobs, return_train_score) and the
@@ -72,9 +76,17 @@ class BaseSearchCV : public Predictor {
   bool is_fitted() const override { return best_estimator_ != nullptr || (fitted_ && !search_.refit); }
 
   BaseSearchCV& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
+  // The table forms (search_table.cpp): the schema is fitted on `table` and given to the estimator (a
+  // Pipeline selecting columns by name), later tables are converted with it.
+  BaseSearchCV& fit(const data::Table& table, const std::string& target);
+  Tensor predict(const data::Table& table) const;
+  Tensor predict_proba(const data::Table& table) const;
+  void set_schema(const data::TableSchema& schema) override;
+
   // These need refit = true.
   Tensor predict(const Tensor& X) const override;
-  Tensor predict_proba(const Tensor& X) const;                    // the best estimator must be a Classifier
+  Tensor predict_proba(const Tensor& X) const override;           // the best estimator must be a Classifier
+  Tensor classes() const override;                                // the best estimator's classes
   double score(const Tensor& X, const Tensor& y) const override;  // with the search's scorer
   const Predictor& best_estimator() const;
 
@@ -85,6 +97,7 @@ class BaseSearchCV : public Predictor {
   std::int64_t n_splits() const { return n_splits_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
   const Predictor& estimator() const { return *estimator_; }
+  const Estimator* wrapped_estimator() const override { return estimator_.get(); }
 
  protected:
   BaseSearchCV(const Predictor& estimator, SearchParams search);
@@ -95,12 +108,14 @@ class BaseSearchCV : public Predictor {
 
  private:
   void check_fitted(const std::string& who, bool need_refit) const;
+  const Classifier& best_classifier(const std::string& who) const;
 
   bool fitted_ = false;
   CVResults results_;
   std::int64_t best_index_ = -1, n_splits_ = 0;
   std::unique_ptr<Predictor> best_estimator_;
   std::vector<std::string> warnings_;
+  std::optional<data::TableSchema> schema_;
 };
 
 class GridSearchCV : public BaseSearchCV {

@@ -1,6 +1,8 @@
 // classic/'s input and parameter validators (see validation.h).
 #include "kiln/classic/validation.h"
 
+#include "kiln/classic/params.h"
+
 #include <cmath>
 #include <limits>
 
@@ -67,20 +69,11 @@ void check_consistent_length(const std::string& who,
 }
 
 void check_param(const std::string& who, const char* name, double value, Range r) {
-  const bool lo_ok = r.lo_closed ? value >= r.lo : value > r.lo;
-  const bool hi_ok = r.hi_closed ? value <= r.hi : value < r.hi;
-  if (std::isfinite(value) && lo_ok && hi_ok) [[likely]]
-    return;
-  // A bounded interval implies finiteness; an open upper end says it (infinity compares above any bound).
-  if (std::isinf(r.hi))
-    KILN_CHECK(false, who, ": ", name, " must be ", r.lo_closed ? ">= " : "> ", r.lo, " and finite, got ",
-               value);
-  KILN_CHECK(false, who, ": ", name, " must be in ", r.lo_closed ? "[" : "(", r.lo, ", ", r.hi,
-             r.hi_closed ? "]" : ")", ", got ", value);
+  param::check(who, name, value, param::interval(r.lo, r.hi, r.lo_closed, r.hi_closed));
 }
 
 void check_param(const std::string& who, const char* name, int64_t value, int64_t lo, int64_t hi) {
-  KILN_CHECK(value >= lo && value <= hi, who, ": ", name, " must be in [", lo, ", ", hi, "], got ", value);
+  param::check(who, name, value, param::closed(static_cast<double>(lo), static_cast<double>(hi)));
 }
 
 }  // namespace kiln::classic::validation

@@ -92,20 +92,46 @@ void write_any(const Column& c, const std::vector<int64_t>& codes, const Tensor&
   }
 }
 
-// Codes of a string column into its sorted distinct values; -1 for missing cells.
-std::vector<int64_t> string_codes(const Column& c, std::vector<std::string>* categories) {
+// The sorted distinct values of a string column's present cells.
+std::vector<std::string> sorted_categories(const Column& c) {
   std::vector<std::string> cats;
   for (int64_t i = 0; i < c.size(); ++i)
     if (!c.missing[i]) cats.push_back(c.strings[i]);
   std::sort(cats.begin(), cats.end());
   cats.erase(std::unique(cats.begin(), cats.end()), cats.end());
+  return cats;
+}
+
+constexpr int64_t kMissingCode = -1, kUnknownCode = -2;
+
+// Codes of a string column into `categories`: kMissingCode for missing cells, kUnknownCode for a value
+// that is not a category.
+std::vector<int64_t> codes_into(const Column& c, const std::vector<std::string>& categories) {
   std::map<std::string_view, int64_t> index;
-  for (size_t k = 0; k < cats.size(); ++k) index.emplace(cats[k], static_cast<int64_t>(k));
-  std::vector<int64_t> codes(c.size(), -1);
-  for (int64_t i = 0; i < c.size(); ++i)
-    if (!c.missing[i]) codes[i] = index.at(c.strings[i]);
-  if (categories != nullptr) *categories = std::move(cats);
+  for (size_t k = 0; k < categories.size(); ++k) index.emplace(categories[k], static_cast<int64_t>(k));
+  std::vector<int64_t> codes(c.size(), kMissingCode);
+  for (int64_t i = 0; i < c.size(); ++i) {
+    if (c.missing[i]) continue;
+    auto it = index.find(c.strings[i]);
+    codes[i] = it == index.end() ? kUnknownCode : it->second;
+  }
   return codes;
+}
+
+// Writes feature column `c` into column `col` of the floating (N, D) `out`: values or codes, NaN where
+// missing, -1 for an unknown category.
+template <class T>
+void write_feature(const Column& c, const std::vector<std::string>* categories, T* out, int64_t d) {
+  const T nan = std::numeric_limits<T>::quiet_NaN();
+  if (categories != nullptr) {
+    std::vector<int64_t> codes = codes_into(c, *categories);
+    for (int64_t i = 0; i < c.size(); ++i)
+      out[i * d] = codes[i] == kMissingCode   ? nan
+                   : codes[i] == kUnknownCode ? T(-1)
+                                              : static_cast<T>(codes[i]);
+    return;
+  }
+  for (int64_t i = 0; i < c.size(); ++i) out[i * d] = static_cast<T>(c.as_double(i));
 }
 
 // A string column among the features is an error, not silent codes: it is often a numeric column with a
@@ -137,7 +163,7 @@ Tensor columns_to_tensor(const std::vector<const Column*>& cols, DType dtype, co
   for (int64_t j = 0; j < d; ++j) {
     check_no_missing(*cols[j], op);
     std::vector<int64_t> codes;
-    if (cols[j]->type == ColumnType::String) codes = string_codes(*cols[j], nullptr);
+    if (cols[j]->type == ColumnType::String) codes = codes_into(*cols[j], sorted_categories(*cols[j]));
     write_any(*cols[j], codes, out, j, d);
   }
   return out;
@@ -301,24 +327,93 @@ Tensor Table::column_tensor(const std::string& name, std::optional<DType> dtype)
   return as_strided(nx1, {nx1.size(0)}, {1}, 0);  // (N, 1) contiguous -> (N); reshape lives in autograd/
 }
 
-std::pair<Tensor, Tensor> Table::to_xy(const std::vector<std::string>& features,
-                                       const std::string& target) const {
-  column(target);
+TableSchema Table::fit_schema(const std::string& target, const std::vector<std::string>& features) const {
+  TableSchema schema;
+  if (!target.empty()) {
+    const Column& t = column(target);
+    schema.target = target;
+    if (t.type == ColumnType::String) schema.classes = sorted_categories(t);
+  }
   std::vector<std::string> names = features;
   if (names.empty())
     for (const Column& c : columns_)
       if (c.name != target) names.push_back(c.name);
-  return {to_tensor(names, DType::f32), column_tensor(target)};
+  for (const std::string& n : names) {
+    KILN_CHECK(n != target, "Table::fit_schema: the target '", target, "' is also listed as a feature");
+    const Column& c = column(n);
+    schema.names.push_back(n);
+    schema.categorical.push_back(c.type == ColumnType::String ? 1 : 0);
+    schema.categories.push_back(c.type == ColumnType::String ? sorted_categories(c)
+                                                             : std::vector<std::string>{});
+  }
+  return schema;
+}
+
+Tensor Table::features(const TableSchema& schema, DType dtype) const {
+  std::vector<const Column*> cols;
+  for (int64_t j = 0; j < schema.num_features(); ++j) {
+    const Column& c = column(schema.names[j]);
+    const bool is_string = c.type == ColumnType::String;
+    if (!schema.categorical[j]) check_numeric(c);
+    KILN_CHECK(is_string || !schema.categorical[j], "Table::features: column '", c.name, "' holds ",
+               column_type_name(c.type), " values but the schema was fitted on strings (categories)");
+    cols.push_back(&c);
+  }
+  if (dtype != DType::f32 && dtype != DType::f64) return columns_to_tensor(cols, dtype, "features");
+  const int64_t d = schema.num_features();
+  Tensor out = empty({num_rows(), d}, {.dtype = dtype});
+  for (int64_t j = 0; j < d; ++j) {
+    const std::vector<std::string>* cats = schema.categorical[j] ? &schema.categories[j] : nullptr;
+    if (dtype == DType::f64)
+      write_feature(*cols[j], cats, out.data<double>() + j, d);
+    else
+      write_feature(*cols[j], cats, out.data<float>() + j, d);
+  }
+  return out;
+}
+
+Tensor Table::target(const TableSchema& schema) const {
+  KILN_CHECK(!schema.target.empty(), "Table::target: the schema has no target column");
+  const Column& c = column(schema.target);
+  check_no_missing(c, "target");
+  if (c.type != ColumnType::String)
+    return column_tensor(c.name, c.type == ColumnType::Float ? DType::f64 : DType::i64);
+  KILN_CHECK(!schema.classes.empty(), "Table::target: column '", c.name,
+             "' holds strings but the schema was fitted on a numeric target");
+  std::vector<int64_t> codes = codes_into(c, schema.classes);
+  for (int64_t i = 0; i < c.size(); ++i)
+    KILN_CHECK(codes[i] >= 0, "Table::target: row ", i, " of column '", c.name, "' has the class '",
+               c.strings[i], "', which the training rows did not have");
+  return from_vector(codes);
+}
+
+XY Table::to_xy(const std::string& target, DType dtype) const {
+  KILN_CHECK(!target.empty(), "Table::to_xy: name the target column");
+  return to_xy(fit_schema(target), dtype);
+}
+
+XY Table::to_xy(const TableSchema& fitted, DType dtype) const {
+  return {features(fitted, dtype), target(fitted), fitted};
+}
+
+std::pair<Tensor, Tensor> Table::to_xy(const std::vector<std::string>& features,
+                                       const std::string& target) const {
+  XY xy = to_xy(fit_schema(target, features));
+  return {xy.X, xy.y};
 }
 
 Categorical Table::categorical(const std::string& name) const {
   const Column& c = column(name);
+  return categorical(name, c.type == ColumnType::String ? sorted_categories(c) : std::vector<std::string>{});
+}
+
+Categorical Table::categorical(const std::string& name, const std::vector<std::string>& categories) const {
+  const Column& c = column(name);
   KILN_CHECK(c.type == ColumnType::String, "Table::categorical: column '", name, "' holds ",
              column_type_name(c.type), " values, not strings; use column_tensor");
-  Categorical out;
-  std::vector<int64_t> codes = string_codes(c, &out.categories);
-  out.codes = from_vector(codes);
-  return out;
+  std::vector<int64_t> codes = codes_into(c, categories);
+  for (int64_t& v : codes) v = std::max(v, kMissingCode);  // pandas: values outside the categories are -1
+  return {from_vector(codes), categories};
 }
 
 }  // namespace kiln::data

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "kiln/data/table_schema.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln::data {
@@ -34,11 +35,17 @@ struct Column {
   double as_double(int64_t row) const;
 };
 
-// A string column as integer codes into its sorted category list (pandas' Categorical): codes (N) i64,
-// -1 where the cell is missing.
+// A string column as integer codes into its category list (pandas' Categorical): codes (N) i64, -1 where
+// the cell is missing or its value is not among the categories.
 struct Categorical {
   Tensor codes;
   std::vector<std::string> categories;
+};
+
+// Features, target and the schema that produced them (Table::to_xy).
+struct XY {
+  Tensor X, y;
+  TableSchema schema;
 };
 
 class Table {
@@ -77,12 +84,29 @@ class Table {
   // One column as an (N) tensor; dtype i64 for int, bool and string (codes) columns, f32 for float ones
   // unless given.
   Tensor column_tensor(const std::string& name, std::optional<DType> dtype = std::nullopt) const;
-  // Features X (N, D) f32 from `features` (all columns but the target when empty) and target y (N) from
-  // `target` as column_tensor gives it: classification labels come out i64, regression targets f32.
+  // The schema fitted on this table's rows: `features` (all columns but the target when empty), their
+  // kinds and categories, and the target's classes (`target` may be "" for a table without one).
+  TableSchema fit_schema(const std::string& target, const std::vector<std::string>& features = {}) const;
+  // X (N, D) by a schema fitted on the training table: numeric columns as values (NaN where missing),
+  // string columns as codes into the schema's categories (NaN where missing, -1 for a category the
+  // training rows did not have, so OneHotEncoder's handle_unknown decides). f64 unless asked (f32); the
+  // integer dtypes refuse missing cells. Throws kiln::Error naming a column that is absent or whose kind
+  // differs from the schema's.
+  Tensor features(const TableSchema& schema, DType dtype = DType::f64) const;
+  // y (N) by the schema: i64 labels for int, bool and string columns (string classes as codes into
+  // schema.classes), f64 for float columns. Throws naming the first missing cell or unseen class.
+  Tensor target(const TableSchema& schema) const;
+  // One line from a table to an estimator's input: auto [X, y, schema] = train.to_xy("label"); then
+  // test.to_xy(schema) converts the test table with the training table's categories.
+  XY to_xy(const std::string& target, DType dtype = DType::f64) const;
+  XY to_xy(const TableSchema& fitted, DType dtype = DType::f64) const;
+  // Features from `features` (all but the target when empty) and the target, as to_xy(target) gives them.
   std::pair<Tensor, Tensor> to_xy(const std::vector<std::string>& features, const std::string& target) const;
-  // A string column as codes into its sorted distinct values (so classic/ can one-hot it). Throws
+  // A string column as codes into its sorted distinct values. Each table gets its own codes, so to code a
+  // test table like the training one pass the training categories (or use fit_schema / to_xy). Throws
   // kiln::Error for a numeric column.
   Categorical categorical(const std::string& name) const;
+  Categorical categorical(const std::string& name, const std::vector<std::string>& categories) const;
 
  private:
   int64_t find(const std::string& name) const;

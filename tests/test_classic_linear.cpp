@@ -103,13 +103,13 @@ TEST(ClassicLinear, RegressorErrors) {
   EXPECT_CONTAINS(error_of([&] {
                     r.set_params({{"alpha", std::string("big")}});
                   }),
-                  "Ridge.set_params: parameter \"alpha\" expects a double, got string");
+                  "Ridge.set_params: parameter 'alpha' must be a number, got string 'big'");
   EXPECT_CONTAINS(error_of([&] {
                     r.set_params({{"alpah", 1.0}});
                   }),
-                  "unknown parameter \"alpah\" (valid: alpha");
+                  "unknown parameter 'alpah'; valid: alpha, fit_intercept");
   EXPECT_CONTAINS(error_of([&] { Ridge({.alpha = -1}).fit(ds.X, ds.y); }),
-                  "Ridge.fit: alpha must be >= 0, got -1");
+                  "Ridge.fit: alpha must be >= 0 and finite, got -1");
   EXPECT_CONTAINS(error_of([&] {
                     r.fit(ds.X, select_rows(ds.y, {0, 1, 2}));
                   }),

@@ -303,14 +303,14 @@ TEST(Table, FeatureAndTargetTensors) {
   Table t = parse_csv("x1,x2,flag,label\n1,0.5,true,cat\n2,1.5,false,dog\n3,2.5,true,cat\n");
   auto [x, y] = t.to_xy({}, "label");
   EXPECT_EQ(x.shape(), (kiln::Shape{3, 3}));
-  EXPECT_EQ(x.dtype(), DType::f32);
+  EXPECT_EQ(x.dtype(), DType::f64);  // the classic estimators compute in f64
   EXPECT_EQ(kiln::testing::values(x), (std::vector<double>{1, 0.5, 1, 2, 1.5, 0, 3, 2.5, 1}));
   EXPECT_EQ(y.dtype(), DType::i64);
   EXPECT_EQ(y.shape(), (kiln::Shape{3}));
   EXPECT_EQ(kiln::testing::values(y), (std::vector<double>{0, 1, 0}));
   auto [x2, y2] = t.to_xy({"x1"}, "x2");
   EXPECT_EQ(x2.shape(), (kiln::Shape{3, 1}));
-  EXPECT_EQ(y2.dtype(), DType::f32);
+  EXPECT_EQ(y2.dtype(), DType::f64);
   EXPECT_EQ(kiln::testing::values(t.to_tensor({"x2"}, DType::f64)), (std::vector<double>{0.5, 1.5, 2.5}));
 }
 

@@ -13,6 +13,7 @@
 #include "kiln/nn/train/lr_find.h"
 #include "kiln/nn/train/metrics.h"
 #include "kiln/nn/train/mlflow_callback.h"
+#include "kiln/nn/train/neural_net_estimator.h"
 #include "kiln/nn/train/progress_bar.h"
 #include "kiln/nn/train/tensorboard_callback.h"
 #include "kiln/nn/train/train_checkpoint.h"
