@@ -128,6 +128,12 @@ OPTIMIZERS = [
     ("adamw_f32", lambda p: optim.AdamW(p, lr=1e-2, **NF), {"dtype": torch.float32}),
     ("sgd_nesterov_f32", lambda p: optim.SGD(p, lr=0.05, momentum=0.8, nesterov=True, **NF),
      {"dtype": torch.float32}),
+    ("adamax_default", lambda p: optim.Adamax(p, lr=1e-2, **NF), {}),
+    ("adamax_options", lambda p: optim.Adamax(p, lr=2e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, **NF),
+     {}),
+    ("adamax_maximize_two_groups", lambda p: optim.Adamax(groups(p, {"lr": 5e-3, "weight_decay": 0.2}), lr=1e-2,
+                                                          maximize=True, **NF), {}),
+    ("adamax_f32", lambda p: optim.Adamax(p, lr=1e-2, **NF), {"dtype": torch.float32}),
 ]
 
 

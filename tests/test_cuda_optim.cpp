@@ -56,6 +56,7 @@ std::vector<std::pair<std::string, MakeOptimizer>> configurations() {
        make<Adagrad>(AdagradOptions{.lr = 0.1, .weight_decay = 1e-2, .maximize = true})},
       {"NAdam", make<NAdam>(NAdamOptions{.lr = 1e-2})},
       {"NAdam wd", make<NAdam>(NAdamOptions{.lr = 1e-2, .weight_decay = 1e-2})},
+      {"Adamax wd maximize", make<Adamax>(AdamaxOptions{.lr = 1e-2, .weight_decay = 1e-2, .maximize = true})},
       {"RAdam", make<RAdam>(RAdamOptions{.lr = 1e-2})},
       {"RAdam wd", make<RAdam>(RAdamOptions{.lr = 1e-2, .weight_decay = 1e-2})},
   };

@@ -38,6 +38,7 @@ std::vector<std::pair<std::string, MakeOptimizer>> all_optimizers() {
        make<Adagrad>(AdagradOptions{.lr = 0.1, .lr_decay = 0.01, .initial_accumulator_value = 0.1})},
       {"NAdam", make<NAdam>(NAdamOptions{.lr = 1e-2})},
       {"RAdam", make<RAdam>(RAdamOptions{.lr = 1e-2})},
+      {"Adamax", make<Adamax>(AdamaxOptions{.lr = 1e-2, .weight_decay = 1e-2})},
   };
 }
 
@@ -361,7 +362,7 @@ TEST(Optim, ConstructionErrors) {
   EXPECT_CONTAINS(
       error_of([&] { SGD({p}, {.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .nesterov = true}); }),
       "dampening 0.1");
-  for (const char* name : {"Adam", "AdamW", "NAdam", "RAdam"}) {
+  for (const char* name : {"Adam", "AdamW", "NAdam", "RAdam", "Adamax"}) {
     auto build = [&](double lr, double b1, double b2, double eps, double wd) {
       std::array<double, 2> betas{b1, b2};
       if (std::string(name) == "Adam") Adam({p}, {.lr = lr, .betas = betas, .eps = eps, .weight_decay = wd});
@@ -371,6 +372,8 @@ TEST(Optim, ConstructionErrors) {
         NAdam({p}, {.lr = lr, .betas = betas, .eps = eps, .weight_decay = wd});
       if (std::string(name) == "RAdam")
         RAdam({p}, {.lr = lr, .betas = betas, .eps = eps, .weight_decay = wd});
+      if (std::string(name) == "Adamax")
+        Adamax({p}, {.lr = lr, .betas = betas, .eps = eps, .weight_decay = wd});
     };
     SCOPED_TRACE(name);
     EXPECT_CONTAINS(error_of([&] { build(-0.1, 0.9, 0.999, 1e-8, 0); }),

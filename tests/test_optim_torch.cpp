@@ -115,6 +115,13 @@ const std::map<std::string, OptimizerCase>& optimizer_cases() {
       {"adamw_f32", {make<AdamW>(AdamWOptions{.lr = 1e-2}), kiln::DType::f32}},
       {"sgd_nesterov_f32",
        {make<SGD>(SGDOptions{.lr = 0.05, .momentum = 0.8, .nesterov = true}), kiln::DType::f32}},
+      {"adamax_default", {make<Adamax>(AdamaxOptions{.lr = 1e-2})}},
+      {"adamax_options",
+       {make<Adamax>(AdamaxOptions{.lr = 2e-2, .betas = {0.8, 0.99}, .eps = 1e-6, .weight_decay = 0.1})}},
+      {"adamax_maximize_two_groups",
+       {make_groups<Adamax>({{"lr", 5e-3}, {"weight_decay", 0.2}},
+                            AdamaxOptions{.lr = 1e-2, .maximize = true})}},
+      {"adamax_f32", {make<Adamax>(AdamaxOptions{.lr = 1e-2}), kiln::DType::f32}},
   };
   return table;
 }

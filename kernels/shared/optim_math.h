@@ -257,6 +257,36 @@ struct RadamUpdate {
   }
 };
 
+// Adamax. state: {exp_avg, exp_inf}; scalar[0] = lr / (1 - beta1^t).
+// u = max(beta2 * u, |g| + eps) (NaN wins, as torch.amax); p -= clr * m / u.
+template <class T>
+struct AdamaxUpdate {
+  Moments<T> mo;
+  T e, decay, neg_clr, sign;
+  KILN_HOST_DEVICE AdamaxUpdate(const OptimStepArgs& a, const double* s)
+      : mo(a),
+        e(static_cast<T>(a.eps)),
+        decay(static_cast<T>(a.weight_decay)),
+        neg_clr(static_cast<T>(-s[0])),
+        sign(sign_of<T>(a)) {}
+  static KILN_HOST_DEVICE Branches<1> branches(const OptimStepArgs& a, const double*) {
+    return {{a.weight_decay != 0.0}};
+  }
+  template <class Wd>
+  KILN_HOST_DEVICE void operator()(int64_t i, T* p, const T* g, T* m, T* u, T*, Wd has_wd) const {
+    const T pi = p[i];
+    T gi = sign * g[i];
+    if (has_wd) gi = gi + decay * pi;
+    const T mi = mo.first(m[i], gi);
+    m[i] = mi;
+    const T decayed = u[i] * mo.b2;
+    const T bound = (gi < T(0) ? -gi : gi) + e;
+    const T ui = (decayed != decayed || decayed > bound) ? decayed : bound;
+    u[i] = ui;
+    p[i] = pi + neg_clr * mi / ui;
+  }
+};
+
 }  // namespace kiln::optim_math
 
 // Every update, as X(kernel, Functor): OptimKernel's values and both backends' dispatch come from this
@@ -267,7 +297,8 @@ struct RadamUpdate {
   X(rmsprop, RmspropUpdate)   \
   X(adagrad, AdagradUpdate)   \
   X(nadam, NadamUpdate)       \
-  X(radam, RadamUpdate)
+  X(radam, RadamUpdate)       \
+  X(adamax, AdamaxUpdate)
 
 namespace kiln {
 
