@@ -89,11 +89,14 @@ std::vector<Candidate> candidates(bool class_weights) {
   return c;
 }
 
-void write_probabilities(const std::string& path, const Tensor& proba) {
-  std::string text = "p_yes\n";
+// One line per test row: the predicted label's code and the probability of "yes".
+void write_predictions(const std::string& path, const Tensor& pred, const Tensor& proba) {
+  std::string text = "pred,p_yes\n";
   std::vector<double> p = proba.to_vector<double>();
+  std::vector<int64_t> y = pred.to_vector<int64_t>();
   char buf[64];
-  for (size_t i = 1; i < p.size(); i += 2) std::snprintf(buf, sizeof buf, "%.17g\n", p[i]), text += buf;
+  for (size_t i = 0; i < y.size(); ++i)
+    std::snprintf(buf, sizeof buf, "%lld,%.17g\n", static_cast<long long>(y[i]), p[2 * i + 1]), text += buf;
   nn::train::write_file_atomically(path, text);
 }
 
@@ -197,7 +200,10 @@ int main(int argc, char** argv) {
       nn::train::write_file_atomically(out_dir + "/split.csv", rows);
       std::string summary = "model,cv_auc,val_auc,test_auc\n";
       for (const Scored& s : scored) {
-        write_probabilities(out_dir + "/test_" + s.name + ".csv", s.test_proba);
+        write_predictions(out_dir + "/test_" + s.name + ".csv", s.test_pred, s.test_proba);
+        nn::train::write_file_atomically(
+            out_dir + "/report_" + s.name + ".txt",
+            C::classification_report(y_test, s.test_pred, {.target_names = schema.classes, .digits = 4}));
         summary += s.name + "," + std::to_string(s.cv_auc) + "," + std::to_string(s.val_auc) + "," +
                    std::to_string(s.test_auc) + "\n";
       }

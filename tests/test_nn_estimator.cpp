@@ -103,15 +103,11 @@ TEST(NNEstimator, ParamsByNameCloneAndFittedState) {
   EXPECT_EQ(std::get<double>(params.at("lr")), 1.0);
   net.set_params({{"hidden_sizes", int64_t{12}}, {"lr", 0.01}});
   EXPECT_EQ(net.params().hidden_sizes, (std::vector<int64_t>{12}));
-  EXPECT_CONTAINS(
-      error_of([&] {
-        net.set_params({{"width", int64_t{3}}});
-      }),
-      "NeuralNetClassifier.set_params: unknown parameter \"width\" (valid: activation, batch_size");
   EXPECT_CONTAINS(error_of([&] {
-                    net.set_params({{"epochs", 2.5}});
+                    net.set_params({{"width", int64_t{3}}});
                   }),
-                  "parameter \"epochs\" must be an integer");
+                  "NeuralNetClassifier.set_params: unknown parameter 'width'; valid: activation, batch_size");
+  EXPECT_CONTAINS(error_of([&] { net.set_params({{"epochs", 2.5}}); }), "parameter 'epochs' must be an int");
   EXPECT_CONTAINS(error_of([&] {
                     net.set_params({{"hidden_sizes", std::string("8,x")}});
                   }),
@@ -150,9 +146,10 @@ TEST(NNEstimator, BadInputIsAClearError) {
                   }),
                   "y has one class (1)");
   NeuralNetClassifier bad({.lr = -1});
-  EXPECT_CONTAINS(error_of([&] { bad.fit(ok, y); }), "NeuralNetClassifier.fit: lr must be > 0, got -1");
+  EXPECT_CONTAINS(error_of([&] { bad.fit(ok, y); }),
+                  "NeuralNetClassifier.fit: lr must be > 0 and finite, got -1");
   NeuralNetRegressor reg({.class_weight = "balanced"});
-  EXPECT_CONTAINS(error_of([&] { reg.fit(ok, y.to(DType::f64)); }), "(a classifier's option)");
+  EXPECT_CONTAINS(error_of([&] { reg.fit(ok, y.to(DType::f64)); }), "class_weight is a classifier's option");
   net.fit(ok, y);
   EXPECT_CONTAINS(error_of([&] {
                     net.predict(kiln::from_vector(std::vector<double>{1, 2, 3}, kiln::Shape{1, 3}));

@@ -23,40 +23,20 @@
 namespace kiln::nn::train {
 namespace {
 
-// Every parameter, by its scikit-learn-style name, in sorted order.
-template <class P, class F>
-void visit_params(P& p, F&& f) {
-  f("activation", p.activation);
-  f("batch_size", p.batch_size);
-  f("class_weight", p.class_weight);
-  f("dropout", p.dropout);
-  f("early_stopping", p.early_stopping);
-  f("epochs", p.epochs);
-  f("hidden_sizes", p.hidden_sizes);
-  f("lr", p.lr);
-  f("optimizer", p.optimizer);
-  f("patience", p.patience);
-  f("random_state", p.random_state);
-  f("validation_fraction", p.validation_fraction);
-  f("verbose", p.verbose);
-  f("weight_decay", p.weight_decay);
-}
-
 std::string join_sizes(const std::vector<int64_t>& sizes) {
   std::string out;
   for (int64_t s : sizes) out += (out.empty() ? "" : ",") + std::to_string(s);
   return out;
 }
 
-template <class T>
-classic::ParamValue to_value(const T& v) {
-  if constexpr (std::is_same_v<T, std::vector<int64_t>>)
-    return join_sizes(v);
-  else
-    return v;
-}
-
-std::vector<int64_t> parse_sizes(const std::string& cls, const std::string& text) {
+// hidden_sizes from a ParamMap value: "64,32", or one integer width.
+std::vector<int64_t> parse_sizes(const std::string& cls, const classic::ParamValue& value) {
+  std::string text;
+  if (const auto* i = std::get_if<int64_t>(&value)) text = std::to_string(*i);
+  KILN_CHECK(text.size() || std::holds_alternative<std::string>(value), cls,
+             ".set_params: parameter 'hidden_sizes' must be a width (int) or widths (\"64,32\"), got ",
+             classic::param::str(value));
+  if (text.empty()) text = std::get<std::string>(value);
   std::vector<int64_t> out;
   std::stringstream in(text);
   std::string part;
@@ -74,44 +54,12 @@ std::vector<int64_t> parse_sizes(const std::string& cls, const std::string& text
   return out;
 }
 
-template <class T>
-void assign(const std::string& cls, const std::string& key, const classic::ParamValue& v, T& out) {
-  auto wrong = [&](const char* want) {
-    KILN_CHECK(false, cls, ".set_params: parameter \"", key, "\" must be ", want);
-  };
-  if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-    if (const auto* s = std::get_if<std::string>(&v)) return void(out = parse_sizes(cls, *s));
-    if (const auto* i = std::get_if<int64_t>(&v)) return void(out = parse_sizes(cls, std::to_string(*i)));
-    wrong("a width (int) or widths (\"64,32\")");
-  } else if constexpr (std::is_same_v<T, double>) {
-    if (const auto* d = std::get_if<double>(&v)) return void(out = *d);
-    if (const auto* i = std::get_if<int64_t>(&v)) return void(out = static_cast<double>(*i));
-    wrong("a number");
-  } else {
-    if (const auto* x = std::get_if<T>(&v)) return void(out = *x);
-    wrong(std::is_same_v<T, bool> ? "a bool" : std::is_same_v<T, int64_t> ? "an integer" : "a string");
-  }
-}
-
 void check_params(const std::string& cls, const NeuralNetParams& p, bool classify) {
   const std::string who = cls + ".fit";
+  classic::params::validate(p, who);
   for (int64_t h : p.hidden_sizes) KILN_CHECK(h > 0, who, ": hidden_sizes must be positive, got ", h);
-  KILN_CHECK(p.activation == "relu" || p.activation == "tanh" || p.activation == "gelu", who,
-             ": activation must be \"relu\", \"tanh\" or \"gelu\", got \"", p.activation, "\"");
-  KILN_CHECK(p.optimizer == "adam" || p.optimizer == "adamw" || p.optimizer == "sgd", who,
-             ": optimizer must be \"adam\", \"adamw\" or \"sgd\", got \"", p.optimizer, "\"");
-  KILN_CHECK(p.dropout >= 0 && p.dropout < 1, who, ": dropout must be in [0, 1), got ", p.dropout);
-  KILN_CHECK(p.lr > 0, who, ": lr must be > 0, got ", p.lr);
-  KILN_CHECK(p.weight_decay >= 0, who, ": weight_decay must be >= 0, got ", p.weight_decay);
-  KILN_CHECK(p.epochs >= 1, who, ": epochs must be >= 1, got ", p.epochs);
-  KILN_CHECK(p.batch_size >= 1, who, ": batch_size must be >= 1, got ", p.batch_size);
-  KILN_CHECK(p.validation_fraction > 0 && p.validation_fraction < 1, who,
-             ": validation_fraction must be in (0, 1), got ", p.validation_fraction);
-  KILN_CHECK(p.patience >= 0, who, ": patience must be >= 0, got ", p.patience);
-  KILN_CHECK(p.random_state >= 0, who, ": random_state must be >= 0, got ", p.random_state);
-  KILN_CHECK(p.class_weight.empty() || (classify && p.class_weight == "balanced"), who,
-             ": class_weight must be \"\" or \"balanced\"", classify ? "" : " (a classifier's option)",
-             ", got \"", p.class_weight, "\"");
+  KILN_CHECK(p.class_weight.empty() || classify, who,
+             ": class_weight is a classifier's option; a regressor takes \"\", got '", p.class_weight, "'");
 }
 
 // X as the network's f32 input: 2-D, floating, finite, with the features seen in fit.
@@ -197,25 +145,22 @@ NetCore& NetCore::operator=(const NetCore& other) {
 }
 
 classic::ParamMap NetCore::get_params() const {
-  classic::ParamMap m;
-  visit_params(params, [&](const char* key, const auto& field) { m[key] = to_value(field); });
+  classic::ParamMap m = classic::params::to_map(params);
+  m["hidden_sizes"] = join_sizes(params.hidden_sizes);
   return m;
 }
 
 void NetCore::set_params(const std::string& cls, const classic::ParamMap& changes) {
+  const classic::ParamMap known = get_params();  // the error for an unknown name lists hidden_sizes too
+  for (const auto& [key, _] : changes)
+    if (!known.count(key)) classic::param::unknown(cls, key, known);
+  classic::ParamMap rest = changes;
   NeuralNetParams next = params;  // all or nothing: a bad entry leaves the parameters as they were
-  for (const auto& [key, value] : changes) {
-    bool known = false;
-    visit_params(next, [&](const char* k, auto& field) {
-      if (key == k) known = true, assign(cls, key, value, field);
-    });
-    if (!known) {
-      std::string valid;
-      visit_params(
-          next, [&](const char* k, const auto&) { valid += (valid.empty() ? "" : ", ") + std::string(k); });
-      KILN_CHECK(false, cls, ".set_params: unknown parameter \"", key, "\" (valid: ", valid, ")");
-    }
+  if (auto it = rest.find("hidden_sizes"); it != rest.end()) {
+    next.hidden_sizes = parse_sizes(cls, it->second);
+    rest.erase(it);
   }
+  classic::params::assign(next, rest, cls);
   params = next;
 }
 

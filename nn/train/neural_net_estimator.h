@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kiln/classic/estimator.h"
+#include "kiln/classic/params.h"
 #include "kiln/nn/module.h"
 #include "kiln/nn/train/history.h"
 
@@ -51,6 +52,25 @@ struct NeuralNetParams {
   std::string class_weight = "";  // classifier only: "" or "balanced" (scikit-learn's compute_class_weight)
   int64_t random_state = 0;
   int64_t verbose = 0;  // train::fit's verbose
+
+  // Every field but hidden_sizes (a list, which ParamValue cannot hold; NetCore maps it to "64,32").
+  template <class Visit>
+  void fields(Visit&& visit) {
+    namespace P = classic::param;
+    visit("activation", activation, P::one_of({"relu", "tanh", "gelu"}));
+    visit("batch_size", batch_size, P::at_least(1));
+    visit("class_weight", class_weight, P::one_of({"", "balanced"}));
+    visit("dropout", dropout, P::interval(0, 1, true, false));
+    visit("early_stopping", early_stopping);
+    visit("epochs", epochs, P::at_least(1));
+    visit("lr", lr, P::greater_than(0));
+    visit("optimizer", optimizer, P::one_of({"adam", "adamw", "sgd"}));
+    visit("patience", patience, P::at_least(0));
+    visit("random_state", random_state, P::at_least(0));
+    visit("validation_fraction", validation_fraction, P::open(0, 1));
+    visit("verbose", verbose, P::closed(0, 2));
+    visit("weight_decay", weight_decay, P::at_least(0));
+  }
 };
 
 // Builds the network for n_features inputs and n_outputs outputs (classes, or 1 for a regressor).
