@@ -1,12 +1,14 @@
 // tests/test_fused.cpp: the fused ops on the CPU beyond the op table (tests/support/op_cases.cpp, which
 // gradchecks them): softmax_cross_entropy against the composite formula and at awkward values, their
 // errors, bias_act against the unfused ops, and nn::Sequential's Linear + activation fusion (same values,
-// same gradients, hooks still fire).
+// same gradients, hooks still fire, shown by operator<<, and off when switched off).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 
+#include "support/graph.h"
 #include "support/helpers.h"
 
 namespace kiln::testing {
@@ -209,6 +211,54 @@ TEST(FusedSequential, HooksStillFireAndTheirResultsCount) {
   EXPECT_EQ(lin_calls, 1);
   model[0]->remove_hook(lin_hook);
   expect_close(model(x), plain, 0.0);
+}
+
+std::string printed(const nn::Module& m) {
+  std::ostringstream os;
+  os << m;
+  return os.str();
+}
+
+TEST(FusedSequential, OperatorPrintMarksEachFusedPair) {
+  nn::Sequential model{nn::Linear(6, 8), nn::ReLU(),       nn::Linear(8, 8),
+                       nn::Dropout(0.1), nn::Linear(8, 5), nn::LeakyReLU(0.3)};
+  const std::string text = printed(model);
+  EXPECT_CONTAINS(text,
+                  "(0): Linear(in_features=6, out_features=8, bias=true)  # fused with (1): linear + relu "
+                  "in one pass\n  (1): ReLU()\n");
+  EXPECT_CONTAINS(text, "(2): Linear(in_features=8, out_features=8, bias=true)\n");  // Dropout does not fuse
+  EXPECT_CONTAINS(text,
+                  "(4): Linear(in_features=8, out_features=5, bias=true)  # fused with (5): linear + "
+                  "leaky_relu in one pass\n");
+  // A hooked pair runs unfused, and the print says so.
+  int64_t hook =
+      model[1]->register_forward_hook([](nn::Module&, const Tensor&, const Tensor& y) { return y; });
+  EXPECT_CONTAINS(printed(model), "(0): Linear(in_features=6, out_features=8, bias=true)\n");
+  model[1]->remove_hook(hook);
+  model.set_fuse_linear_activation(false);
+  EXPECT_EQ(printed(model).find("fused"), std::string::npos) << printed(model);
+}
+
+TEST(FusedSequential, SwitchedOffRunsEveryChildOnItsOwn) {
+  manual_seed(13);
+  nn::Sequential model{nn::Linear(6, 8), nn::GELU(), nn::Linear(8, 5), nn::Sigmoid()};
+  EXPECT_TRUE(model.fuse_linear_activation());  // the default
+  Tensor x = randn({7, 6});
+  // Fused, each activation is applied inside a bias_act node (Linear's own bias add is a bias_act too).
+  auto fused_ops = graph_ops(model(x));
+  EXPECT_EQ(fused_ops.count("gelu") + fused_ops.count("sigmoid"), 0u);
+
+  model.set_fuse_linear_activation(false);
+  EXPECT_FALSE(model.fuse_linear_activation());
+  Tensor y = model(x);
+  auto plain_ops = graph_ops(y);
+  EXPECT_EQ(plain_ops.count("gelu"), 1u);
+  EXPECT_EQ(plain_ops.count("sigmoid"), 1u);
+  // Unfused is exactly the children called one after the other.
+  Tensor y_ref = x;
+  for (size_t i = 0; i < model.size(); ++i) y_ref = (*model[static_cast<int64_t>(i)])(y_ref);
+  EXPECT_EQ(values(y), values(y_ref));
+  expect_fusion_invisible(model, x);
 }
 
 TEST(FusedSequential, ShapeErrorsStillNameTheLinear) {
