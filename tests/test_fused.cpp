@@ -121,6 +121,31 @@ TEST(FusedSoftmax, LargeLogitsDoNotOverflowInEitherLayout) {
   EXPECT_FALSE(std::isnan(q[4]));
 }
 
+// Targets a loss has checked reach the op without a second scan, give the same loss, count the ignored
+// entries, and cannot be used with logits of another class count.
+TEST(FusedCrossEntropy, CheckedTargetsAreCountedAndBoundToTheirK) {
+  manual_seed(8);
+  Tensor x = randn({5, 3});
+  Tensor t = from_vector(std::vector<double>{0, -100, 2, -100, 1}, Shape{5}, DType::i64);
+  const autograd::ClassTargets checked = autograd::check_class_targets("my_loss", x, t, 3, -100);
+  EXPECT_EQ(checked.ignored(), 2);
+  EXPECT_EQ(checked.classes(), 3);
+  EXPECT_EQ(values(softmax_cross_entropy(x, checked, {}, 0.1)),
+            values(softmax_cross_entropy(x, t, {}, -100, 0.1)));
+  EXPECT_CONTAINS(
+      error_of([&] {
+        softmax_cross_entropy(randn({5, 4}), checked, {}, 0.0);
+      }),
+      "softmax_cross_entropy: the targets were checked for K = 3 classes, but logits [5, 4] have 4");
+  EXPECT_CONTAINS(
+      error_of([&] { autograd::check_class_targets("my_loss", x, t, 2, -100); }),
+      "my_loss: target holds class index 2, out of range for K = 2 classes (input [5, 3], target [5]");
+  EXPECT_CONTAINS(error_of([&] { autograd::check_class_targets("my_loss", x, t, 3, 0); }),
+                  "my_loss: target holds the negative class index -100");
+  EXPECT_CONTAINS(error_of([&] { autograd::check_class_targets("my_loss", x, cast(t, DType::f32), 3, 0); }),
+                  "my_loss: class-index target must be i64");
+}
+
 // bias_act against the unfused add + activation, values and both gradients.
 TEST(FusedBiasAct, MatchesAddThenActivation) {
   const std::pair<Activation, std::function<Tensor(const Tensor&)>> cases[] = {
