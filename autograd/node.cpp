@@ -120,8 +120,8 @@ std::shared_ptr<Node> gradient_edge(const Tensor& t) {
   return acc;
 }
 
-void record(const char* name, const std::vector<Tensor>& inputs, Tensor& result, BackwardFn fn,
-            bool save_output, bool save_inputs) {
+void record(OpName name, const std::vector<Tensor>& inputs, Tensor& result, BackwardFn fn, bool save_output,
+            bool save_inputs) {
   std::vector<std::shared_ptr<Node>> edges;
   edges.reserve(inputs.size());
   for (const Tensor& t : inputs) edges.push_back(gradient_edge(t));

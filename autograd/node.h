@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "kiln/autograd/op_list.h"
 #include "kiln/tensor/tensor.h"
 
 namespace kiln::autograd {
@@ -97,10 +98,10 @@ class EnableGradGuard {
 // True when recording is on and any defined input requires a gradient.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);
 bool needs_grad(const std::vector<Tensor>& inputs);
-// Records `result` as the output of op `name` over `inputs` with `fn` as its backward; marks it as
-// requiring grad. With save_output, fn receives the output (re-attached) as its second argument.
+// Records `result` as the output of op `name` (listed in op_list.h) over `inputs` with `fn` as its backward;
+// marks it as requiring grad. With save_output, fn receives the output (re-attached) as its second argument.
 // With save_inputs, backward fails with a kiln::Error if an input is modified in place before it runs.
-void record(const char* name, const std::vector<Tensor>& inputs, Tensor& result, BackwardFn fn,
+void record(OpName name, const std::vector<Tensor>& inputs, Tensor& result, BackwardFn fn,
             bool save_output = false, bool save_inputs = false);
 // The node through which gradient reaches `t` (its grad_fn, or its leaf accumulator), or null.
 std::shared_ptr<Node> gradient_edge(const Tensor& t);

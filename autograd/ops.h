@@ -9,6 +9,7 @@
 #include <array>
 #include <vector>
 
+#include "kiln/autograd/class_targets.h"
 #include "kiln/tensor/backend.h"
 #include "kiln/tensor/tensor.h"
 
@@ -174,6 +175,10 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // composite path, when it requires grad).
 Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight = {},
                              int64_t ignore_index = -100, double label_smoothing = 0.0);
+// The same with targets a loss has already checked (autograd::check_class_targets), so they are not
+// scanned again; their K must be the logits'.
+Tensor softmax_cross_entropy(const Tensor& logits, const autograd::ClassTargets& target, const Tensor& weight,
+                             double label_smoothing);
 // act(x + bias) in one pass: x (..., D), bias (D); negative_slope is leaky_relu's.
 Tensor bias_act(const Tensor& x, const Tensor& bias, Activation act, double negative_slope = 0.01);
 

@@ -20,22 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "demo_models.h"
+
 using namespace kiln;
 namespace T = kiln::nn::train;
 namespace F = kiln::nn::functional;
 
 namespace {
-
-nn::ModulePtr build(const std::string& model) {
-  if (model == "mlp")
-    return std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 512), nn::ReLU(), nn::Dropout(0.2),
-                                            nn::Linear(512, 256), nn::ReLU(), nn::Dropout(0.2),
-                                            nn::Linear(256, 10));
-  return std::make_shared<nn::Sequential>(
-      nn::Conv2d(1, 32, 3, {.padding = 1}), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
-      nn::Conv2d(32, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
-      nn::Linear(64 * 7 * 7, 128), nn::ReLU(), nn::Dropout(0.25), nn::Linear(128, 10));
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -63,7 +54,7 @@ struct Run {
 Run make_run(const std::string& which, const data::DatasetPtr& train, int epochs) {
   manual_seed(42);
   Run r;
-  r.model = build(which);
+  r.model = kiln::bench::build_demo_model(which);
   r.opt = std::make_unique<optim::AdamW>(r.model->parameters(),
                                          optim::AdamWOptions{.lr = 1e-3, .weight_decay = 1e-2});
   r.sched =

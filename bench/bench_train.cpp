@@ -29,20 +29,11 @@
 #include <string>
 #include <vector>
 
+#include "demo_models.h"
+
 using namespace kiln;
 
 namespace {
-
-nn::ModulePtr build(const std::string& model) {
-  if (model == "mlp")
-    return std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 512), nn::ReLU(), nn::Dropout(0.2),
-                                            nn::Linear(512, 256), nn::ReLU(), nn::Dropout(0.2),
-                                            nn::Linear(256, 10));
-  return std::make_shared<nn::Sequential>(
-      nn::Conv2d(1, 32, 3, {.padding = 1}), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
-      nn::Conv2d(32, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(), nn::MaxPool2d(2), nn::Flatten(),
-      nn::Linear(64 * 7 * 7, 128), nn::ReLU(), nn::Dropout(0.25), nn::Linear(128, 10));
-}
 
 // Whether the optimizer's step may be captured into a CUDA Graph: an optimizer that keeps its step count
 // and scalars on the device says so through capturable() (the CUDA optimizer work adds it); without that
@@ -68,7 +59,7 @@ struct Config {
 int run(const Config& c) {
   set_num_threads(c.threads);
   manual_seed(1);
-  nn::ModulePtr model = build(c.model);
+  nn::ModulePtr model = kiln::bench::build_demo_model(c.model);
   model->train();
   model->to(c.device);
   // Optimizers that cannot run on the model's device (CPU-only ones, for now) leave a forward + backward

@@ -1,7 +1,6 @@
-// nn/container.cpp: Sequential, ModuleList and ModuleDict. Sequential runs a Linear immediately followed
-// by an activation module as one fused linear (bias + activation in one pass) when neither has hooks:
-// the values and gradients are those of the two modules run one after the other. Depends on
-// nn/module.h, nn/linear.h and nn/activation.h.
+// nn/container.cpp: Sequential, ModuleList and ModuleDict. Sequential's Linear + activation fusion is
+// decided in one place (fused_activation_after), which both forward() and the printed note read. Depends
+// on nn/module.h, nn/linear.h and nn/activation.h.
 #include "kiln/nn/container.h"
 
 #include <optional>
@@ -35,6 +34,17 @@ std::optional<std::pair<Activation, double>> fusable_activation(const Module& m)
     return std::pair{Activation::leaky_relu, static_cast<const LeakyReLU&>(m).negative_slope};
   return std::nullopt;
 }
+
+// The activation child i + 1 applies when child i is a Linear that forward() fuses with it.
+std::optional<std::pair<Activation, double>> fused_activation_after(const Sequential& s, size_t i) {
+  const auto& kids = s.named_children();
+  if (!s.fuse_linear_activation() || i + 1 >= kids.size()) return std::nullopt;
+  const Module& layer = *kids[i].second;
+  const Module& next = *kids[i + 1].second;
+  // Hooks must see (and may replace) each module's own output, so a hooked pair runs unfused.
+  if (typeid(layer) != typeid(Linear) || layer.has_hooks() || next.has_hooks()) return std::nullopt;
+  return fusable_activation(next);
+}
 }  // namespace
 
 Tensor Sequential::forward(const Tensor& x) {
@@ -42,17 +52,21 @@ Tensor Sequential::forward(const Tensor& x) {
   const auto& kids = named_children();
   for (size_t i = 0; i < kids.size(); ++i) {
     Module& layer = *kids[i].second;
-    if (i + 1 < kids.size() && typeid(layer) == typeid(Linear) && !layer.has_hooks() &&
-        !kids[i + 1].second->has_hooks()) {
-      if (auto act = fusable_activation(*kids[i + 1].second)) {
-        y = static_cast<Linear&>(layer).forward_activated(y, act->first, act->second);
-        ++i;
-        continue;
-      }
+    if (auto act = fused_activation_after(*this, i)) {
+      y = static_cast<Linear&>(layer).forward_activated(y, act->first, act->second);
+      ++i;
+      continue;
     }
     y = layer(y);
   }
   return y;
+}
+
+std::string Sequential::child_note(size_t index) const {
+  if (auto act = fused_activation_after(*this, index))
+    return std::string("fused with (") + named_children()[index + 1].first + "): linear + " +
+           activation_name(act->first) + " in one pass";
+  return "";
 }
 
 void Sequential::push_back(ModulePtr module) { add_child(std::to_string(size()), std::move(module)); }

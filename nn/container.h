@@ -13,7 +13,11 @@
 
 namespace kiln::nn {
 
-// Runs its children in order, each on the previous one's output.
+// Runs its children in order, each on the previous one's output. A Linear directly followed by ReLU, GELU,
+// SiLU, Sigmoid, Tanh or LeakyReLU (those exact classes, neither with hooks) runs as one fused linear: the
+// bias and the activation in one pass over the output (bias_act), with the values and gradients of the two
+// modules run one after the other. operator<< marks each fused pair; set_fuse_linear_activation(false)
+// runs every child on its own (to profile or debug the unfused graph).
 class Sequential : public Module {
  public:
   Sequential() = default;
@@ -25,6 +29,11 @@ class Sequential : public Module {
   }
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Sequential"; }
+  std::string child_note(std::size_t index) const override;
+
+  // Linear + activation fusion, on by default.
+  void set_fuse_linear_activation(bool enabled) { fuse_linear_activation_ = enabled; }
+  bool fuse_linear_activation() const { return fuse_linear_activation_; }
 
   void push_back(ModulePtr module);
   template <class M>
@@ -34,6 +43,9 @@ class Sequential : public Module {
   std::size_t size() const { return named_children().size(); }
   // The i-th layer (negative counts from the end); throws kiln::Error when out of range.
   ModulePtr operator[](int64_t i) const;
+
+ private:
+  bool fuse_linear_activation_ = true;
 };
 
 // Holds modules without a forward of its own (for models that loop over their layers).

@@ -3,8 +3,8 @@
 // softmax_cross_entropy op (one kernel forward, one backward) and reduces here; nll_loss and
 // probability targets are composed of log_softmax, gather and reductions. Depends on autograd/ops.h and
 // nn/loss_detail.h.
-// Targets are scanned once on the CPU (N * d1 * ... integers) to
-// reject out-of-range classes with a message naming the loss and to count ignored entries.
+// Class-index targets are checked once, here (autograd::check_class_targets: one scan on the CPU, naming the
+// loss), and handed to the op as checked; the count of ignored entries picks the mean's divisor.
 #include <cmath>
 #include <cstdint>
 
@@ -17,6 +17,8 @@ namespace kiln::nn::functional {
 
 namespace {
 
+using autograd::check_class_targets;
+using autograd::ClassTargets;
 using detail::scalar_as;
 
 // The class dim of an (N, K, ...) or unbatched (K) input.
@@ -39,38 +41,6 @@ int64_t check_index_target(const char* op, const Tensor& input, const Tensor& ta
   int64_t k = input.shape()[class_dim(input)];
   KILN_CHECK(k > 0, op, ": input ", shape_str(input.shape()), " has no classes");
   return k;
-}
-
-// Every target is in [0, K) or equal to ignore_index; returns how many are ignored, or kUnknownIgnored off
-// the CPU: there the check is a device kernel whose error surfaces at the next synchronization
-// (Backend::check_index), so a training step never waits for the device to count targets.
-constexpr int64_t kUnknownIgnored = -1;
-int64_t scan_index_target(const char* op, const Tensor& input, const Tensor& target, int64_t k,
-                          int64_t ignore_index) {
-  if (!target.device().is_cpu()) {
-    backend(target.device())
-        .check_index(
-            target,
-            IndexCheck{
-                .op = op, .what = "K =", .lo = 0, .hi = k, .has_allowed = true, .allowed = ignore_index});
-    return kUnknownIgnored;
-  }
-  Tensor t = target.contiguous();
-  const int64_t* p = t.data<int64_t>();
-  int64_t ignored = 0;
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-    if (p[i] == ignore_index) {
-      ++ignored;
-      continue;
-    }
-    KILN_CHECK(p[i] >= 0, op, ": target holds the negative class index ", p[i], " (input ",
-               shape_str(input.shape()), ", target ", shape_str(target.shape()), "; ignore_index is ",
-               ignore_index, ")");
-    KILN_CHECK(p[i] < k, op, ": target holds class index ", p[i], ", out of range for K = ", k,
-               " classes (input ", shape_str(input.shape()), ", target ", shape_str(target.shape()),
-               "; valid: 0 to ", k - 1, " or ignore_index ", ignore_index, ")");
-  }
-  return ignored;
 }
 
 void check_class_weight(const char* op, const Tensor& weight, const Tensor& input, int64_t k) {
@@ -101,46 +71,62 @@ Tensor divide_by_weight(const Tensor& numerator, const Tensor& denominator) {
   return numerator / where(empty, 1.0, denominator) + nan_if_empty;
 }
 
-// The number of targets not ignored, as a scalar of like's dtype and device: from the host count on the CPU,
-// counted on the device where it is kUnknownIgnored (ignore_mask is then defined).
-Tensor count_not_ignored(const Tensor& target, const Tensor& ignore_mask, int64_t ignored,
-                         const Tensor& like) {
-  if (ignored != kUnknownIgnored) return scalar_as(static_cast<double>(target.numel() - ignored), like);
-  Tensor ones = full(target.shape(), 1.0, {.dtype = like.dtype(), .device = like.device()});
-  return sum(where(ignore_mask, 0.0, ones));
+// The ignored entries of checked targets: mask true where ignored (only built when some are, or may be,
+// off the CPU) and the targets with those entries replaced by class 0, so they can index safely.
+struct IgnoredTargets {
+  Tensor mask;
+  Tensor safe;
+};
+IgnoredTargets mask_ignored(const ClassTargets& t) {
+  if (t.ignored() == 0) return {Tensor(), t.tensor()};
+  Tensor mask = eq(t.tensor(), full({}, static_cast<double>(t.ignore_index()),
+                                    {.dtype = DType::i64, .device = t.tensor().device()}));
+  return {mask, where(mask, 0.0, t.tensor())};
 }
 
-// nll_loss after the target has been checked and scanned, reduced as asked.
-Tensor nll_core(const Tensor& logp, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                int64_t ignored, Reduction reduction, const char* op) {
+// weight[target] for every target (ignored ones read class 0), in the target's shape.
+Tensor picked_weights(const Tensor& weight, const ClassTargets& t, const IgnoredTargets& ig) {
+  return reshape(index_select(weight, 0, reshape(ig.safe, {-1})), t.tensor().shape());
+}
+
+// PyTorch's mean over class-index targets: the summed loss divided by the summed weights w of the targets
+// not ignored (their count where w is undefined). The count comes from the host scan on the CPU and is
+// summed on the device elsewhere.
+Tensor mean_over_targets(const Tensor& loss, const ClassTargets& t, const IgnoredTargets& ig, const Tensor& w,
+                         const Tensor& like) {
+  Tensor denom;
+  if (w.defined()) {
+    denom = t.ignored() != 0 ? sum(where(ig.mask, 0.0, w)) : sum(w);
+  } else if (t.ignored() != ClassTargets::kUnknownIgnored) {
+    denom = scalar_as(static_cast<double>(t.tensor().numel() - t.ignored()), like);
+  } else {
+    Tensor ones = full(t.tensor().shape(), 1.0, {.dtype = like.dtype(), .device = like.device()});
+    denom = sum(where(ig.mask, 0.0, ones));
+  }
+  return divide_by_weight(sum(loss), denom);
+}
+
+// nll_loss after the target has been checked, reduced as asked.
+Tensor nll_core(const Tensor& logp, const ClassTargets& target, const Tensor& weight, Reduction reduction,
+                const char* op) {
   KILN_CHECK(reduction != Reduction::batchmean, op,
              ": reduction batchmean is only for kl_div (use mean, sum or none)");
   int64_t cdim = class_dim(logp);
-  Tensor ignore_mask;  // true where ignored; only built when some are (or may be: kUnknownIgnored)
-  Tensor safe_target = target;
-  if (ignored != 0) {
-    ignore_mask = eq(target, full({}, static_cast<double>(ignore_index),
-                                  {.dtype = DType::i64, .device = target.device()}));
-    safe_target = where(ignore_mask, 0.0, target);  // any valid class: its pick is masked out below
-  }
-  Tensor picked = squeeze(gather(logp, cdim, unsqueeze(safe_target, cdim)), cdim);
-  if (!weight.defined() && ignored == 0) {
+  const IgnoredTargets ig = mask_ignored(target);
+  Tensor picked = squeeze(gather(logp, cdim, unsqueeze(ig.safe, cdim)), cdim);
+  if (!weight.defined() && target.ignored() == 0) {
     if (reduction == Reduction::none) return neg(picked);
     if (reduction == Reduction::sum) return neg(sum(picked));
     return neg(mean(picked));
   }
   // Ignored entries are selected away rather than multiplied by 0, so a -inf log-probability picked at a
   // placeholder class cannot turn into NaN.
-  Tensor w = weight.defined() ? reshape(index_select(weight, 0, reshape(safe_target, {-1})), target.shape())
-                              : Tensor();
+  Tensor w = weight.defined() ? picked_weights(weight, target, ig) : Tensor();
   Tensor loss = w.defined() ? neg(picked * w) : neg(picked);
-  if (ignored != 0) loss = where(ignore_mask, 0.0, loss);
+  if (target.ignored() != 0) loss = where(ig.mask, 0.0, loss);
   if (reduction == Reduction::none) return loss;
   if (reduction == Reduction::sum) return sum(loss);
-  Tensor denom = !w.defined()   ? count_not_ignored(target, ignore_mask, ignored, logp)
-                 : ignored != 0 ? sum(where(ignore_mask, 0.0, w))
-                                : sum(w);
-  return divide_by_weight(sum(loss), denom);
+  return mean_over_targets(loss, target, ig, w, logp);
 }
 
 Tensor cross_entropy_probs(const Tensor& input, const Tensor& logp, const Tensor& target,
@@ -173,8 +159,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLOptions& o) 
   detail::check_defined(op, target, "target");
   int64_t k = check_index_target(op, input, target);
   check_class_weight(op, o.weight, input, k);
-  int64_t ignored = scan_index_target(op, input, target, k, o.ignore_index);
-  return nll_core(input, target, o.weight, o.ignore_index, ignored, o.reduction, op);
+  return nll_core(input, check_class_targets(op, input, target, k, o.ignore_index), o.weight, o.reduction,
+                  op);
 }
 
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
@@ -198,32 +184,17 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   if (is_floating(target.dtype())) return cross_entropy_probs(input, log_softmax(input, cdim), target, o, k);
 
   check_index_target(op, input, target);
-  // Off the CPU the fused op checks the targets on the device itself (no host scan, no second check).
-  int64_t ignored =
-      target.device().is_cpu() ? scan_index_target(op, input, target, k, o.ignore_index) : kUnknownIgnored;
+  const ClassTargets checked = check_class_targets(op, input, target, k, o.ignore_index);
   // One fused kernel computes the per-element loss (label smoothing and class weights included) and, in
   // the backward, (softmax - smoothed target) * weight * g; only the reduction is left here.
-  Tensor loss = softmax_cross_entropy(input, target, o.weight, o.ignore_index, o.label_smoothing);
+  Tensor loss = softmax_cross_entropy(input, checked, o.weight, o.label_smoothing);
   if (o.reduction == Reduction::none) return loss;
   if (o.reduction == Reduction::sum) return sum(loss);
-  if (!o.weight.defined() && ignored == 0) return mean(loss);
-  // PyTorch's weighted mean: divided by the summed weights of the non-ignored targets (their count
-  // without weights); smoothing shares that divisor.
-  Tensor denom;
-  Tensor safe_target = target;
-  Tensor ignore_mask;
-  if (ignored != 0) {
-    ignore_mask = eq(target, full({}, static_cast<double>(o.ignore_index),
-                                  {.dtype = DType::i64, .device = target.device()}));
-    safe_target = where(ignore_mask, 0.0, target);
-  }
-  if (!o.weight.defined()) {
-    denom = count_not_ignored(target, ignore_mask, ignored, input);
-  } else {
-    Tensor w = reshape(index_select(o.weight, 0, reshape(safe_target, {-1})), target.shape());
-    denom = ignored != 0 ? sum(where(ignore_mask, 0.0, w)) : sum(w);
-  }
-  return divide_by_weight(sum(loss), denom);
+  if (!o.weight.defined() && checked.ignored() == 0) return mean(loss);
+  // Smoothing shares the weighted mean's divisor, as in PyTorch.
+  const IgnoredTargets ig = mask_ignored(checked);
+  return mean_over_targets(loss, checked, ig,
+                           o.weight.defined() ? picked_weights(o.weight, checked, ig) : Tensor(), input);
 }
 
 }  // namespace kiln::nn::functional

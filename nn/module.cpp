@@ -265,9 +265,11 @@ std::ostream& print_module(std::ostream& os, const Module& m, int indent) {
   os << m.type_name() << "(" << m.extra_repr();
   if (!m.children_.empty()) {
     os << "\n";
-    for (const auto& [name, c] : m.children_) {
+    for (size_t i = 0; i < m.children_.size(); ++i) {
+      const auto& [name, c] = m.children_[i];
       os << std::string(indent + 2, ' ') << "(" << name << "): ";
       print_module(os, *c, indent + 2);
+      if (std::string note = m.child_note(i); !note.empty()) os << "  # " << note;
       os << "\n";
     }
     os << std::string(indent, ' ');

@@ -48,6 +48,8 @@ class Module {
   // The class name shown by operator<< ("Linear"), and the text inside its parentheses.
   virtual std::string type_name() const = 0;
   virtual std::string extra_repr() const { return ""; }
+  // A remark operator<< appends to the line of child `index` (a container saying how it runs that child).
+  virtual std::string child_note(std::size_t /*index*/) const { return ""; }
 
   // ---- parameters, buffers, children (registration order; recursive ones depth-first, own entries first)
   std::vector<Tensor> parameters(bool recurse = true) const;

@@ -1,12 +1,14 @@
 // tests/test_fused.cpp: the fused ops on the CPU beyond the op table (tests/support/op_cases.cpp, which
 // gradchecks them): softmax_cross_entropy against the composite formula and at awkward values, their
 // errors, bias_act against the unfused ops, and nn::Sequential's Linear + activation fusion (same values,
-// same gradients, hooks still fire).
+// same gradients, hooks still fire, shown by operator<<, and off when switched off).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <sstream>
 
+#include "support/graph.h"
 #include "support/helpers.h"
 
 namespace kiln::testing {
@@ -119,6 +121,31 @@ TEST(FusedSoftmax, LargeLogitsDoNotOverflowInEitherLayout) {
   EXPECT_FALSE(std::isnan(q[4]));
 }
 
+// Targets a loss has checked reach the op without a second scan, give the same loss, count the ignored
+// entries, and cannot be used with logits of another class count.
+TEST(FusedCrossEntropy, CheckedTargetsAreCountedAndBoundToTheirK) {
+  manual_seed(8);
+  Tensor x = randn({5, 3});
+  Tensor t = from_vector(std::vector<double>{0, -100, 2, -100, 1}, Shape{5}, DType::i64);
+  const autograd::ClassTargets checked = autograd::check_class_targets("my_loss", x, t, 3, -100);
+  EXPECT_EQ(checked.ignored(), 2);
+  EXPECT_EQ(checked.classes(), 3);
+  EXPECT_EQ(values(softmax_cross_entropy(x, checked, {}, 0.1)),
+            values(softmax_cross_entropy(x, t, {}, -100, 0.1)));
+  EXPECT_CONTAINS(
+      error_of([&] {
+        softmax_cross_entropy(randn({5, 4}), checked, {}, 0.0);
+      }),
+      "softmax_cross_entropy: the targets were checked for K = 3 classes, but logits [5, 4] have 4");
+  EXPECT_CONTAINS(
+      error_of([&] { autograd::check_class_targets("my_loss", x, t, 2, -100); }),
+      "my_loss: target holds class index 2, out of range for K = 2 classes (input [5, 3], target [5]");
+  EXPECT_CONTAINS(error_of([&] { autograd::check_class_targets("my_loss", x, t, 3, 0); }),
+                  "my_loss: target holds the negative class index -100");
+  EXPECT_CONTAINS(error_of([&] { autograd::check_class_targets("my_loss", x, cast(t, DType::f32), 3, 0); }),
+                  "my_loss: class-index target must be i64");
+}
+
 // bias_act against the unfused add + activation, values and both gradients.
 TEST(FusedBiasAct, MatchesAddThenActivation) {
   const std::pair<Activation, std::function<Tensor(const Tensor&)>> cases[] = {
@@ -209,6 +236,54 @@ TEST(FusedSequential, HooksStillFireAndTheirResultsCount) {
   EXPECT_EQ(lin_calls, 1);
   model[0]->remove_hook(lin_hook);
   expect_close(model(x), plain, 0.0);
+}
+
+std::string printed(const nn::Module& m) {
+  std::ostringstream os;
+  os << m;
+  return os.str();
+}
+
+TEST(FusedSequential, OperatorPrintMarksEachFusedPair) {
+  nn::Sequential model{nn::Linear(6, 8), nn::ReLU(),       nn::Linear(8, 8),
+                       nn::Dropout(0.1), nn::Linear(8, 5), nn::LeakyReLU(0.3)};
+  const std::string text = printed(model);
+  EXPECT_CONTAINS(text,
+                  "(0): Linear(in_features=6, out_features=8, bias=true)  # fused with (1): linear + relu "
+                  "in one pass\n  (1): ReLU()\n");
+  EXPECT_CONTAINS(text, "(2): Linear(in_features=8, out_features=8, bias=true)\n");  // Dropout does not fuse
+  EXPECT_CONTAINS(text,
+                  "(4): Linear(in_features=8, out_features=5, bias=true)  # fused with (5): linear + "
+                  "leaky_relu in one pass\n");
+  // A hooked pair runs unfused, and the print says so.
+  int64_t hook =
+      model[1]->register_forward_hook([](nn::Module&, const Tensor&, const Tensor& y) { return y; });
+  EXPECT_CONTAINS(printed(model), "(0): Linear(in_features=6, out_features=8, bias=true)\n");
+  model[1]->remove_hook(hook);
+  model.set_fuse_linear_activation(false);
+  EXPECT_EQ(printed(model).find("fused"), std::string::npos) << printed(model);
+}
+
+TEST(FusedSequential, SwitchedOffRunsEveryChildOnItsOwn) {
+  manual_seed(13);
+  nn::Sequential model{nn::Linear(6, 8), nn::GELU(), nn::Linear(8, 5), nn::Sigmoid()};
+  EXPECT_TRUE(model.fuse_linear_activation());  // the default
+  Tensor x = randn({7, 6});
+  // Fused, each activation is applied inside a bias_act node (Linear's own bias add is a bias_act too).
+  auto fused_ops = graph_ops(model(x));
+  EXPECT_EQ(fused_ops.count("gelu") + fused_ops.count("sigmoid"), 0u);
+
+  model.set_fuse_linear_activation(false);
+  EXPECT_FALSE(model.fuse_linear_activation());
+  Tensor y = model(x);
+  auto plain_ops = graph_ops(y);
+  EXPECT_EQ(plain_ops.count("gelu"), 1u);
+  EXPECT_EQ(plain_ops.count("sigmoid"), 1u);
+  // Unfused is exactly the children called one after the other.
+  Tensor y_ref = x;
+  for (size_t i = 0; i < model.size(); ++i) y_ref = (*model[static_cast<int64_t>(i)])(y_ref);
+  EXPECT_EQ(values(y), values(y_ref));
+  expect_fusion_invisible(model, x);
 }
 
 TEST(FusedSequential, ShapeErrorsStillNameTheLinear) {

@@ -20,6 +20,7 @@
 #include <kiln/kiln.h>
 
 #include "support/fixture.h"
+#include "support/graph.h"
 #include "support/helpers.h"
 
 namespace {
@@ -29,6 +30,7 @@ using kiln::Tensor;
 using kiln::nn::Reduction;
 using kiln::test::FixtureCase;
 using kiln::testing::error_of;
+using kiln::testing::graph_ops;
 namespace F = kiln::nn::functional;
 namespace nn = kiln::nn;
 
@@ -364,21 +366,6 @@ TEST(CrossEntropy, EqualsNllOfLogSoftmaxAndTheHandWrittenFastPath) {
   nn::CrossEntropyLoss smoothed({.label_smoothing = 0.1});
   EXPECT_GT(smoothed(x, y).item<double>(), 0.0);
   EXPECT_NE(smoothed(x, y).item<double>(), ce);
-}
-
-// The recorded ops of a graph, by name (accumulators excluded), walked from `out`.
-std::multiset<std::string> graph_ops(const Tensor& out) {
-  std::multiset<std::string> names;
-  std::vector<std::shared_ptr<kiln::autograd::Node>> stack{out.grad_fn()};
-  std::set<const kiln::autograd::Node*> seen;
-  while (!stack.empty()) {
-    auto n = stack.back();
-    stack.pop_back();
-    if (!n || !seen.insert(n.get()).second) continue;
-    if (!n->is_accumulator()) names.insert(n->name());
-    for (const auto& in : n->inputs()) stack.push_back(in);
-  }
-  return names;
 }
 
 // The hot path (index targets, no weight, nothing ignored, no smoothing) records the fused

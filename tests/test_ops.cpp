@@ -1,5 +1,6 @@
 // tests/test_ops.cpp: runs the op table (support/op_cases.h) in every mode (on CUDA also in f16 and bf16),
-// and checks that the table covers every op in autograd/op_list.h.
+// and checks that the table covers every op in autograd/op_list.h and that every node an op records is
+// listed there.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "support/graph.h"
 #include "support/op_cases.h"
 
 namespace kiln::testing {
@@ -27,6 +29,33 @@ TEST(OpTableCoverage, EveryOpInTheListHasACase) {
         << "op '" << info.name << "' has no case in tests/support/op_cases.cpp";
   }
   for (const auto& name : covered) EXPECT_TRUE(listed.count(name)) << "case for unknown op '" << name << "'";
+}
+
+// record() accepts only names listed in op_list.h (OpName is checked at compile time); the same lookup
+// at run time over every graph the table records, first and second order, shows no node escapes it.
+static_assert(autograd::is_node_name("relu") && autograd::is_node_name("slice_backward"));
+static_assert(!autograd::is_node_name("Relu") && !autograd::is_node_name("relu "));
+static_assert(autograd::op_info(autograd::Op::bias_act).arity == 2);
+static_assert(autograd::op_index("matmul") == static_cast<size_t>(autograd::Op::matmul));
+
+TEST(OpTableCoverage, EveryRecordedNodeIsListed) {
+  std::set<std::string> seen;
+  for (const auto& c : op_cases()) {
+    if (!c.gradcheck || c.large) continue;
+    auto inputs = make_inputs(c, DType::f64, true);
+    Tensor y = c.fn(inputs);
+    for (const auto& name : graph_ops(y)) seen.insert(name);
+    std::vector<Tensor> wrt;
+    for (const auto& t : inputs)
+      if (t.requires_grad()) wrt.push_back(t);
+    auto grads = autograd::grad({sum(y)}, wrt, {}, /*retain_graph=*/true, /*create_graph=*/true,
+                                /*allow_unused=*/true);
+    for (const auto& g : grads)
+      if (g.defined())
+        for (const auto& name : graph_ops(g)) seen.insert(name);
+  }
+  for (const auto& name : seen) EXPECT_TRUE(autograd::is_node_name(name)) << "recorded node '" << name << "'";
+  EXPECT_GT(seen.size(), 50u);  // the walk reached the table's graphs
 }
 
 TEST(OpTableCoverage, NondiffOpsAreNotGradchecked) {

@@ -19,14 +19,9 @@ using kiln::testing::bitwise_equal;
 using kiln::testing::blobs;
 using kiln::testing::error_of;
 using kiln::testing::mlp;
+using kiln::testing::quiet;
 
 namespace {
-
-T::FitOptions quiet(T::FitOptions o = {}) {
-  o.verbose = 0;
-  o.diagnostics = false;
-  return o;
-}
 
 fs::path temp_dir(const std::string& name) {
   fs::path p = fs::temp_directory_path() / ("kiln_train_" + name + "_" + std::to_string(::getpid()));

@@ -16,16 +16,7 @@ using kiln::testing::bitwise_equal;
 using kiln::testing::blobs;
 using kiln::testing::error_of;
 using kiln::testing::mlp;
-
-namespace {
-
-T::FitOptions quiet(T::FitOptions o = {}) {
-  o.verbose = 0;
-  o.diagnostics = false;
-  return o;
-}
-
-}  // namespace
+using kiln::testing::quiet;
 
 TEST(TrainFit, LearnsSeparableBlobsAndRecordsHistory) {
   manual_seed(1);

@@ -105,6 +105,11 @@ TEST(TrainMetrics, TopKAccuracyCountsLabelsAmongTheKHighestScores) {
   }
   T::TopKAccuracy top1(1);
   EXPECT_DOUBLE_EQ(batched(top1, c.logits, c.labels), classic::accuracy_score(c.labels, c.pred));
+  // Ties at the k-th score count for the label (both tied classes are "in the top 1").
+  T::TopKAccuracy tie(1);
+  tie.update(from_vector(std::vector<float>{1, 2, 2, 5, 5, 0}, Shape{2, 3}),
+             from_vector(std::vector<int64_t>{1, 1}));
+  EXPECT_DOUBLE_EQ(tie.compute(), 1.0);
   EXPECT_EQ(T::make_metric("top_3_accuracy")->name(), "top_3_accuracy");
 }
 

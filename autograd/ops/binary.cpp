@@ -14,7 +14,7 @@ using Grads = std::vector<Tensor>;
 // Runs kernel k on (a, b) and records backward(g, a, b, out) -> {grad_a, grad_b} (before un-broadcast).
 // saves_inputs: backward reads a and b (so in-place changes to them before backward are an error).
 template <class F>
-Tensor binary_op(const char* name, BinaryKernel k, const Tensor& a, const Tensor& b, F backward,
+Tensor binary_op(autograd::OpName name, BinaryKernel k, const Tensor& a, const Tensor& b, F backward,
                  bool saves_inputs = true) {
   check_defined(name, a, "first operand");
   check_defined(name, b, "second operand");

@@ -54,6 +54,11 @@ void check_index_range(const Tensor& index, int64_t lo, int64_t hi, const char* 
                        const char* what = "a dimension of size",
                        std::optional<int64_t> allowed = std::nullopt, const char* detail = nullptr);
 
+// The first entry of the CPU i64 `target` that is neither a class in [0, classes) nor ignore_index (none:
+// nullopt); `ignored` receives how many entries equal ignore_index. The one scan of class targets.
+std::optional<int64_t> first_invalid_class(const Tensor& target, int64_t classes, int64_t ignore_index,
+                                           int64_t& ignored);
+
 }  // namespace kiln::autograd::detail
 
 namespace kiln {

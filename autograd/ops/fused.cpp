@@ -66,11 +66,10 @@ void check_ce_targets(const Tensor& target, int64_t k, int64_t ignore_index) {
     check_index_range(target, 0, k, "softmax_cross_entropy", "K =", ignore_index);
     return;
   }
-  const Tensor t = target.contiguous();
-  const int64_t* p = t.data<int64_t>();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i)
-    KILN_CHECK(p[i] == ignore_index || (p[i] >= 0 && p[i] < k), "softmax_cross_entropy: target holds ", p[i],
-               ", not a class in [0, ", k, ") nor ignore_index (", ignore_index, ")");
+  int64_t ignored = 0;
+  if (auto bad = first_invalid_class(target, k, ignore_index, ignored))
+    KILN_CHECK(false, "softmax_cross_entropy: target holds ", *bad, ", not a class in [0, ", k,
+               ") nor ignore_index (", ignore_index, ")");
 }
 
 // The target distribution T (O, K, I) of the kernel contract, as a constant (no gradient).
@@ -167,12 +166,9 @@ Tensor act_grad_composite(Activation act, double slope, const Tensor& g, const T
   return g * (cdf + z * pdf);
 }
 
-}  // namespace
-
-Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
-                             int64_t ignore_index, double label_smoothing) {
-  const CeGeometry geo = check_ce(logits, target, weight, label_smoothing);
-  check_ce_targets(target, geo.k, ignore_index);
+// softmax_cross_entropy once the targets are known to be classes or ignore_index.
+Tensor ce_checked(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                  double label_smoothing, const CeGeometry& geo) {
   const double eps = label_smoothing;
   const Shape x_view{geo.outer, geo.k, geo.inner}, t_view{geo.outer, 1, geo.inner};
   if (!has_fused(logits, FusedKernel::cross_entropy) || (weight.defined() && weight.requires_grad()))
@@ -206,11 +202,29 @@ Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const T
   return loss;
 }
 
+}  // namespace
+
+Tensor softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                             int64_t ignore_index, double label_smoothing) {
+  const CeGeometry geo = check_ce(logits, target, weight, label_smoothing);
+  check_ce_targets(target, geo.k, ignore_index);
+  return ce_checked(logits, target, weight, ignore_index, label_smoothing, geo);
+}
+
+Tensor softmax_cross_entropy(const Tensor& logits, const autograd::ClassTargets& target, const Tensor& weight,
+                             double label_smoothing) {
+  const CeGeometry geo = check_ce(logits, target.tensor(), weight, label_smoothing);
+  KILN_CHECK(target.classes() == geo.k,
+             "softmax_cross_entropy: the targets were checked for K = ", target.classes(),
+             " classes, but logits ", shape_str(logits.shape()), " have ", geo.k);
+  return ce_checked(logits, target.tensor(), weight, target.ignore_index(), label_smoothing, geo);
+}
+
 Tensor bias_act(const Tensor& x, const Tensor& bias, Activation act, double negative_slope) {
   return trace::traced(
       "bias_act",
       [&]() -> Tensor {
-        const char* op = "bias_act";
+        constexpr autograd::OpName op = "bias_act";
         check_defined(op, x);
         check_defined(op, bias, "bias");
         check_floating(op, x);

@@ -140,7 +140,7 @@ Tensor amin(const Tensor& x, const Shape& dims_in, bool keepdim) {
 }
 
 namespace {
-ValuesIndices extreme_dim(ReduceKernel k, const Tensor& x, int64_t dim, bool keepdim, const char* op) {
+ValuesIndices extreme_dim(ReduceKernel k, const Tensor& x, int64_t dim, bool keepdim, autograd::OpName op) {
   check_defined(op, x);
   KILN_CHECK(x.dim() > 0, op, ": needs at least one dimension, got a 0-d tensor");
   Shape dims{wrap_dim(dim, x.dim(), op)};

@@ -68,7 +68,7 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op, const Shape
   return out;
 }
 
-void record_reshape_back(const char* name, const Tensor& x, Tensor& out) {
+void record_reshape_back(autograd::OpName name, const Tensor& x, Tensor& out) {
   if (!autograd::needs_grad({&x})) return;
   Shape in_shape = x.shape();
   record(name, {x}, out, [in_shape](const Tensor& g, const Tensor&) { return Grads{reshape(g, in_shape)}; });

@@ -13,7 +13,7 @@ using namespace autograd::detail;
 namespace {
 using Grads = std::vector<Tensor>;
 
-Tensor softmax_op(const char* name, const Tensor& x, int64_t dim, bool log) {
+Tensor softmax_op(autograd::OpName name, const Tensor& x, int64_t dim, bool log) {
   check_defined(name, x);
   if (autocast::needs_f32({&x})) return softmax_op(name, autocast::upper(x), dim, log);  // f32 under autocast
   check_floating(name, x);

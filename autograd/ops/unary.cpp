@@ -14,7 +14,7 @@ using Grads = std::vector<Tensor>;
 // Runs kernel k and records `backward(g, x, y)` where it is needed.
 // ReadsX: the backward reads x, not only the saved output, so x must not change before backward runs.
 template <bool ReadsX = true, class F>
-Tensor unary_op(const char* name, UnaryKernel k, const Tensor& x, F backward, double alpha = 0.0) {
+Tensor unary_op(autograd::OpName name, UnaryKernel k, const Tensor& x, F backward, double alpha = 0.0) {
   check_defined(name, x);
   // PyTorch's promotion: a floating function (exp, log, sqrt, ...) of an integer or bool tensor is computed
   // in float32 (the default dtype) instead of being refused.

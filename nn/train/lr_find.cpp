@@ -1,3 +1,5 @@
+// nn/train/lr_find.cpp: the learning-rate range test (an exponential sweep of the rate over a few batches,
+// the model, optimizer, loader and generator put back afterwards) and its two suggestions.
 #include "kiln/nn/train/lr_find.h"
 
 #include <algorithm>
@@ -17,10 +19,8 @@ StateDict deep_copy(const StateDict& s) {
   for (const auto& [name, t] : s) out.insert(name, t.detach().clone());
   return out;
 }
-}  // namespace
 
-LRFindResult lr_find(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader,
-                     const LRFindOptions& o) {
+void check_options(const LRFindOptions& o, const data::DataLoader& loader) {
   KILN_CHECK(o.start_lr > 0 && std::isfinite(o.start_lr), "lr_find: start_lr must be > 0, got ", o.start_lr);
   KILN_CHECK(o.end_lr > o.start_lr && std::isfinite(o.end_lr), "lr_find: end_lr (", o.end_lr,
              ") must be finite and > start_lr (", o.start_lr, ")");
@@ -29,6 +29,38 @@ LRFindResult lr_find(nn::Module& model, optim::Optimizer& optimizer, data::DataL
              o.smooth_beta);
   KILN_CHECK(o.diverge_threshold > 1, "lr_find: diverge_threshold must be > 1, got ", o.diverge_threshold);
   KILN_CHECK(loader.size() > 0, "lr_find: the loader is empty (no batches)");
+}
+
+// Fills the two suggested learning rates from the sweep: the steepest descent of the smoothed loss, and a
+// tenth of the rate at its minimum.
+void suggest(LRFindResult& r) {
+  // The suggestions ignore the diverged tail and fastai's skipped ends.
+  std::size_t n = r.smoothed_losses.size();
+  while (n > 0 && !std::isfinite(r.smoothed_losses[n - 1])) --n;
+  if (n >= 2) {
+    std::size_t lo = std::min<std::size_t>(n / 10, 10),
+                hi = n > 5 && n - lo > 5 ? n - std::min<std::size_t>(5, n / 10) : n;
+    std::size_t steep = lo, min_i = lo;
+    double steep_slope = INFINITY;
+    for (std::size_t i = lo; i < hi; ++i) {
+      // numpy.gradient of the smoothed loss against log lr: central differences inside, one-sided at the
+      // ends.
+      const std::size_t a = i == 0 ? 0 : i - 1, b = i + 1 < n ? i + 1 : i;
+      if (a == b) continue;
+      const double slope =
+          (r.smoothed_losses[b] - r.smoothed_losses[a]) / (std::log(r.lrs[b]) - std::log(r.lrs[a]));
+      if (slope < steep_slope) steep_slope = slope, steep = i;
+      if (r.smoothed_losses[i] < r.smoothed_losses[min_i]) min_i = i;
+    }
+    r.suggestion_steep = r.lrs[steep];
+    r.suggestion_min_div10 = r.lrs[min_i] / 10;
+  }
+}
+}  // namespace
+
+LRFindResult lr_find(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader,
+                     const LRFindOptions& o) {
+  check_options(o, loader);
 
   // Everything the sweep changes, to put back exactly.
   const StateDict model_state = deep_copy(model.state_dict());
@@ -92,27 +124,7 @@ LRFindResult lr_find(nn::Module& model, optim::Optimizer& optimizer, data::DataL
   }
   restore();
 
-  // The suggestions ignore the diverged tail and fastai's skipped ends.
-  std::size_t n = r.smoothed_losses.size();
-  while (n > 0 && !std::isfinite(r.smoothed_losses[n - 1])) --n;
-  if (n >= 2) {
-    std::size_t lo = std::min<std::size_t>(n / 10, 10),
-                hi = n > 5 && n - lo > 5 ? n - std::min<std::size_t>(5, n / 10) : n;
-    std::size_t steep = lo, min_i = lo;
-    double steep_slope = INFINITY;
-    for (std::size_t i = lo; i < hi; ++i) {
-      // numpy.gradient of the smoothed loss against log lr: central differences inside, one-sided at the
-      // ends.
-      const std::size_t a = i == 0 ? 0 : i - 1, b = i + 1 < n ? i + 1 : i;
-      if (a == b) continue;
-      const double slope =
-          (r.smoothed_losses[b] - r.smoothed_losses[a]) / (std::log(r.lrs[b]) - std::log(r.lrs[a]));
-      if (slope < steep_slope) steep_slope = slope, steep = i;
-      if (r.smoothed_losses[i] < r.smoothed_losses[min_i]) min_i = i;
-    }
-    r.suggestion_steep = r.lrs[steep];
-    r.suggestion_min_div10 = r.lrs[min_i] / 10;
-  }
+  suggest(r);
   return r;
 }
 

@@ -86,8 +86,9 @@ class Accuracy : public Metric {
   Tensor correct_, count_;
 };
 
-// Fraction of samples whose label is among the k highest scores (scikit-learn's top_k_accuracy_score:
-// a tie at the k-th score counts against the label only when strictly more than k-1 scores beat it).
+// Fraction of samples whose label is among the k highest scores: a label counts when fewer than k scores
+// are strictly higher than its own, so a tie at the k-th score counts in its favour (Keras's rule;
+// scikit-learn's top_k_accuracy_score breaks such ties by class index instead, which can differ).
 class TopKAccuracy : public Metric {
  public:
   explicit TopKAccuracy(int64_t k = 5);

@@ -431,6 +431,7 @@ std::vector<OpCase> build() {
   c.push_back({"reshape", "view_flatten", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
                  return flatten(view(x[0], {6, 4}) * 2.0, 0);
                }});
+  c.push_back({"view", "", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) { return view(x[0], {4, -1}); }});
   c.push_back({"permute", "", {In::range({2, 3, 4}, -1, 1)}, [](const V& x) {
                  return permute(x[0], {2, 0, 1});
                }});

@@ -1,5 +1,5 @@
 // tests/support/train_fixtures.h: data and models shared by the nn/train tests: separable Gaussian blobs,
-// small MLPs, a Fashion-MNIST subset, and bitwise comparison of model states.
+// small MLPs, a Fashion-MNIST subset, quiet fit options, and bitwise comparison of model states.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -35,6 +35,13 @@ inline std::shared_ptr<nn::Sequential> mlp(int64_t in, int64_t hidden, int64_t o
     return std::make_shared<nn::Sequential>(nn::Linear(in, hidden), nn::ReLU(), nn::Dropout(dropout),
                                             nn::Linear(hidden, out));
   return std::make_shared<nn::Sequential>(nn::Linear(in, hidden), nn::ReLU(), nn::Linear(hidden, out));
+}
+
+// `o` without the progress bar and the diagnostics report, for tests that read only the history.
+inline nn::train::FitOptions quiet(nn::train::FitOptions o = {}) {
+  o.verbose = 0;
+  o.diagnostics = false;
+  return o;
 }
 
 // The first n training images of Fashion-MNIST as f32 (n, 1, 28, 28) in [0, 1] with their labels.
