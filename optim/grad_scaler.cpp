@@ -81,8 +81,8 @@ void GradScaler::unscale_(Optimizer& optimizer) {
     }
     const Backend& b = backend(device);
     for (const Tensor& g : grads)
-      KILN_CHECK(b.supports('p', static_cast<int>(OptimKernel::unscale), g.dtype()),
-                 "GradScaler.unscale_: the ", b.name, " backend has no unscale_check kernel for ", g.dtype());
+      KILN_CHECK(b.supports(OptimKernel::unscale, g.dtype()), "GradScaler.unscale_: the ", b.name,
+                 " backend has no unscale_check kernel for ", g.dtype());
     const TensorOptions f32{.dtype = DType::f32, .device = device};
     Tensor found = zeros({}, f32);
     b.unscale_check(grads, found, full({}, inv, f32));

@@ -27,8 +27,8 @@ void StepBatch::run(const OptimStepArgs& args, const char* op) {
         done[j] = true;
       }
     const Backend& b = backend(device);
-    KILN_CHECK(b.supports('p', static_cast<int>(args.kernel), dtype), op, ": the ", b.name,
-               " backend has no ", kernel_name(args.kernel), " kernel for ", dtype, " parameters");
+    KILN_CHECK(b.supports(args.kernel, dtype), op, ": the ", b.name, " backend has no ",
+               kernel_name(args.kernel), " kernel for ", dtype, " parameters");
     b.optim_step(args, batch);
   }
   for (auto& d : data_) d.commit();
