@@ -128,7 +128,7 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // x (N, ..., D_in) @ weight (D_out, D_in)^T + bias (D_out); bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 // act(linear(x, weight, bias)), with the bias and the activation applied in one pass (bias_act);
-// negative_slope is leaky_relu's. Activation (tensor/backend.h): none, relu, gelu, silu, sigmoid, tanh,
+// negative_slope is leaky_relu's. Activation (tensor/activation.h): none, relu, gelu, silu, sigmoid, tanh,
 // leaky_relu.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias, Activation act,
               double negative_slope = 0.01);

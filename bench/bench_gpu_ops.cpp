@@ -60,7 +60,7 @@ void gemm_cases(const Options& o) {
   };
   run("gemm_4096_f32", DType::f32, false);
   run("gemm_4096_tf32", DType::f32, true);
-  if (cuda_table.supports('g', 0, DType::bf16)) {
+  if (cuda_table.supports(GemmKernel::gemm, DType::bf16)) {
     run("gemm_4096_bf16", DType::bf16, false);
   } else {
     std::printf("gemm_4096_bf16 skipped no bf16 GEMM on CUDA yet\n");

@@ -4,7 +4,7 @@
 #include <cstdint>
 
 #include "kiln/nn/module.h"
-#include "kiln/tensor/backend.h"
+#include "kiln/tensor/activation.h"
 
 namespace kiln::nn {
 

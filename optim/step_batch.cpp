@@ -7,7 +7,7 @@
 namespace kiln::optim::detail {
 
 void require_kernel(const Backend& b, OptimKernel k, DType dtype, const char* op) {
-  KILN_CHECK(b.supports('p', static_cast<int>(k), dtype), op, ": the ", b.name, " backend has no ",
+  KILN_CHECK(b.supports(k, dtype), op, ": the ", b.name, " backend has no ",
              kernel_name(k), " kernel for ", dtype, " parameters");
 }
 

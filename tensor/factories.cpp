@@ -172,8 +172,7 @@ Tensor draw(RandomKernel k, const Shape& shape, TensorOptions options, double a,
   options.requires_grad = false;
   Tensor t = empty(shape, options);
   const Backend& be = backend(options.device);
-  KILN_CHECK(be.supports('r', static_cast<int>(k), options.dtype), "random: dtype ", options.dtype,
-             " is not supported for this distribution on ", options.device);
+  check_supported(k, options.dtype, options.device, kernel_name(k));
   Generator& g = default_generator();
   uint64_t offset = g.advance(static_cast<uint64_t>(t.numel()));
   if (t.numel() > 0) be.random(k, t, g.seed(), offset, a, b);

@@ -255,14 +255,14 @@ TEST(ReducedKernels, IndexAndScatterKernels) {
 TEST(ReducedKernels, SupportsAnswersForReducedDtypes) {
   const Backend& cpu = backend(Device::cpu());
   for (DType low : {DType::f16, DType::bf16}) {
-    EXPECT_TRUE(cpu.supports('u', static_cast<int>(UnaryKernel::exp), low));
-    EXPECT_TRUE(cpu.supports('b', static_cast<int>(BinaryKernel::pow), low));
-    EXPECT_TRUE(cpu.supports('g', 0, low));
-    EXPECT_TRUE(cpu.supports('d', static_cast<int>(ReduceKernel::sum), low));
-    EXPECT_TRUE(cpu.supports('c', 0, low));
-    EXPECT_TRUE(cpu.supports('r', static_cast<int>(RandomKernel::normal), low));
-    EXPECT_FALSE(cpu.supports('r', static_cast<int>(RandomKernel::randint), low));
-    EXPECT_FALSE(cpu.supports('b', static_cast<int>(BinaryKernel::logical_and), low));
+    EXPECT_TRUE(cpu.supports(UnaryKernel::exp, low));
+    EXPECT_TRUE(cpu.supports(BinaryKernel::pow, low));
+    EXPECT_TRUE(cpu.supports(GemmKernel::gemm, low));
+    EXPECT_TRUE(cpu.supports(ReduceKernel::sum, low));
+    EXPECT_TRUE(cpu.supports(ConvKernel::conv2d, low));
+    EXPECT_TRUE(cpu.supports(RandomKernel::normal, low));
+    EXPECT_FALSE(cpu.supports(RandomKernel::randint, low));
+    EXPECT_FALSE(cpu.supports(BinaryKernel::logical_and, low));
   }
   // Random draws are the f32 draw rounded: the same stream as f32.
   manual_seed(9);

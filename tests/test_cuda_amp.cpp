@@ -244,11 +244,11 @@ TEST(CudaAmp, SupportsAnswersForReducedDtypes) {
   REQUIRE_CUDA();
   const Backend& be = backend(kGpu);
   for (DType low : kLow) {
-    EXPECT_TRUE(be.supports('u', static_cast<int>(UnaryKernel::gelu), low));
-    EXPECT_TRUE(be.supports('b', static_cast<int>(BinaryKernel::pow), low));
-    EXPECT_TRUE(be.supports('g', 0, low));
-    EXPECT_TRUE(be.supports('d', static_cast<int>(ReduceKernel::sum), low));
-    EXPECT_FALSE(be.supports('r', static_cast<int>(RandomKernel::randint), low));
+    EXPECT_TRUE(be.supports(UnaryKernel::gelu, low));
+    EXPECT_TRUE(be.supports(BinaryKernel::pow, low));
+    EXPECT_TRUE(be.supports(GemmKernel::gemm, low));
+    EXPECT_TRUE(be.supports(ReduceKernel::sum, low));
+    EXPECT_FALSE(be.supports(RandomKernel::randint, low));
   }
   manual_seed(3);
   Tensor g = randn({100}, {.dtype = DType::bf16, .device = kGpu});

@@ -76,9 +76,9 @@ void compare(const Shape& shape, DType dtype, bool affine, bool training) {
 TEST(CudaBatchNorm, SupportsFloatingDtypes) {
   REQUIRE_CUDA();
   const Backend& be = backend(Device::cuda());
-  EXPECT_TRUE(be.supports('n', 0, DType::f32));
-  EXPECT_TRUE(be.supports('n', 1, DType::f64));
-  EXPECT_FALSE(be.supports('n', 0, DType::i64));
+  EXPECT_TRUE(be.supports(BatchNormKernel::forward, DType::f32));
+  EXPECT_TRUE(be.supports(BatchNormKernel::backward, DType::f64));
+  EXPECT_FALSE(be.supports(BatchNormKernel::forward, DType::i64));
 }
 
 TEST(CudaBatchNorm, TrainingMatchesCpu) {

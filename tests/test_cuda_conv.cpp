@@ -367,11 +367,11 @@ TEST(CudaConv, SmallCnnTrainsUnderAutocastCloseToFloat32) {
 TEST(CudaConv, SupportsFloatingDtypesAndNamesTheOpOtherwise) {
   REQUIRE_CUDA();
   const Backend& b = backend(Device::cuda());
-  EXPECT_TRUE(b.supports('c', 0, DType::f32));
-  EXPECT_TRUE(b.supports('c', 0, DType::f64));
-  EXPECT_TRUE(b.supports('c', 0, DType::f16));
-  EXPECT_TRUE(b.supports('c', 0, DType::bf16));
-  EXPECT_FALSE(b.supports('c', 0, DType::i64));
+  EXPECT_TRUE(b.supports(ConvKernel::conv2d, DType::f32));
+  EXPECT_TRUE(b.supports(ConvKernel::conv2d, DType::f64));
+  EXPECT_TRUE(b.supports(ConvKernel::conv2d, DType::f16));
+  EXPECT_TRUE(b.supports(ConvKernel::conv2d, DType::bf16));
+  EXPECT_FALSE(b.supports(ConvKernel::conv2d, DType::i64));
   EXPECT_CONTAINS(error_of([] {
                     conv2d(ones({1, 1, 3, 3}, {.dtype = DType::i64, .device = Device::cuda()}),
                            ones({1, 1, 1, 1}, {.dtype = DType::i64, .device = Device::cuda()}));

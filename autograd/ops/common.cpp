@@ -104,8 +104,8 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 
 Tensor run_unary(UnaryKernel k, const Tensor& x, double alpha) {
   const Backend& be = backend(x.device());
-  KILN_CHECK(be.supports('u', static_cast<int>(k), x.dtype()), kernel_name(k), ": not supported for dtype ",
-             x.dtype(), " on ", x.device(), " (input shape ", shape_str(x.shape()), ")");
+  if (!be.supports(k, x.dtype())) [[unlikely]]
+    throw_unsupported(kernel_name(k), x.device(), x.dtype(), " (input shape " + shape_str(x.shape()) + ")");
   Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (out.numel() > 0) be.unary(k, x, out, alpha);
   return out;
@@ -120,8 +120,7 @@ Tensor run_binary(BinaryKernel k, const Tensor& a, const Tensor& b, const char* 
     return run_binary(k, pa, pb, op);
   }
   const Backend& be = backend(a.device());
-  KILN_CHECK(be.supports('b', static_cast<int>(k), a.dtype()), op, ": not supported for dtype ", a.dtype(),
-             " on ", a.device());
+  check_supported(k, a.dtype(), a.device(), op);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = empty(shape, {.dtype = writes_bool(k) ? DType::boolean : a.dtype(), .device = a.device()});
   if (out.numel() > 0) be.binary(k, broadcast_view(a, shape), broadcast_view(b, shape), out);

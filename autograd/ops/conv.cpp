@@ -30,8 +30,7 @@ void check_conv_operands(const char* op, const Tensor& x, const Tensor& weight, 
   check_floating(op, x);
   check_same_dtype(op, x, weight);
   if (bias.defined()) check_same_dtype(op, x, bias);
-  KILN_CHECK(backend(x.device()).supports('c', 0, x.dtype()), op, ": not supported for dtype ", x.dtype(),
-             " on ", x.device());
+  check_supported(ConvKernel::conv2d, x.dtype(), x.device(), op);
 }
 
 Tensor raw(const Tensor& t) { return contiguous(t.detach()); }

@@ -17,9 +17,7 @@ using namespace autograd::detail;
 namespace {
 using Grads = std::vector<Tensor>;
 
-bool has_fused(const Tensor& x, FusedKernel k) {
-  return backend(x.device()).supports('f', static_cast<int>(k), x.dtype());
-}
+bool has_fused(const Tensor& x, FusedKernel k) { return backend(x.device()).supports(k, x.dtype()); }
 
 // ---- softmax_cross_entropy ----
 
@@ -133,10 +131,6 @@ Tensor activate(const Tensor& z, Activation act, double slope) {
       return leaky_relu(z, slope);
   }
   return z;
-}
-
-bool reads_input(Activation act) {
-  return act == Activation::gelu || act == Activation::silu || act == Activation::leaky_relu;
 }
 
 // g act'(z) written with ops (the formulas of autograd/ops/unary.cpp), for recorded backwards; y is the

@@ -28,8 +28,7 @@ Tensor& apply_inplace(const char* op, BinaryKernel k, Tensor& self, const Tensor
   KILN_CHECK(b == self.shape(), op, ": ", shape_str(other.shape()),
              " does not broadcast to the in-place target ", shape_str(self.shape()));
   const Backend& be = backend(self.device());
-  KILN_CHECK(be.supports('b', static_cast<int>(k), self.dtype()), op, ": not supported for dtype ",
-             self.dtype());
+  check_supported(k, self.dtype(), self.device(), op);
   if (self.numel() > 0) be.binary(k, self.detach(), broadcast_view(other, self.shape()), self.detach());
   self.storage()->bump_version();
   return self;

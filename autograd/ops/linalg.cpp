@@ -110,8 +110,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_same_dtype("matmul", a, b);
   KILN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least one dimension, got ",
              shape_str(a.shape()), " and ", shape_str(b.shape()));
-  KILN_CHECK(backend(a.device()).supports('g', 0, a.dtype()), "matmul: dtype ", a.dtype(),
-             " is not supported on ", a.device(), " (use f32 or f64)");
+  check_supported(GemmKernel::gemm, a.dtype(), a.device(), "matmul");
   if (a.dim() == 1 && b.dim() == 1) {
     KILN_CHECK(a.size(0) == b.size(0), "matmul: dot product of shapes ", shape_str(a.shape()), " and ",
                shape_str(b.shape()));

@@ -233,7 +233,7 @@ Tensor normalize_rows(const Tensor& x, int64_t rows, double eps) {
   const int64_t d = rows == 0 ? 0 : x.numel() / rows;
   Tensor x3 = reshape(x, {1, rows, d});
   Tensor y;
-  if (backend(x.device()).supports('n', 0, x.dtype())) {
+  if (backend(x.device()).supports(BatchNormKernel::forward, x.dtype())) {
     y = batch_norm_primitive(x3, {}, {}, {}, {}, /*training=*/true, 0.0, eps);
   } else {
     Tensor centered = x3 - mean(x3, {2}, /*keepdim=*/true);
@@ -273,7 +273,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                      shape_str(x.shape()));
         }
         const bool stats_need_grad = !training && autograd::needs_grad({&running_mean, &running_var});
-        if (stats_need_grad || !backend(x.device()).supports('n', 0, x.dtype()))
+        if (stats_need_grad || !backend(x.device()).supports(BatchNormKernel::forward, x.dtype()))
           return batch_norm_composite(x, running_mean, running_var, weight, bias, training, momentum, eps);
         return batch_norm_primitive(x, running_mean, running_var, weight, bias, training, momentum, eps);
       },

@@ -77,8 +77,7 @@ Tensor max_pool2d(const Tensor& x, Int2 kernel, Int2 stride, Int2 padding, Int2 
       "max_pool2d",
       [&]() -> Tensor {
         Pool2dArgs a = pool_args("max_pool2d", x, kernel, stride, padding, dilation, ceil_mode);
-        KILN_CHECK(backend(x.device()).supports('c', 0, x.dtype()), "max_pool2d: not supported for dtype ",
-                   x.dtype(), " on ", x.device());
+        check_supported(ConvKernel::max_pool2d, x.dtype(), x.device(), "max_pool2d");
         Tensor out = empty({a.n, a.c, a.h_out, a.w_out}, {.dtype = x.dtype(), .device = x.device()});
         Tensor indices = empty(out.shape(), {.dtype = DType::i64, .device = x.device()});
         if (out.numel() > 0) backend(x.device()).max_pool2d(a, contiguous(x.detach()), out, indices);

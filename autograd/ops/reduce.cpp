@@ -39,7 +39,7 @@ Tensor run_reduce(ReduceKernel k, const Tensor& x, const Shape& dims, bool keepd
                   const char* op) {
   check_defined(op, x);
   const Backend& be = backend(x.device());
-  KILN_CHECK(be.supports('d', static_cast<int>(k), x.dtype()), op, ": not supported for dtype ", x.dtype());
+  check_supported(k, x.dtype(), x.device(), op);
   Shape out_shape = reduced_shape(x.shape(), dims, keepdim);
   int64_t R = 1;
   for (int64_t d : dims) R *= x.shape()[d];

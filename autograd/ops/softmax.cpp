@@ -19,7 +19,7 @@ Tensor softmax_op(autograd::OpName name, const Tensor& x, int64_t dim, bool log)
   check_floating(name, x);
   if (x.dim() == 0) return log ? x - x : exp(x - x);
   const int64_t d = wrap_dim(dim, x.dim(), name);
-  if (!backend(x.device()).supports('f', static_cast<int>(FusedKernel::softmax), x.dtype())) {
+  if (!backend(x.device()).supports(FusedKernel::softmax, x.dtype())) {
     Tensor logp = x - logsumexp(x, {d}, /*keepdim=*/true);
     return log ? logp : exp(logp);
   }

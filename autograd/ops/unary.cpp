@@ -19,8 +19,7 @@ Tensor unary_op(autograd::OpName name, UnaryKernel k, const Tensor& x, F backwar
   // PyTorch's promotion: a floating function (exp, log, sqrt, ...) of an integer or bool tensor is computed
   // in float32 (the default dtype) instead of being refused.
   const Backend& be = backend(x.device());
-  if (!is_floating(x.dtype()) && !be.supports('u', static_cast<int>(k), x.dtype()) &&
-      be.supports('u', static_cast<int>(k), DType::f32))
+  if (!is_floating(x.dtype()) && !be.supports(k, x.dtype()) && be.supports(k, DType::f32))
     return unary_op<ReadsX>(name, k, x.to(DType::f32), backward, alpha);
   Tensor y = run_unary(k, x, alpha);
   if (autograd::needs_grad({&x})) {

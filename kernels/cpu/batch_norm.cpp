@@ -1,8 +1,8 @@
-// CPU batch normalization (table family 'n'): the forward (batch or running statistics, the running-
-// statistics update, normalize + affine) and the backward (grad_x, grad_weight, grad_bias in two passes).
-// Per-channel sums accumulate in double (f32 too) in a fixed order: kLanes partial sums over the contiguous
-// trailing dims, combined in lane order at the end. Channels are split over OpenMP threads and each
-// channel's work never depends on how many there are, so results are bit-identical for any thread count.
+// CPU batch normalization (BatchNormKernel in tensor/backend.h): the forward (batch or running statistics,
+// the running- statistics update, normalize + affine) and the backward (grad_x, grad_weight, grad_bias in two
+// passes). Per-channel sums accumulate in double (f32 too) in a fixed order: kLanes partial sums over the
+// contiguous trailing dims, combined in lane order at the end. Channels are split over OpenMP threads and
+// each channel's work never depends on how many there are, so results are bit-identical for any thread count.
 // Statistics take two passes (mean, then the centered sum of squares), so a large mean costs no precision.
 // Depends on cpu_kernels.h (the table contract).
 #include <cmath>

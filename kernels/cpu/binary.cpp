@@ -101,15 +101,7 @@ void dispatch(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& ou
 
 }  // namespace
 
-bool binary_supports(BinaryKernel k, DType t) {
-  bool numeric = t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32 || t == DType::u8;
-  if (k == BinaryKernel::pow) return t == DType::f32 || t == DType::f64;
-  if (k == BinaryKernel::logical_and || k == BinaryKernel::logical_or) return t == DType::boolean;
-  if (writes_bool(k)) return numeric || t == DType::boolean;
-  return numeric;
-}
-
-void binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out) {
+void native::binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out) {
   KILN_DISPATCH_ALL(a.dtype(), kernel_name(k), [&] { dispatch<scalar_t>(k, a, b, out); });
 }
 

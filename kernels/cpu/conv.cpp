@@ -106,65 +106,75 @@ int64_t macs(const Conv2dArgs& a) {
   return a.n * a.c_out * a.h_out * a.w_out * (a.c_in / a.groups) * a.kh * a.kw;
 }
 
-template <class T>
-void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* out) {
-  const int64_t cg = a.c_in / a.groups, cog = a.c_out / a.groups, k = cg * a.kh * a.kw;
-  const int64_t plane_in = a.h * a.w, plane_out = a.h_out * a.w_out;
-  const bool pointwise = is_pointwise(a);
+// Per-group sizes: input channels cg and output channels cog of a group, k = cg kH kW (a row of the
+// im2col matrix per output position), and the input and output plane sizes.
+struct Groups {
+  int64_t cg, cog, k, plane_in, plane_out;
+  bool pointwise;
+  explicit Groups(const Conv2dArgs& a)
+      : cg(a.c_in / a.groups),
+        cog(a.c_out / a.groups),
+        k(cg * a.kh * a.kw),
+        plane_in(a.h * a.w),
+        plane_out(a.h_out * a.w_out),
+        pointwise(is_pointwise(a)) {}
+};
+
+// Calls f(n, g, col) for every image n and group g, the images split across threads in fixed blocks; col
+// is the calling thread's im2col scratch (k x plane_out; none for a pointwise convolution).
+template <class T, class F>
+void for_each_image_group(const Conv2dArgs& a, const Groups& s, F f) {
 #pragma omp parallel if (macs(a) > kParallelMacs)
   {
-    std::vector<T> col(pointwise ? 0 : k * plane_out);
+    std::vector<T> col(s.pointwise ? 0 : s.k * s.plane_out);
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < a.n; ++n) {
-      for (int64_t g = 0; g < a.groups; ++g) {
-        const T* xg = x + (n * a.c_in + g * cg) * plane_in;
-        if (!pointwise) im2col(a, xg, cg, col.data());
-        ConstMat<T> patches(pointwise ? xg : col.data(), k, plane_out);
-        ConstMat<T> wg(w + g * cog * k, cog, k);
-        MutMat<T> og(out + (n * a.c_out + g * cog) * plane_out, cog, plane_out);
-        if (bias) {
-          // Starting from the bias saves a separate pass over the output.
-          for (int64_t o = 0; o < cog; ++o) og.row(o).setConstant(bias[g * cog + o]);
-          og.noalias() += wg * patches;
-        } else {
-          og.noalias() = wg * patches;
-        }
-      }
-    }
+    for (int64_t n = 0; n < a.n; ++n)
+      for (int64_t g = 0; g < a.groups; ++g) f(n, g, col.data());
   }
+}
+
+template <class T>
+void conv2d_typed(const Conv2dArgs& a, const T* x, const T* w, const T* bias, T* out) {
+  const Groups s(a);
+  for_each_image_group<T>(a, s, [&](int64_t n, int64_t g, T* col) {
+    const T* xg = x + (n * a.c_in + g * s.cg) * s.plane_in;
+    if (!s.pointwise) im2col(a, xg, s.cg, col);
+    ConstMat<T> patches(s.pointwise ? xg : col, s.k, s.plane_out);
+    ConstMat<T> wg(w + g * s.cog * s.k, s.cog, s.k);
+    MutMat<T> og(out + (n * a.c_out + g * s.cog) * s.plane_out, s.cog, s.plane_out);
+    if (bias) {
+      // Starting from the bias saves a separate pass over the output.
+      for (int64_t o = 0; o < s.cog; ++o) og.row(o).setConstant(bias[g * s.cog + o]);
+      og.noalias() += wg * patches;
+    } else {
+      og.noalias() = wg * patches;
+    }
+  });
 }
 
 template <class T>
 void conv2d_backward_data_typed(const Conv2dArgs& a, const T* gout, const T* w, T* gx) {
-  const int64_t cg = a.c_in / a.groups, cog = a.c_out / a.groups, k = cg * a.kh * a.kw;
-  const int64_t plane_in = a.h * a.w, plane_out = a.h_out * a.w_out;
-  const bool pointwise = is_pointwise(a);
-#pragma omp parallel if (macs(a) > kParallelMacs)
-  {
-    std::vector<T> col(pointwise ? 0 : k * plane_out);
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < a.n; ++n) {
-      for (int64_t g = 0; g < a.groups; ++g) {
-        T* xg = gx + (n * a.c_in + g * cg) * plane_in;
-        ConstMat<T> wg(w + g * cog * k, cog, k);
-        ConstMat<T> gg(gout + (n * a.c_out + g * cog) * plane_out, cog, plane_out);
-        if (pointwise) {
-          MutMat<T>(xg, k, plane_out).noalias() = wg.transpose() * gg;
-          continue;
-        }
-        MutMat<T>(col.data(), k, plane_out).noalias() = wg.transpose() * gg;
-        std::fill(xg, xg + cg * plane_in, T(0));
-        col2im_add(a, col.data(), cg, xg);
-      }
+  const Groups s(a);
+  for_each_image_group<T>(a, s, [&](int64_t n, int64_t g, T* col) {
+    T* xg = gx + (n * a.c_in + g * s.cg) * s.plane_in;
+    ConstMat<T> wg(w + g * s.cog * s.k, s.cog, s.k);
+    ConstMat<T> gg(gout + (n * a.c_out + g * s.cog) * s.plane_out, s.cog, s.plane_out);
+    if (s.pointwise) {
+      MutMat<T>(xg, s.k, s.plane_out).noalias() = wg.transpose() * gg;
+      return;
     }
-  }
+    MutMat<T>(col, s.k, s.plane_out).noalias() = wg.transpose() * gg;
+    std::fill(xg, xg + s.cg * s.plane_in, T(0));
+    col2im_add(a, col, s.cg, xg);
+  });
 }
 
 template <class T>
 void conv2d_backward_filter_typed(const Conv2dArgs& a, const T* x, const T* gout, T* gw) {
-  const int64_t cg = a.c_in / a.groups, cog = a.c_out / a.groups, k = cg * a.kh * a.kw;
-  const int64_t plane_in = a.h * a.w, plane_out = a.h_out * a.w_out, wsize = a.c_out * k;
-  const bool pointwise = is_pointwise(a);
+  const Groups s(a);
+  const int64_t cg = s.cg, cog = s.cog, k = s.k, plane_in = s.plane_in, plane_out = s.plane_out;
+  const int64_t wsize = a.c_out * k;
+  const bool pointwise = s.pointwise;
   // Fixed chunks of the batch, each summed into its own partial; partials are added in chunk order.
   const int64_t chunk = (a.n + kMaxFilterChunks - 1) / kMaxFilterChunks;
   const int64_t chunks = a.n == 0 ? 0 : (a.n + chunk - 1) / chunk;
@@ -195,8 +205,8 @@ void conv2d_backward_filter_typed(const Conv2dArgs& a, const T* x, const T* gout
 
 }  // namespace
 
-void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
-            const Tensor& out) {
+void native::conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Tensor& out) {
   KILN_ASSERT(x.is_contiguous() && weight.is_contiguous() && out.is_contiguous() &&
                   (!bias.defined() || bias.is_contiguous()),
               "conv2d: contiguous");
@@ -206,8 +216,8 @@ void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Te
   });
 }
 
-void conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
-                          const Tensor& grad_x) {
+void native::conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
+                                  const Tensor& grad_x) {
   KILN_ASSERT(grad_out.is_contiguous() && weight.is_contiguous() && grad_x.is_contiguous(),
               "conv2d_backward_data: contiguous");
   KILN_DISPATCH_FLOAT(grad_out.dtype(), "conv2d_backward_data", [&] {
@@ -216,8 +226,8 @@ void conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Ten
   });
 }
 
-void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
-                            const Tensor& grad_weight) {
+void native::conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
+                                    const Tensor& grad_weight) {
   KILN_ASSERT(x.is_contiguous() && grad_out.is_contiguous() && grad_weight.is_contiguous(),
               "conv2d_backward_filter: contiguous");
   KILN_DISPATCH_FLOAT(x.dtype(), "conv2d_backward_filter", [&] {

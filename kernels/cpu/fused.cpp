@@ -1,4 +1,4 @@
-// CPU fused kernels (family 'f' of tensor/backend.h): row-wise softmax / log_softmax, softmax +
+// CPU fused kernels (FusedKernel in tensor/backend.h): row-wise softmax / log_softmax, softmax +
 // cross-entropy from logits (forward and backward), and bias + activation (forward and backward).
 // Rows are independent and each is computed by one thread, so results never depend on the thread count.
 // Contiguous rows run as Eigen array expressions in the element type (mixing in double would stop Eigen
@@ -9,14 +9,11 @@
 #include <vector>
 
 #include "kiln/kernels/cpu/cpu_kernels.h"
+#include "kiln/kernels/cpu/eigen_rows.h"
+#include "kiln/kernels/shared/activation_math.h"
 
 namespace kiln::cpu {
 namespace {
-
-template <class T>
-using Row = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using ConstRow = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 // Below this many elements a kernel runs on one thread (forking costs more than it saves).
 constexpr int64_t kSerialBelow = 32768;
@@ -221,60 +218,24 @@ void act_row(Activation act, T alpha, const T* x, const T* b, T* y, int64_t d) {
       out = z * z.logistic();
       return;
     case Activation::leaky_relu:
-      for (int64_t i = 0; i < d; ++i) {
-        const T v = x[i] + b[i];
-        y[i] = v > T(0) ? v : v * alpha;
-      }
+      for (int64_t i = 0; i < d; ++i) y[i] = scalar::leaky_relu(x[i] + b[i], alpha);
       return;
     case Activation::gelu:
-      for (int64_t i = 0; i < d; ++i) {
-        const T v = x[i] + b[i];
-        y[i] = T(0.5) * v * (T(1) + std::erf(v * T(M_SQRT1_2)));
-      }
+      for (int64_t i = 0; i < d; ++i) y[i] = scalar::gelu(x[i] + b[i]);
       return;
   }
 }
 
-// grad_z = g * act'(z), in the operation order of the unfused ops' backward formulas
-// (autograd/ops/unary.cpp).
-template <class T>
-void act_grad_row(Activation act, T alpha, const T* g, const T* x, const T* b, const T* y, T* gz, int64_t d) {
-  switch (act) {
-    case Activation::none:
-      for (int64_t i = 0; i < d; ++i) gz[i] = g[i];
-      return;
-    case Activation::relu:
-      for (int64_t i = 0; i < d; ++i) gz[i] = y[i] > T(0) ? g[i] : T(0);
-      return;
-    case Activation::sigmoid:
-      for (int64_t i = 0; i < d; ++i) gz[i] = g[i] * y[i] * (T(1) - y[i]);
-      return;
-    case Activation::tanh:
-      for (int64_t i = 0; i < d; ++i) gz[i] = g[i] * (T(1) - y[i] * y[i]);
-      return;
-    case Activation::leaky_relu:
-      for (int64_t i = 0; i < d; ++i) gz[i] = x[i] + b[i] > T(0) ? g[i] : g[i] * alpha;
-      return;
-    case Activation::silu:
-      for (int64_t i = 0; i < d; ++i) {
-        const T z = x[i] + b[i];
-        const T s = T(1) / (T(1) + std::exp(-z));
-        gz[i] = g[i] * s * (z * (T(1) - s) + T(1));
-      }
-      return;
-    case Activation::gelu:
-      for (int64_t i = 0; i < d; ++i) {
-        const T z = x[i] + b[i];
-        const T cdf = (std::erf(z * T(M_SQRT1_2)) + T(1)) * T(0.5);
-        const T pdf = std::exp(z * z * T(-0.5)) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
-        gz[i] = g[i] * (cdf + z * pdf);
-      }
-      return;
+// grad_z = g * act'(z) for one row, from z = x + b or from y as reads_input(A) says (the other is null).
+template <Activation A, class T>
+void act_grad_row(T alpha, const T* g, const T* x, const T* b, const T* y, T* gz, int64_t d) {
+  for (int64_t i = 0; i < d; ++i) {
+    if constexpr (reads_input(A)) {
+      gz[i] = scalar::activation_grad<A>(g[i], x[i] + b[i], T(0), alpha);
+    } else {
+      gz[i] = scalar::activation_grad<A>(g[i], T(0), y[i], alpha);
+    }
   }
-}
-
-bool reads_input(Activation act) {
-  return act == Activation::gelu || act == Activation::silu || act == Activation::leaky_relu;
 }
 
 template <class T>
@@ -297,10 +258,12 @@ void bias_act_backward_impl(Activation act, double alpha, const Tensor& g, const
   const T* bp = from_input ? bias.data<T>() : nullptr;
   const T* yp = from_input ? nullptr : out.data<T>();
   T* gzp = gz.data<T>();
+  scalar::with_activation(act, [&](auto a) {
 #pragma omp parallel for schedule(static) if (N > 1 && N * D >= kSerialBelow)
-  for (int64_t n = 0; n < N; ++n)
-    act_grad_row<T>(act, static_cast<T>(alpha), gp + n * D, xp ? xp + n * D : nullptr, bp,
-                    yp ? yp + n * D : nullptr, gzp + n * D, D);
+    for (int64_t n = 0; n < N; ++n)
+      act_grad_row<decltype(a)::value, T>(static_cast<T>(alpha), gp + n * D, xp ? xp + n * D : nullptr, bp,
+                                          yp ? yp + n * D : nullptr, gzp + n * D, D);
+  });
 }
 
 }  // namespace

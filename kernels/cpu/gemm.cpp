@@ -85,7 +85,7 @@ void gemm_typed(const GemmArgs& g) {
 
 }  // namespace
 
-void gemm(const GemmArgs& g) {
+void native::gemm(const GemmArgs& g) {
   switch (g.dtype) {
     case DType::f32:
       return gemm_typed<float>(g);

@@ -62,7 +62,7 @@ void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& o
   });
 }
 
-void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
+void native::scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   const int64_t* idx = static_cast<const int64_t*>(index.data_ptr());
   KILN_DISPATCH_ALL(dst.dtype(), "scatter_add", [&] {
     scalar_t* d = static_cast<scalar_t*>(dst.data_ptr());

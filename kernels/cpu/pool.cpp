@@ -126,15 +126,15 @@ void max_pool2d_backward_typed(const Pool2dArgs& a, const T* g, const int64_t* i
 
 }  // namespace
 
-void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices) {
+void native::max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices) {
   KILN_ASSERT(x.is_contiguous() && out.is_contiguous() && indices.is_contiguous(), "max_pool2d: contiguous");
   KILN_DISPATCH_FLOAT(x.dtype(), "max_pool2d", [&] {
     max_pool2d_typed<scalar_t>(a, x.data<scalar_t>(), out.data<scalar_t>(), indices.data<int64_t>());
   });
 }
 
-void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
-                         const Tensor& grad_x) {
+void native::max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
+                                 const Tensor& grad_x) {
   KILN_ASSERT(grad_out.is_contiguous() && indices.is_contiguous() && grad_x.is_contiguous(),
               "max_pool2d_backward: contiguous");
   KILN_DISPATCH_FLOAT(grad_out.dtype(), "max_pool2d_backward", [&] {

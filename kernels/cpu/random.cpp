@@ -103,7 +103,7 @@ void draw(RandomKernel k, T* out, int64_t n, uint64_t seed, uint64_t offset, dou
 
 }  // namespace
 
-void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b) {
+void native::random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b) {
   KILN_ASSERT(out.is_contiguous(), "random kernel expects a contiguous output");
   switch (out.dtype()) {
     case DType::f32:

@@ -99,7 +99,7 @@ void reduce_typed(ReduceKernel k, const Tensor& in, const Tensor& out, const Ten
 
 }  // namespace
 
-void reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices) {
+void native::reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices) {
   KILN_ASSERT(in.dim() == 3 && in.is_contiguous(), "reduce kernel expects a contiguous (O, R, I) view");
   KILN_DISPATCH_ALL(in.dtype(), kernel_name(k), [&] { reduce_typed<scalar_t>(k, in, out, indices); });
 }

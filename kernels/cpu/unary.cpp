@@ -6,15 +6,12 @@
 #include <limits>
 
 #include "kiln/kernels/cpu/cpu_kernels.h"
+#include "kiln/kernels/cpu/eigen_rows.h"
 #include "kiln/kernels/cpu/loops.h"
+#include "kiln/kernels/shared/activation_math.h"
 
 namespace kiln::cpu {
 namespace {
-
-template <class T>
-using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 struct NoArray {};
 
@@ -113,7 +110,6 @@ struct Cos {
 struct Tanh {
   KILN_SCALAR(std::tanh(x)) KILN_ARRAY(a.tanh())
 };
-// 1 / (1 + e^-x): exp overflows to inf for very negative x, giving exactly 0, as it should.
 // Eigen's packet logistic clamps like its exp: inputs whose result underflows take the scalar form.
 struct Sigmoid {
   template <class T>
@@ -125,20 +121,19 @@ struct Sigmoid {
     using T = typename A::Scalar;
     return a.minCoeff() < log_min_normal<T>() + T(1);
   }
-  KILN_SCALAR(T(1) / (T(1) + std::exp(-x))) KILN_ARRAY(a.logistic())
+  KILN_SCALAR(scalar::sigmoid(x)) KILN_ARRAY(a.logistic())
 };
 struct Relu {
-  KILN_SCALAR(x > T(0) ? x : T(0)) KILN_ARRAY(a.max(typename A::Scalar(0)))
+  KILN_SCALAR(scalar::relu(x)) KILN_ARRAY(a.max(typename A::Scalar(0)))
 };
 struct Gelu {
-  KILN_SCALAR(T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2))))
+  KILN_SCALAR(scalar::gelu(x))
 };
 struct Silu {
-  KILN_SCALAR(x / (T(1) + std::exp(-x))) KILN_ARRAY(a* a.logistic())
+  KILN_SCALAR(scalar::silu(x)) KILN_ARRAY(a* a.logistic())
 };
-// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow at any x.
 struct Softplus {
-  KILN_SCALAR((x > T(0) ? x : T(0)) + std::log1p(std::exp(-std::abs(x))))
+  KILN_SCALAR(scalar::softplus(x))
 };
 struct Erf {
   KILN_SCALAR(std::erf(x))
@@ -152,7 +147,7 @@ struct LogicalNot {
 // clang-format on
 
 template <class F, class T>
-concept HasArray = requires(F f, ConstArrayMap<T> a) {
+concept HasArray = requires(F f, ConstRow<T> a) {
   f.array(a);
 };
 // An op whose array form is exact only on part of the domain names the inputs it must recompute with the
@@ -161,7 +156,7 @@ concept HasArray = requires(F f, ConstArrayMap<T> a) {
 // whole row with a vectorized reduction (a minimum), so a row is scanned element by element only when it
 // holds such an input.
 template <class F, class T>
-concept HasScalarFixups = requires(T x, ConstArrayMap<T> a) {
+concept HasScalarFixups = requires(T x, ConstRow<T> a) {
   { F::needs_scalar(x) } -> std::convertible_to<bool>;
   { F::any_needs_scalar(a) } -> std::convertible_to<bool>;
 };
@@ -173,9 +168,9 @@ void run(const F& f, const Tensor& in, const Tensor& out) {
     const T* a = reinterpret_cast<const T*>(p[1]);
     if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
       if constexpr (std::is_floating_point_v<T> && HasArray<F, T>) {
-        ArrayMap<T>(o, n) = f.array(ConstArrayMap<T>(a, n));
+        Row<T>(o, n) = f.array(ConstRow<T>(a, n));
         if constexpr (HasScalarFixups<F, T>)
-          if (F::any_needs_scalar(ConstArrayMap<T>(a, n))) [[unlikely]]
+          if (F::any_needs_scalar(ConstRow<T>(a, n))) [[unlikely]]
             for (int64_t i = 0; i < n; ++i)
               if (F::needs_scalar(a[i])) o[i] = f(a[i]);
       } else {
@@ -191,7 +186,7 @@ void run(const F& f, const Tensor& in, const Tensor& out) {
 template <class T>
 void leaky_relu(const Tensor& in, const Tensor& out, double slope) {
   const T sl = static_cast<T>(slope);
-  run<T>([sl](T x) { return x > T(0) ? x : x * sl; }, in, out);
+  run<T>([sl](T x) { return scalar::leaky_relu(x, sl); }, in, out);
 }
 
 template <class T>
@@ -255,22 +250,7 @@ void dispatch(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) 
 
 }  // namespace
 
-bool unary_supports(UnaryKernel k, DType t) {
-  switch (k) {
-    case UnaryKernel::neg:
-    case UnaryKernel::abs:
-    case UnaryKernel::sign:
-    case UnaryKernel::square:
-    case UnaryKernel::relu:
-      return t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32;
-    case UnaryKernel::logical_not:
-      return t == DType::boolean;
-    default:
-      return t == DType::f32 || t == DType::f64;
-  }
-}
-
-void unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
+void native::unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
   switch (out.dtype()) {
     case DType::f32:
       return dispatch<float>(k, in, out, alpha);

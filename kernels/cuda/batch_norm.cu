@@ -1,4 +1,4 @@
-// CUDA batch normalization (table family 'n'), two launches each way:
+// CUDA batch normalization (BatchNormKernel in tensor/backend.h), two launches each way:
 //   forward:  a statistics kernel, one block per channel (training: the mean, then the centered sum of
 //             squares, each a fixed tree reduction in shared memory; evaluation: the running statistics),
 //             which writes save_mean / save_invstd and updates the running statistics; then one
@@ -6,15 +6,13 @@
 //   backward: a sums kernel, one block per channel (sum g and sum g (x - mean)), which writes grad_weight /
 //             grad_bias and the two sums; then one grid-stride elementwise pass for grad_x.
 // Every reduction has a fixed order for a given shape, so results repeat run to run. Kernels are templates
-// on the element type T and the accumulation type A (acc_t: T for f32 and f64, to become float for
-// f16/bf16 when the dispatch grows them). Depends on strided.cuh (kThreads, grid_for, check macros).
+// on the element type T and its compute type A (compute_t: T for f32 and f64, float for f16/bf16 when
+// the dispatch grows them). Depends on strided.cuh (kThreads, grid_for, check macros).
 #include "kiln/kernels/cuda/strided.cuh"
+#include "kiln/kernels/shared/compute_type.h"
 
 namespace kiln::cuda {
 namespace {
-
-template <class T>
-using acc_t = T;
 
 // The tree below halves a power-of-two width and every launch uses blockDim.x == kThreads.
 static_assert((kThreads & (kThreads - 1)) == 0, "block_sum needs a power-of-two block");
@@ -164,7 +162,7 @@ void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   DeviceGuard guard(dev);
   KILN_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
-    using A = acc_t<T>;
+    using A = compute_t<T>;
     stats_kernel<T, A><<<grid_for_channels(g.c), kThreads, 0, stream(dev)>>>(
         g, ptr<const T>(x), training, momentum, eps, ptr<T>(running_mean), ptr<T>(running_var),
         ptr<T>(save_mean), ptr<T>(save_invstd));
@@ -188,7 +186,7 @@ void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& 
   DeviceGuard guard(dev);
   KILN_DISPATCH_FLOAT(x.dtype(), op, [&] {
     using T = scalar_t;
-    using A = acc_t<T>;
+    using A = compute_t<T>;
     DeviceBuffer sums(need_sums ? 2 * g.c * sizeof(A) : 0, dev);  // stream-ordered: freed after queuing
     if (need_sums) {
       backward_sums_kernel<T, A><<<grid_for_channels(g.c), kThreads, 0, stream(dev)>>>(

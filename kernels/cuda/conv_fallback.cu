@@ -34,7 +34,7 @@ __global__ void im2col_kernel(Conv2dArgs a, const T* x, int64_t nb, T* col, int6
     const int64_t kj = r % a.kw, ki = (r / a.kw) % a.kh, c = r / (a.kw * a.kh);
     const int64_t ih = oh * a.stride_h - a.pad_h + ki * a.dil_h;
     const int64_t iw = ow * a.stride_w - a.pad_w + kj * a.dil_w;
-    T v = from_acc<T>(0);
+    T v = from_compute<T>(0);
     if (ih >= 0 && ih < a.h && iw >= 0 && iw < a.w) v = x[((b * a.c_in + c) * a.h + ih) * a.w + iw];
     col[b * sample_stride + r * row_stride + p] = v;
   }
@@ -52,7 +52,7 @@ __global__ void col2im_kernel(Conv2dArgs a, const T* col, int64_t nb, T* gx) {
     const int64_t iw = i % a.w, ih = (i / a.w) % a.h, c = (i / plane_in) % a.c_in,
                   b = i / (a.c_in * plane_in);
     const T* cb = col + b * rows * plane_out;
-    acc_t<T> sum = 0;
+    compute_t<T> sum = 0;
     for (int64_t ki = 0; ki < a.kh; ++ki) {
       const int64_t th = ih + a.pad_h - ki * a.dil_h;
       if (th < 0 || th % a.stride_h != 0 || th / a.stride_h >= a.h_out) continue;
@@ -61,10 +61,10 @@ __global__ void col2im_kernel(Conv2dArgs a, const T* col, int64_t nb, T* gx) {
         const int64_t tw = iw + a.pad_w - kj * a.dil_w;
         if (tw < 0 || tw % a.stride_w != 0 || tw / a.stride_w >= a.w_out) continue;
         const int64_t ow = tw / a.stride_w;
-        sum += to_acc(cb[((c * a.kh + ki) * a.kw + kj) * plane_out + oh * a.w_out + ow]);
+        sum += to_compute(cb[((c * a.kh + ki) * a.kw + kj) * plane_out + oh * a.w_out + ow]);
       }
     }
-    gx[i] = from_acc<T>(sum);
+    gx[i] = from_compute<T>(sum);
   }
 }
 
@@ -83,7 +83,7 @@ template <class T>
 __global__ void bias_kernel(T* out, const T* bias, int64_t total, int64_t channels, int64_t plane) {
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += step)
-    out[i] = from_acc<T>(to_acc(out[i]) + to_acc(bias[(i / plane) % channels]));
+    out[i] = from_compute<T>(to_compute(out[i]) + to_compute(bias[(i / plane) % channels]));
 }
 
 // A 1x1 convolution with unit stride and no padding: x is its own patch matrix and grad_x its own col.
@@ -217,40 +217,35 @@ void check_fallback_dtype(DType t, const char* op) {
              "supports f32, f64, f16 and bf16, got ", t);
 }
 
+// Checks the dtype, makes out's device current and calls run(device, (T*)nullptr) with T the element
+// type of `t` (the null pointer only carries the type).
+template <class F>
+void run_typed(const char* op, DType t, const Tensor& out, F run) {
+  const int dev = device_of(out, op);
+  check_fallback_dtype(t, op);
+  DeviceGuard guard(dev);
+  KILN_DISPATCH_FLOAT_WITH_HALF(t, op, [&] { run(dev, static_cast<scalar_t*>(nullptr)); });
+}
+
 }  // namespace
 
 void conv2d_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out) {
-  const int dev = device_of(out, "conv2d");
-  check_fallback_dtype(x.dtype(), "conv2d");
-  DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT_WITH_HALF(x.dtype(), "conv2d", [&] {
-    forward_typed<scalar_t>(dev, a, static_cast<const scalar_t*>(x.data_ptr()),
-                            static_cast<const scalar_t*>(weight.data_ptr()),
-                            static_cast<scalar_t*>(out.data_ptr()));
+  run_typed("conv2d", x.dtype(), out, [&]<class T>(int dev, T*) {
+    forward_typed<T>(dev, a, cptr<T>(x), cptr<T>(weight), mptr<T>(out));
   });
 }
 
 void conv2d_backward_data_fallback(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
                                    const Tensor& grad_x) {
-  const int dev = device_of(grad_x, "conv2d_backward_data");
-  check_fallback_dtype(grad_out.dtype(), "conv2d_backward_data");
-  DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT_WITH_HALF(grad_out.dtype(), "conv2d_backward_data", [&] {
-    backward_data_typed<scalar_t>(dev, a, static_cast<const scalar_t*>(grad_out.data_ptr()),
-                                  static_cast<const scalar_t*>(weight.data_ptr()),
-                                  static_cast<scalar_t*>(grad_x.data_ptr()));
+  run_typed("conv2d_backward_data", grad_out.dtype(), grad_x, [&]<class T>(int dev, T*) {
+    backward_data_typed<T>(dev, a, cptr<T>(grad_out), cptr<T>(weight), mptr<T>(grad_x));
   });
 }
 
 void conv2d_backward_filter_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
                                      const Tensor& grad_weight) {
-  const int dev = device_of(grad_weight, "conv2d_backward_filter");
-  check_fallback_dtype(x.dtype(), "conv2d_backward_filter");
-  DeviceGuard guard(dev);
-  KILN_DISPATCH_FLOAT_WITH_HALF(x.dtype(), "conv2d_backward_filter", [&] {
-    backward_filter_typed<scalar_t>(dev, a, static_cast<const scalar_t*>(x.data_ptr()),
-                                    static_cast<const scalar_t*>(grad_out.data_ptr()),
-                                    static_cast<scalar_t*>(grad_weight.data_ptr()));
+  run_typed("conv2d_backward_filter", x.dtype(), grad_weight, [&]<class T>(int dev, T*) {
+    backward_filter_typed<T>(dev, a, cptr<T>(x), cptr<T>(grad_out), mptr<T>(grad_weight));
   });
 }
 

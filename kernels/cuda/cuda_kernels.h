@@ -103,7 +103,7 @@ int64_t private_pool_bytes(const PrivatePool& pool);
 bool stream_capturing(int index);
 void check_not_capturing(int index, const char* what);
 
-// ---- index checks without a host synchronization, and capture-safe random numbers (syncfree) ----
+// ---- index checks without a host synchronization, and capture-safe random numbers ----
 // The device's error word (device memory, made with the stream): the first out-of-range index a check
 // kernel met since it was last read. sync_stream reads it when checks may have run since then
 // (note_index_checks), clears it, and throws the check's message.
@@ -117,9 +117,6 @@ void note_index_checks(int index);
 // Check messages by id (the device records the id): op and what of `check`, kept for the process.
 int index_check_id(const IndexCheck& check);
 std::string index_check_message(int id, int64_t value, int64_t lo, int64_t hi);
-// The table entries (index_check.cu).
-void check_index(const Tensor& index, const IndexCheck& check);
-void arange(const Tensor& out, double start, double step);
 // While device `index` captures into a Graph, random draws take (seed, base counter) from the 2 uint64
 // at `state` on the device (written by each replay) and use counters relative to `start_offset`, the host
 // generator's offset when the capture began; `seed` is the seed the capture began with (graph.cpp).
@@ -144,51 +141,20 @@ struct Strided {
   char* data[N] = {};
 };
 
-// The elementwise kernels (elementwise.cu). copy handles device <-> device only (both on one device);
-// copy_table adds the host <-> device transfers (copy.cpp).
-void unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha);
-bool unary_supports(UnaryKernel k, DType t);
-void binary(BinaryKernel k, const Tensor& a, const Tensor& b, const Tensor& out);
-bool binary_supports(BinaryKernel k, DType t);
-void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out);
+// The table's entries, one per slot, each with the contract of its slot (elementwise.cu: unary, binary,
+// where, copy, fill; reduce_index.cu: reduce, the index kernels; register.cpp: random; fused.cu,
+// batch_norm.cu, gemm.cpp, conv_cudnn.cpp, pool.cu, optim.cu, index_check.cu, runtime.cpp: the rest).
+KILN_DECLARE_BACKEND_KERNELS()
+
+// copy handles device <-> device only (both on one device); the copy entry adds the host <-> device
+// transfers (copy.cpp).
 void copy_on_device(const Tensor& src, const Tensor& dst);
-void copy(const Tensor& src, const Tensor& dst);
-void fill(const Tensor& dst, double value);
-// reduce_index.cu
-void reduce(ReduceKernel k, const Tensor& in, const Tensor& out, const Tensor& indices);
-void index_select(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
-void gather(const Tensor& src, int64_t dim, const Tensor& index, const Tensor& out);
-void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
-// With `state` (a capture, see CaptureRandom) the kernel uses seed state[0] and counters state[1] + offset.
-void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
-            const uint64_t* state = nullptr);
-// fused.cu
-void softmax(const Tensor& in, const Tensor& out, bool log);
-void cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight, int64_t ignore_index,
-                   double label_smoothing, const Tensor& loss, const Tensor& lse);
-void cross_entropy_backward(const Tensor& logits, const Tensor& target, const Tensor& weight,
-                            int64_t ignore_index, double label_smoothing, const Tensor& lse,
-                            const Tensor& grad_loss, const Tensor& grad_logits);
-void bias_act(Activation act, double alpha, const Tensor& x, const Tensor& bias, const Tensor& out);
-void bias_act_backward(Activation act, double alpha, const Tensor& grad_out, const Tensor& x,
-                       const Tensor& bias, const Tensor& out, const Tensor& grad_z);
-// batch_norm.cu
-void batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                        const Tensor& running_var, bool training, double momentum, double eps,
-                        const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd);
-void batch_norm_backward(const Tensor& grad_out, const Tensor& x, const Tensor& weight,
-                         const Tensor& save_mean, const Tensor& save_invstd, bool training,
-                         const Tensor& grad_x, const Tensor& grad_weight, const Tensor& grad_bias);
-// gemm.cpp
-void gemm(const GemmArgs& args);
-// conv_cudnn.cpp: the table's conv2d entries (cuDNN where built with it and it takes the case, else the
-// fallback); conv_fallback.cu: the im2col + cuBLAS fallback (f32/f64) and the bias addition both use.
-void conv2d(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& bias,
-            const Tensor& out);
-void conv2d_backward_data(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
-                          const Tensor& grad_x);
-void conv2d_backward_filter(const Conv2dArgs& a, const Tensor& x, const Tensor& grad_out,
-                            const Tensor& grad_weight);
+// The random entry's draw (reduce_index.cu). With `state` (a capture, see CaptureRandom) the kernel uses
+// seed state[0] and counters state[1] + offset; without it, seed and offset.
+void draw_random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
+                 const uint64_t* state);
+// conv_fallback.cu: the im2col + cuBLAS fallback (f32/f64) behind the conv2d entries (conv_cudnn.cpp uses
+// cuDNN where built with it and it takes the case), and the bias addition both use.
 void conv2d_fallback(const Conv2dArgs& a, const Tensor& x, const Tensor& weight, const Tensor& out);
 void conv2d_backward_data_fallback(const Conv2dArgs& a, const Tensor& grad_out, const Tensor& weight,
                                    const Tensor& grad_x);
@@ -196,13 +162,7 @@ void conv2d_backward_filter_fallback(const Conv2dArgs& a, const Tensor& x, const
                                      const Tensor& grad_weight);
 // out (N, C, H, W) += bias (C) broadcast over N, H, W.
 void add_channel_bias(const Tensor& out, const Tensor& bias);
-// pool.cu: the table's max_pool2d entries.
-void max_pool2d(const Pool2dArgs& a, const Tensor& x, const Tensor& out, const Tensor& indices);
-void max_pool2d_backward(const Pool2dArgs& a, const Tensor& grad_out, const Tensor& indices,
-                         const Tensor& grad_x);
-// optim.cu: the multi-tensor optimizer steps and GradScaler's unscale (family 'p').
-void optim_step(const OptimStepArgs& args, const std::vector<OptimTensor>& tensors);
-void unscale_check(const std::vector<Tensor>& grads, const Tensor& found_inf, const Tensor& inv_scale);
+// The optimizer steps' dtypes (optim.cu), by OptimKernel code.
 bool optim_supports(int code, DType t);
 // The device of a CUDA tensor (checks it is one).
 int device_of(const Tensor& t, const char* op);

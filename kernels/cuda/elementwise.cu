@@ -10,6 +10,7 @@
 
 #include "kiln/kernels/cuda/half.cuh"
 #include "kiln/kernels/cuda/strided.cuh"
+#include "kiln/kernels/shared/activation_math.h"
 
 namespace kiln::cuda {
 namespace {
@@ -30,7 +31,7 @@ __device__ T unary_apply(UnaryKernel k, T x, double alpha) {
       case K::square:
         return static_cast<T>(x * x);
       case K::relu:
-        return x > T(0) ? x : T(0);
+        return scalar::relu(x);
       case K::logical_not:
         return static_cast<T>(!x);
       default:
@@ -55,15 +56,15 @@ __device__ T unary_apply(UnaryKernel k, T x, double alpha) {
         case K::tanh:
           return tanh(x);
         case K::sigmoid:
-          return T(1) / (T(1) + exp(-x));
+          return scalar::sigmoid(x);
         case K::leaky_relu:
-          return x > T(0) ? x : x * static_cast<T>(alpha);
+          return scalar::leaky_relu(x, static_cast<T>(alpha));
         case K::gelu:
-          return T(0.5) * x * (T(1) + erf(x * T(M_SQRT1_2)));
+          return scalar::gelu(x);
         case K::silu:
-          return x / (T(1) + exp(-x));
-        case K::softplus:  // max(x, 0) + log1p(e^-|x|): no overflow at any x
-          return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
+          return scalar::silu(x);
+        case K::softplus:
+          return scalar::softplus(x);
         case K::erf:
           return erf(x);
         case K::reciprocal:
@@ -72,7 +73,7 @@ __device__ T unary_apply(UnaryKernel k, T x, double alpha) {
           break;
       }
     }
-    return T(0);  // unreachable: unary_supports guards every call
+    return T(0);  // unreachable: supports_unary guards every call
   }
 }
 
@@ -136,7 +137,7 @@ __device__ R binary_apply(BinaryKernel k, T x, T y) {
         break;
     }
   }
-  return R(0);  // unreachable: binary_supports guards every call
+  return R(0);  // unreachable: supports_binary guards every call
 }
 
 template <class D, class S>
@@ -151,12 +152,14 @@ __host__ D host_value(S v) {
 }
 
 // ---- per-element functions (a value in, a value out), shared by the strided and vectorized paths ----
-// f16/bf16 compute in float (acc_t) and round once on store.
+// f16/bf16 compute in float (compute_t) and round once on store.
 template <class T>
 struct UnaryFn {
   UnaryKernel k;
   double alpha;
-  __device__ T operator()(T x) const { return from_acc<T>(unary_apply<acc_t<T>>(k, to_acc(x), alpha)); }
+  __device__ T operator()(T x) const {
+    return from_compute<T>(unary_apply<compute_t<T>>(k, to_compute(x), alpha));
+  }
 };
 
 template <class T, class R>
@@ -164,9 +167,9 @@ struct BinaryFn {
   BinaryKernel k;
   __device__ R operator()(T x, T y) const {
     if constexpr (std::is_same_v<R, bool>) {
-      return binary_apply<acc_t<T>, bool>(k, to_acc(x), to_acc(y));
+      return binary_apply<compute_t<T>, bool>(k, to_compute(x), to_compute(y));
     } else {
-      return from_acc<T>(binary_apply<acc_t<T>, acc_t<T>>(k, to_acc(x), to_acc(y)));
+      return from_compute<T>(binary_apply<compute_t<T>, compute_t<T>>(k, to_compute(x), to_compute(y)));
     }
   }
 };
@@ -237,6 +240,15 @@ __global__ void vec_map1_kernel(R* out, const T* in, int64_t n, Fn f) {
   for (int64_t i = packs * V + first; i < n; i += step) out[i] = f(in[i]);
 }
 
+// Pack p of `in`, or in[0] in every lane when `scalar` (one element broadcast over all n).
+template <int V, class T>
+__device__ Pack<T, V> load_pack(const T* in, bool scalar, int64_t p) {
+  if (!scalar) return reinterpret_cast<const Pack<T, V>*>(in)[p];
+  Pack<T, V> x;
+  for (int j = 0; j < V; ++j) x.v[j] = in[0];
+  return x;
+}
+
 // a_scalar / b_scalar: that input is one element broadcast over all n.
 template <int V, class R, class T, class Fn>
 __global__ void vec_map2_kernel(R* out, const T* a, bool a_scalar, const T* b, bool b_scalar, int64_t n,
@@ -244,17 +256,7 @@ __global__ void vec_map2_kernel(R* out, const T* a, bool a_scalar, const T* b, b
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, packs = n / V;
   for (int64_t p = first; p < packs; p += step) {
-    Pack<T, V> x, y;
-    if (a_scalar) {
-      for (int j = 0; j < V; ++j) x.v[j] = a[0];
-    } else {
-      x = reinterpret_cast<const Pack<T, V>*>(a)[p];
-    }
-    if (b_scalar) {
-      for (int j = 0; j < V; ++j) y.v[j] = b[0];
-    } else {
-      y = reinterpret_cast<const Pack<T, V>*>(b)[p];
-    }
+    const Pack<T, V> x = load_pack<V>(a, a_scalar, p), y = load_pack<V>(b, b_scalar, p);
     Pack<R, V> o;
 #pragma unroll
     for (int j = 0; j < V; ++j) o.v[j] = f(x.v[j], y.v[j]);
@@ -272,17 +274,8 @@ __global__ void vec_where_kernel(T* out, const bool* cond, const T* a, bool a_sc
   const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x, packs = n / V;
   for (int64_t p = first; p < packs; p += step) {
     const Pack<bool, V> c = reinterpret_cast<const Pack<bool, V>*>(cond)[p];
-    Pack<T, V> x, y, o;
-    if (a_scalar) {
-      for (int j = 0; j < V; ++j) x.v[j] = a[0];
-    } else {
-      x = reinterpret_cast<const Pack<T, V>*>(a)[p];
-    }
-    if (b_scalar) {
-      for (int j = 0; j < V; ++j) y.v[j] = b[0];
-    } else {
-      y = reinterpret_cast<const Pack<T, V>*>(b)[p];
-    }
+    const Pack<T, V> x = load_pack<V>(a, a_scalar, p), y = load_pack<V>(b, b_scalar, p);
+    Pack<T, V> o;
 #pragma unroll
     for (int j = 0; j < V; ++j) o.v[j] = c.v[j] ? x.v[j] : y.v[j];
     reinterpret_cast<Pack<T, V>*>(out)[p] = o;
@@ -292,15 +285,6 @@ __global__ void vec_where_kernel(T* out, const bool* cond, const T* a, bool a_sc
 }
 
 bool g_vectorize = true;
-
-template <class T>
-const T* cptr(const Tensor& t) {
-  return static_cast<const T*>(t.data_ptr());
-}
-template <class T>
-T* mptr(const Tensor& t) {
-  return static_cast<T*>(t.data_ptr());
-}
 
 bool aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
@@ -377,32 +361,6 @@ void launch_map2(const char* op, int dev, const Strided<3>& s, Fn f) {
 
 void set_vectorized_elementwise(bool on) { g_vectorize = on; }
 bool vectorized_elementwise() { return g_vectorize; }
-
-// f16/bf16 compute in float: they support whatever f32 does.
-bool unary_supports(UnaryKernel k, DType t) {
-  if (is_reduced_float(t)) t = DType::f32;
-  switch (k) {
-    case UnaryKernel::neg:
-    case UnaryKernel::abs:
-    case UnaryKernel::sign:
-    case UnaryKernel::square:
-    case UnaryKernel::relu:
-      return t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32;
-    case UnaryKernel::logical_not:
-      return t == DType::boolean;
-    default:
-      return t == DType::f32 || t == DType::f64;
-  }
-}
-
-bool binary_supports(BinaryKernel k, DType t) {
-  if (is_reduced_float(t)) t = DType::f32;
-  bool numeric = t == DType::f32 || t == DType::f64 || t == DType::i64 || t == DType::i32 || t == DType::u8;
-  if (k == BinaryKernel::pow) return t == DType::f32 || t == DType::f64;
-  if (k == BinaryKernel::logical_and || k == BinaryKernel::logical_or) return t == DType::boolean;
-  if (writes_bool(k)) return numeric || t == DType::boolean;
-  return numeric;
-}
 
 void unary(UnaryKernel k, const Tensor& in, const Tensor& out, double alpha) {
   const int dev = device_of(out, kernel_name(k));

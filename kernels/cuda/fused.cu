@@ -1,20 +1,19 @@
-// CUDA fused kernels (family 'f' of tensor/backend.h), with the CPU kernels' contracts
+// CUDA fused kernels (FusedKernel in tensor/backend.h), with the CPU kernels' contracts
 // (kernels/cpu/fused.cpp): row-wise softmax / log_softmax and softmax + cross-entropy (forward and backward)
 // run one warp per row (row = one (o, i) of the (O, R, I) view, elements R apart by I), reducing with warp
 // shuffles; bias + activation (forward and backward) is a grid-stride elementwise loop. Rows are visited by a
 // grid-stride loop over warps, so a warp's 32 lanes always work on the same row and every shuffle has all
-// lanes. Kernels are templates on the element type T and accumulate in A = acc_t<T> (float for 16-bit types).
-// Depends on strided.cuh (kThreads, grid_for, the check macros, stream()).
+// lanes. Kernels are templates on the element type T and compute in A = compute_t<T> (float for 16-bit
+// types). Depends on strided.cuh (kThreads, grid_for, the check macros, stream()).
 #include <cmath>
 #include <type_traits>
 
 #include "kiln/kernels/cuda/strided.cuh"
+#include "kiln/kernels/shared/activation_math.h"
+#include "kiln/kernels/shared/compute_type.h"
 
 namespace kiln::cuda {
 namespace {
-
-template <class T>
-using acc_t = std::conditional_t<(sizeof(T) < 4), float, T>;
 
 constexpr int kWarp = 32;
 constexpr int kRowsPerBlock = kThreads / kWarp;
@@ -66,7 +65,7 @@ __device__ void row_lse(const T* x, int64_t R, int64_t I, int lane, A& m, A& log
 // ---- softmax ----
 template <class T>
 __global__ void softmax_kernel(const T* x, T* y, int64_t rows, int64_t R, int64_t I, bool log_out) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int lane = threadIdx.x % kWarp;
   for (int64_t j = first_row(); j < rows; j += row_step()) {
     const int64_t base = row_base(j, R, I);
@@ -88,7 +87,7 @@ struct CeParams {
 template <class T>
 __global__ void cross_entropy_kernel(const T* x, const int64_t* target, const T* w, CeParams p, T* loss,
                                      double* lse, int64_t rows, int64_t K, int64_t I) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int lane = threadIdx.x % kWarp;
   for (int64_t j = first_row(); j < rows; j += row_step()) {
     const T* row = x + row_base(j, K, I);
@@ -119,7 +118,7 @@ template <class T>
 __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target, const T* w, CeParams p,
                                               const double* lse, const T* g, T* gx, int64_t rows, int64_t K,
                                               int64_t I) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int lane = threadIdx.x % kWarp;
   const A uniform = static_cast<A>(p.eps / static_cast<double>(K));
   for (int64_t j = first_row(); j < rows; j += row_step()) {
@@ -149,79 +148,28 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
   }
 }
 
-// ---- bias + activation ----
-template <class A>
-__device__ A activate(Activation act, A z, A alpha) {
-  switch (act) {
-    case Activation::none:
-      return z;
-    case Activation::relu:
-      return z > A(0) ? z : A(0);
-    case Activation::gelu:
-      return A(0.5) * z * (A(1) + erf(z * A(M_SQRT1_2)));
-    case Activation::silu:
-      return z / (A(1) + exp(-z));
-    case Activation::sigmoid:
-      return A(1) / (A(1) + exp(-z));
-    case Activation::tanh:
-      return tanh(z);
-    case Activation::leaky_relu:
-      return z > A(0) ? z : z * alpha;
-  }
-  return z;
-}
-
-// g act'(z), from y for none / relu / sigmoid / tanh and from z for the others.
-template <class A>
-__device__ A activation_grad(Activation act, A g, A z, A y, A alpha) {
-  switch (act) {
-    case Activation::none:
-      return g;
-    case Activation::relu:
-      return y > A(0) ? g : A(0);
-    case Activation::sigmoid:
-      return g * y * (A(1) - y);
-    case Activation::tanh:
-      return g * (A(1) - y * y);
-    case Activation::leaky_relu:
-      return z > A(0) ? g : g * alpha;
-    case Activation::silu: {
-      const A s = A(1) / (A(1) + exp(-z));
-      return g * s * (z * (A(1) - s) + A(1));
-    }
-    case Activation::gelu: {
-      const A cdf = (erf(z * A(M_SQRT1_2)) + A(1)) * A(0.5);
-      const A pdf = exp(z * z * A(-0.5)) * A(0.5 * M_2_SQRTPI * M_SQRT1_2);
-      return g * (cdf + z * pdf);
-    }
-  }
-  return g;
-}
-
-bool reads_input(Activation act) {
-  return act == Activation::gelu || act == Activation::silu || act == Activation::leaky_relu;
-}
-
+// ---- bias + activation (the formulas: kernels/shared/activation_math.h) ----
 template <class T>
 __global__ void bias_act_kernel(Activation act, double alpha, const T* x, const T* b, T* y, int64_t n,
                                 int64_t D) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step)
     y[e] = static_cast<T>(
-        activate<A>(act, static_cast<A>(x[e]) + static_cast<A>(b[e % D]), static_cast<A>(alpha)));
+        scalar::activate<A>(act, static_cast<A>(x[e]) + static_cast<A>(b[e % D]), static_cast<A>(alpha)));
 }
 
 // x and b are null when the derivative reads y, and y is null otherwise.
 template <class T>
 __global__ void bias_act_backward_kernel(Activation act, double alpha, const T* g, const T* x, const T* b,
                                          const T* y, T* gz, int64_t n, int64_t D) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
     const A z = x ? static_cast<A>(x[e]) + static_cast<A>(b[e % D]) : A(0);
     const A out = y ? static_cast<A>(y[e]) : A(0);
-    gz[e] = static_cast<T>(activation_grad<A>(act, static_cast<A>(g[e]), z, out, static_cast<A>(alpha)));
+    gz[e] =
+        static_cast<T>(scalar::activation_grad<A>(act, static_cast<A>(g[e]), z, out, static_cast<A>(alpha)));
   }
 }
 

@@ -26,7 +26,7 @@ __global__ void max_pool2d_kernel(Pool2dArgs a, const T* x, T* out, int64_t* ind
     const int64_t ow = i % a.w_out, oh = (i / a.w_out) % a.h_out, plane = i / plane_out;
     const T* xp = x + plane * a.h * a.w;
     const int64_t h0 = oh * a.stride_h - a.pad_h, w0 = ow * a.stride_w - a.pad_w;
-    using A = acc_t<T>;
+    using A = compute_t<T>;
     A best = -std::numeric_limits<A>::infinity();
     int64_t best_i = -1;
     for (int64_t ki = 0; ki < a.kh; ++ki) {
@@ -36,13 +36,13 @@ __global__ void max_pool2d_kernel(Pool2dArgs a, const T* x, T* out, int64_t* ind
         const int64_t iw = w0 + kj * a.dil_w;
         if (iw < 0 || iw >= a.w) continue;
         const int64_t at = ih * a.w + iw;
-        const A v = to_acc(xp[at]);
+        const A v = to_compute(xp[at]);
         // The first valid tap always counts; then a NaN replaces anything, a number only a smaller number.
         if (best_i < 0 || isnan(v) || (!isnan(best) && v > best)) best = v, best_i = at;
       }
     }
     // The chosen element itself (its bits, NaN payloads included); -infinity where no tap was valid.
-    out[i] = best_i < 0 ? from_acc<T>(best) : xp[best_i];
+    out[i] = best_i < 0 ? from_compute<T>(best) : xp[best_i];
     indices[i] = best_i < 0 ? 0 : best_i;  // no valid tap: unreachable with validated sizes, never garbage
   }
 }
@@ -72,11 +72,11 @@ __global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, cons
     const int64_t ow_lo = span_w <= 0 ? 0 : (span_w + a.stride_w - 1) / a.stride_w;
     const int64_t oh_end = (ih + a.pad_h) / a.stride_h + 1, ow_end = (iw + a.pad_w) / a.stride_w + 1;
     const int64_t oh_hi = oh_end < a.h_out ? oh_end : a.h_out, ow_hi = ow_end < a.w_out ? ow_end : a.w_out;
-    acc_t<T> sum = 0;
+    compute_t<T> sum = 0;
     if (empty_windows && at == 0) {
       for (int64_t o = 0; o < plane_out; ++o)
-        if (idx[o] == 0) sum += to_acc(g[o]);
-      gx[i] = from_acc<T>(sum);
+        if (idx[o] == 0) sum += to_compute(g[o]);
+      gx[i] = from_compute<T>(sum);
       continue;
     }
     for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
@@ -84,10 +84,10 @@ __global__ void max_pool2d_backward_kernel(Pool2dArgs a, const T* grad_out, cons
       for (int64_t ow = ow_lo; ow < ow_hi; ++ow) {
         if (!tap_hits(iw, ow, a.stride_w, a.pad_w, a.dil_w, a.kw)) continue;
         const int64_t o = oh * a.w_out + ow;
-        if (idx[o] == at) sum += to_acc(g[o]);
+        if (idx[o] == at) sum += to_compute(g[o]);
       }
     }
-    gx[i] = from_acc<T>(sum);
+    gx[i] = from_compute<T>(sum);
   }
 }
 

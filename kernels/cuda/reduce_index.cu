@@ -49,7 +49,7 @@ __device__ void store(ReduceKernel k, Acc<A> r, int64_t t, void* out, int64_t* i
     static_cast<int64_t*>(out)[t] = r.i;
     return;
   }
-  static_cast<T*>(out)[t] = from_acc<T>(r.v);
+  static_cast<T*>(out)[t] = from_compute<T>(r.v);
   if (indices != nullptr) indices[t] = r.i;
 }
 
@@ -59,11 +59,11 @@ __global__ void reduce_thread_kernel(ReduceKernel k, const T* x, int64_t O, int6
                                      int64_t* indices) {
   const int64_t step = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t t = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; t < O * I; t += step) {
-    using A = acc_t<T>;
+    using A = compute_t<T>;
     const T* base = x + (t / I) * R * I + t % I;
-    Acc<A> acc{k == ReduceKernel::sum ? A(0) : to_acc(base[0]), 0};
+    Acc<A> acc{k == ReduceKernel::sum ? A(0) : to_compute(base[0]), 0};
     for (int64_t r = k == ReduceKernel::sum ? 0 : 1; r < R; ++r)
-      acc = pick(k, acc, Acc<A>{to_acc(base[r * I]), r});
+      acc = pick(k, acc, Acc<A>{to_compute(base[r * I]), r});
     store<T>(k, acc, t, out, indices);
   }
 }
@@ -72,7 +72,7 @@ __global__ void reduce_thread_kernel(ReduceKernel k, const T* x, int64_t O, int6
 template <class T>
 __global__ void reduce_block_kernel(ReduceKernel k, const T* x, int64_t R, int64_t I, void* out,
                                     int64_t* indices) {
-  using A = acc_t<T>;
+  using A = compute_t<T>;
   __shared__ A values[kThreads];
   __shared__ int64_t where[kThreads];
   const int64_t t = blockIdx.x;
@@ -80,8 +80,9 @@ __global__ void reduce_block_kernel(ReduceKernel k, const T* x, int64_t R, int64
   const int tid = threadIdx.x;
   // Thread tid starts from element tid (for sums too: the loop below begins at tid + kThreads).
   const bool have = tid < R;
-  Acc<A> acc{have ? to_acc(base[static_cast<int64_t>(tid) * I]) : A(0), tid};
-  for (int64_t r = tid + kThreads; r < R; r += kThreads) acc = pick(k, acc, Acc<A>{to_acc(base[r * I]), r});
+  Acc<A> acc{have ? to_compute(base[static_cast<int64_t>(tid) * I]) : A(0), tid};
+  for (int64_t r = tid + kThreads; r < R; r += kThreads)
+    acc = pick(k, acc, Acc<A>{to_compute(base[r * I]), r});
   values[tid] = acc.v;
   where[tid] = have ? acc.i : INT64_MAX;
   __syncthreads();
@@ -365,8 +366,8 @@ void scatter_add(const Tensor& dst, int64_t dim, const Tensor& index, const Tens
   KILN_CUDA_CHECK_LAUNCH("scatter_add");
 }
 
-void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
-            const uint64_t* state) {
+void draw_random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, double a, double b,
+                 const uint64_t* state) {
   KILN_ASSERT(out.is_contiguous(), "random kernel expects a contiguous output");
   const int dev = device_of(out, "random");
   const int64_t n = out.numel();
@@ -374,7 +375,7 @@ void random(RandomKernel k, const Tensor& out, uint64_t seed, uint64_t offset, d
   if (is_reduced_float(out.dtype())) {
     // The f32 draw rounded: the same stream as f32, and the same values as the CPU's f16/bf16 draws.
     Tensor f = empty(out.shape(), {.dtype = DType::f32, .device = out.device()});
-    random(k, f, seed, offset, a, b);
+    draw_random(k, f, seed, offset, a, b, state);
     copy_on_device(f, out);
     return;
   }

@@ -10,6 +10,16 @@
 
 namespace kiln::cuda {
 
+// A device tensor's data as T (read-only / writable), for kernel arguments.
+template <class T>
+const T* cptr(const Tensor& t) {
+  return static_cast<const T*>(t.data_ptr());
+}
+template <class T>
+T* mptr(const Tensor& t) {
+  return static_cast<T*>(t.data_ptr());
+}
+
 // Describes N operands of one shape (strides 0 where broadcast) after merging contiguous dims.
 template <int N>
 Strided<N> make_strided(const Shape& shape, const std::array<const Tensor*, N>& ts, const char* op) {
