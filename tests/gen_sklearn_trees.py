@@ -21,6 +21,13 @@
 #                         randomness alone gives).
 #   oob_<model>_<data>    oob_score_ (random_state 0..4) of a 100-tree forest with oob_score=True.
 #   importances_<data>    feature_importances_ of RandomForestClassifier(500 trees, random_state=0).
+#   shape_forest_integer_coded   mean leaves and mean depth per tree of RandomForestClassifier(30 trees) on
+#       all of integer_coded (random_state 0..4). Integer codes leave many features constant inside a
+#       node, which is where a forest that gives up on a node too early grows visibly smaller trees.
+#
+# It also writes tests/data/integer_coded.csv (see write_integer_coded): a survey-like table of small
+# integer codes, drawn from a fixed seed, since the public survey data such codes come from cannot be
+# shipped here.
 import os
 
 import numpy as np
@@ -42,6 +49,29 @@ def load(name):
 
 
 lines = []
+
+
+def write_integer_coded(path, rows=2000, seed=2024):
+    """Ten 5-point answers (0..4), five yes/no items, five categorical codes (0..7, some rare), and a
+    class 0..2 that depends on a few of them through thresholds, an interaction and 15% label noise."""
+    rng = np.random.default_rng(seed)
+    likert = rng.integers(0, 5, size=(rows, 10))
+    binary = (rng.random((rows, 5)) < [0.5, 0.3, 0.1, 0.7, 0.05]).astype(np.int64)
+    categorical = np.stack([rng.choice(8, size=rows, p=[0.4, 0.2, 0.15, 0.1, 0.07, 0.05, 0.02, 0.01])
+                            for _ in range(5)], axis=1)
+    score = likert[:, 0] + likert[:, 1] - likert[:, 2] + 2 * binary[:, 0] * (categorical[:, 0] >= 2)
+    y = np.digitize(score, [1, 4]).astype(np.int64)
+    noisy = rng.random(rows) < 0.15
+    y[noisy] = rng.integers(0, 3, size=noisy.sum())
+    X = np.concatenate([likert, binary, categorical], axis=1)
+    names = [f"q{i}" for i in range(10)] + [f"yes{i}" for i in range(5)] + [f"code{i}" for i in range(5)]
+    with open(path, "w") as f:
+        f.write(",".join(names + ["target"]) + "\n")
+        for row, label in zip(X, y):
+            f.write(",".join(str(v) for v in row) + f",{label}\n")
+
+
+write_integer_coded(os.path.join(HERE, "data", "integer_coded.csv"))
 
 
 def tensor(label, values, dtype="f64"):
@@ -94,7 +124,7 @@ REGRESSORS = {
     "forest": lambda rs: RandomForestRegressor(n_estimators=100, random_state=rs),
     "hgb": lambda rs: HistGradientBoostingRegressor(random_state=rs),
 }
-for data in ["iris", "wine", "breast_cancer", "digits", "diabetes"]:
+for data in ["iris", "wine", "breast_cancer", "digits", "diabetes", "integer_coded"]:
     X, y = load(data)
     regression = data == "diabetes"
     splitter = (KFold(5, shuffle=True, random_state=0) if regression
@@ -104,6 +134,8 @@ for data in ["iris", "wine", "breast_cancer", "digits", "diabetes"]:
         folds[test] = k
     case(f"folds_{data}", [("fold", folds, "i64")])
     models = REGRESSORS if regression else CLASSIFIERS
+    if data == "integer_coded":
+        models = {"forest": models["forest"]}
     for model_name, make in models.items():
         per_seed = [cross_val_score(make(rs), X, y, cv=splitter).mean() for rs in SEEDS]
         case(f"cv_{model_name}_{data}", [("mean", per_seed[0]), ("per_seed", per_seed)])
@@ -118,6 +150,15 @@ for data in ["wine", "breast_cancer"]:
     X, y = load(data)
     rf = RandomForestClassifier(n_estimators=500, random_state=0).fit(X, y)
     case(f"importances_{data}", [("importances", rf.feature_importances_)])
+
+# ---- tree shapes on integer codes ----
+X, y = load("integer_coded")
+leaves, depths = [], []
+for rs in SEEDS:
+    rf = RandomForestClassifier(n_estimators=30, random_state=rs).fit(X, y)
+    leaves.append(np.mean([t.get_n_leaves() for t in rf.estimators_]))
+    depths.append(np.mean([t.get_depth() for t in rf.estimators_]))
+case("shape_forest_integer_coded", [("mean_leaves", leaves), ("mean_depth", depths)])
 
 with open(OUT_PATH, "w") as f:
     f.write("# scikit-learn 1.2.1 reference results for classic/ trees, forests and gradient boosting.\n")

@@ -39,9 +39,10 @@ std::string dataset_dir() {
 
 Dataset load_dataset(const std::string& name) {
   const bool regression = name == "diabetes";
-  KILN_CHECK(name == "iris" || name == "wine" || name == "breast_cancer" || name == "digits" || regression,
+  KILN_CHECK(name == "iris" || name == "wine" || name == "breast_cancer" || name == "digits" ||
+                 name == "integer_coded" || regression,
              "load_dataset: unknown data set \"", name,
-             "\" (expected iris, wine, breast_cancer, digits or diabetes)");
+             "\" (expected iris, wine, breast_cancer, digits, integer_coded or diabetes)");
   const std::string path = dataset_dir() + "/" + name + ".csv";
   std::ifstream in(path);
   KILN_CHECK(in.good(), "load_dataset: cannot open ", path);
