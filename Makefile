@@ -35,7 +35,7 @@ test-bad-inputs-asan: deps
 
 demo: deps
 	cmake --preset release
-	cmake --build --preset release -j$(JOBS) --target fashion_mnist_demo
+	cmake --build --preset release -j$(JOBS) --target fashion_mnist_demo tabular
 	scripts/test-venv.sh >/dev/null  # LiteRT and ONNX Runtime check the demo's exported files
 	build/release/examples/fashion_mnist_demo
 	build/release/examples/tabular

@@ -93,7 +93,7 @@ struct Pool2dArgs {
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dil_h = 1, dil_w = 1;
 };
 
-// ---- Optimizer steps (family 'p', code = OptimKernel; used by optim/ and optim::GradScaler) ----
+// ---- Optimizer steps (supports(OptimKernel, dtype); used by optim/ and optim::GradScaler) ----
 // One optim_step call updates a list of parameters of ONE dtype on this device with one group's
 // hyper-parameters: the CPU runs one fused loop per tensor (PyTorch 1.13's single-tensor update, in its
 // order of operations), CUDA one launch over all the tensors (a multi-tensor apply). Step-dependent
