@@ -1,5 +1,6 @@
 // ColumnTransformer (see column_transformer.h). Depends on preprocessing_util.
 #include "kiln/classic/column_transformer.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <functional>
@@ -85,11 +86,11 @@ ParamMap ColumnTransformer::get_params() const {
 void ColumnTransformer::set_params(const ParamMap& params) {
   for (const auto& [k, v] : params) {
     if (k == "remainder") {
-      params_.remainder = prep_detail::as_string(v, name(), k);
+      param::assign(name(), k, v, params_.remainder);
       continue;
     }
     size_t sep = k.find("__");
-    if (sep == std::string::npos) prep_detail::unknown_param(name(), k, get_params());
+    if (sep == std::string::npos) param::unknown(name(), k, get_params());
     named_transformer(k.substr(0, sep)).set_params({{k.substr(sep + 2), v}});
   }
   fitted_ = false;
@@ -177,7 +178,7 @@ Tensor ColumnTransformer::fit_transform(const Tensor& X, const Tensor& y) {
 }
 
 Tensor ColumnTransformer::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "ColumnTransformer.transform", validation::Missing::allow_nan);
   KILN_CHECK(m.cols == n_features_in_, "ColumnTransformer.transform: X has ", m.cols,
              " columns, but the transformer was fitted on ", n_features_in_);
@@ -187,7 +188,7 @@ Tensor ColumnTransformer::transform(const Tensor& X) const {
 }
 
 std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> ColumnTransformer::output_indices_() const {
-  prep_detail::check_fitted(fitted_, name(), "output_indices_");
+  validation::check_fitted(fitted_, name() + ".output_indices_");
   std::vector<std::pair<std::string, std::pair<int64_t, int64_t>>> out;
   int64_t off = 0;
   for (size_t i = 0; i < entries_.size(); ++i) {

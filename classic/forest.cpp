@@ -2,6 +2,7 @@
 // trees grown in parallel from per-tree seeds, averaged predictions, out-of-bag scores. Depends on
 // tree.h (parameter checks), tree_builder.h and OpenMP.
 #include "kiln/classic/forest.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <exception>
@@ -11,11 +12,6 @@
 namespace kiln::classic {
 
 namespace {
-
-using detail::param_bool;
-using detail::param_double;
-using detail::param_int;
-using detail::param_string;
 
 struct ForestSpec {
   detail::TreeSettings settings;
@@ -138,60 +134,6 @@ void check_forest_params(int64_t n_estimators, bool bootstrap, bool oob_score, c
 RandomForestClassifier::RandomForestClassifier() : params_() {}
 RandomForestClassifier::RandomForestClassifier(Params params) : params_(std::move(params)) {}
 
-ParamMap RandomForestClassifier::get_params() const {
-  const Params& p = params_;
-  return {{"n_estimators", p.n_estimators},
-          {"criterion", p.criterion},
-          {"max_depth", p.max_depth},
-          {"min_samples_split", p.min_samples_split},
-          {"min_samples_leaf", p.min_samples_leaf},
-          {"max_features", p.max_features},
-          {"min_impurity_decrease", p.min_impurity_decrease},
-          {"bootstrap", p.bootstrap},
-          {"oob_score", p.oob_score},
-          {"class_weight", p.class_weight},
-          {"n_jobs", p.n_jobs},
-          {"random_state", p.random_state}};
-}
-
-void RandomForestClassifier::set_params(const ParamMap& params) {
-  Params p = params_;
-  const std::string who = name();
-  for (const auto& [k, v] : params) {
-    if (k == "n_estimators")
-      p.n_estimators = param_int(v, who, k);
-    else if (k == "criterion")
-      p.criterion = param_string(v, who, k);
-    else if (k == "max_depth")
-      p.max_depth = param_int(v, who, k);
-    else if (k == "min_samples_split")
-      p.min_samples_split = param_int(v, who, k);
-    else if (k == "min_samples_leaf")
-      p.min_samples_leaf = param_int(v, who, k);
-    else if (k == "max_features")
-      p.max_features = v;
-    else if (k == "min_impurity_decrease")
-      p.min_impurity_decrease = param_double(v, who, k);
-    else if (k == "bootstrap")
-      p.bootstrap = param_bool(v, who, k);
-    else if (k == "oob_score")
-      p.oob_score = param_bool(v, who, k);
-    else if (k == "class_weight")
-      p.class_weight = param_string(v, who, k);
-    else if (k == "n_jobs")
-      p.n_jobs = param_int(v, who, k);
-    else if (k == "random_state")
-      p.random_state = param_int(v, who, k);
-    else
-      detail::unknown_param(who, k);
-  }
-  params_ = p;
-}
-
-std::unique_ptr<Estimator> RandomForestClassifier::clone() const {
-  return std::make_unique<RandomForestClassifier>(params_);
-}
-
 RandomForestClassifier& RandomForestClassifier::fit(const Tensor& X, const Tensor& y,
                                                     const Tensor& sample_weight) {
   const std::string who = name();
@@ -276,17 +218,17 @@ double RandomForestClassifier::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor RandomForestClassifier::classes() const {
-  KILN_CHECK(fitted_, name(), ": classes() called before fit()");
+  validation::check_fitted(fitted_, name() + ".classes");
   return from_vector(classes_, Shape{static_cast<int64_t>(classes_.size())});
 }
 
 Tensor RandomForestClassifier::feature_importances_() const {
-  KILN_CHECK(fitted_, name(), ": feature_importances_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".feature_importances_");
   return from_vector(importances_, Shape{n_features_});
 }
 
 double RandomForestClassifier::oob_score_() const {
-  KILN_CHECK(fitted_, name(), ": oob_score_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".oob_score_");
   KILN_CHECK(params_.oob_score, name(), ": oob_score_() needs the parameter oob_score = true at fit()");
   return oob_score_value_;
 }
@@ -298,7 +240,7 @@ Tensor RandomForestClassifier::oob_decision_function_() const {
 }
 
 const std::vector<detail::Tree>& RandomForestClassifier::estimators_() const {
-  KILN_CHECK(fitted_, name(), ": estimators_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".estimators_");
   return trees_;
 }
 
@@ -306,57 +248,6 @@ const std::vector<detail::Tree>& RandomForestClassifier::estimators_() const {
 
 RandomForestRegressor::RandomForestRegressor() : params_() {}
 RandomForestRegressor::RandomForestRegressor(Params params) : params_(std::move(params)) {}
-
-ParamMap RandomForestRegressor::get_params() const {
-  const Params& p = params_;
-  return {{"n_estimators", p.n_estimators},
-          {"criterion", p.criterion},
-          {"max_depth", p.max_depth},
-          {"min_samples_split", p.min_samples_split},
-          {"min_samples_leaf", p.min_samples_leaf},
-          {"max_features", p.max_features},
-          {"min_impurity_decrease", p.min_impurity_decrease},
-          {"bootstrap", p.bootstrap},
-          {"oob_score", p.oob_score},
-          {"n_jobs", p.n_jobs},
-          {"random_state", p.random_state}};
-}
-
-void RandomForestRegressor::set_params(const ParamMap& params) {
-  Params p = params_;
-  const std::string who = name();
-  for (const auto& [k, v] : params) {
-    if (k == "n_estimators")
-      p.n_estimators = param_int(v, who, k);
-    else if (k == "criterion")
-      p.criterion = param_string(v, who, k);
-    else if (k == "max_depth")
-      p.max_depth = param_int(v, who, k);
-    else if (k == "min_samples_split")
-      p.min_samples_split = param_int(v, who, k);
-    else if (k == "min_samples_leaf")
-      p.min_samples_leaf = param_int(v, who, k);
-    else if (k == "max_features")
-      p.max_features = v;
-    else if (k == "min_impurity_decrease")
-      p.min_impurity_decrease = param_double(v, who, k);
-    else if (k == "bootstrap")
-      p.bootstrap = param_bool(v, who, k);
-    else if (k == "oob_score")
-      p.oob_score = param_bool(v, who, k);
-    else if (k == "n_jobs")
-      p.n_jobs = param_int(v, who, k);
-    else if (k == "random_state")
-      p.random_state = param_int(v, who, k);
-    else
-      detail::unknown_param(who, k);
-  }
-  params_ = p;
-}
-
-std::unique_ptr<Estimator> RandomForestRegressor::clone() const {
-  return std::make_unique<RandomForestRegressor>(params_);
-}
 
 RandomForestRegressor& RandomForestRegressor::fit(const Tensor& X, const Tensor& y,
                                                   const Tensor& sample_weight) {
@@ -409,12 +300,12 @@ double RandomForestRegressor::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor RandomForestRegressor::feature_importances_() const {
-  KILN_CHECK(fitted_, name(), ": feature_importances_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".feature_importances_");
   return from_vector(importances_, Shape{n_features_});
 }
 
 double RandomForestRegressor::oob_score_() const {
-  KILN_CHECK(fitted_, name(), ": oob_score_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".oob_score_");
   KILN_CHECK(params_.oob_score, name(), ": oob_score_() needs the parameter oob_score = true at fit()");
   return oob_score_value_;
 }
@@ -425,7 +316,7 @@ Tensor RandomForestRegressor::oob_prediction_() const {
 }
 
 const std::vector<detail::Tree>& RandomForestRegressor::estimators_() const {
-  KILN_CHECK(fitted_, name(), ": estimators_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".estimators_");
   return trees_;
 }
 

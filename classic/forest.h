@@ -36,14 +36,31 @@ class RandomForestClassifier : public Classifier {
     std::string class_weight = "";  // "", "balanced" or "balanced_subsample"
     int64_t n_jobs = 0;
     int64_t random_state = 0;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("n_estimators", n_estimators);
+      visit("criterion", criterion);
+      visit("max_depth", max_depth);
+      visit("min_samples_split", min_samples_split);
+      visit("min_samples_leaf", min_samples_leaf);
+      visit("max_features", max_features);
+      visit("min_impurity_decrease", min_impurity_decrease);
+      visit("bootstrap", bootstrap);
+      visit("oob_score", oob_score);
+      visit("class_weight", class_weight);
+      visit("n_jobs", n_jobs);
+      visit("random_state", random_state);
+    }
   };
   RandomForestClassifier();  // default Params
   explicit RandomForestClassifier(Params params);
 
   std::string name() const override { return "RandomForestClassifier"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
-  std::unique_ptr<Estimator> clone() const override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
+  std::unique_ptr<Estimator> clone() const override {
+    return std::make_unique<RandomForestClassifier>(params_);
+  }
   bool is_fitted() const override { return fitted_; }
 
   RandomForestClassifier& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
@@ -83,14 +100,30 @@ class RandomForestRegressor : public Regressor {
     bool oob_score = false;
     int64_t n_jobs = 0;
     int64_t random_state = 0;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("n_estimators", n_estimators);
+      visit("criterion", criterion);
+      visit("max_depth", max_depth);
+      visit("min_samples_split", min_samples_split);
+      visit("min_samples_leaf", min_samples_leaf);
+      visit("max_features", max_features);
+      visit("min_impurity_decrease", min_impurity_decrease);
+      visit("bootstrap", bootstrap);
+      visit("oob_score", oob_score);
+      visit("n_jobs", n_jobs);
+      visit("random_state", random_state);
+    }
   };
   RandomForestRegressor();
   explicit RandomForestRegressor(Params params);
 
   std::string name() const override { return "RandomForestRegressor"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
-  std::unique_ptr<Estimator> clone() const override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
+  std::unique_ptr<Estimator> clone() const override {
+    return std::make_unique<RandomForestRegressor>(params_);
+  }
   bool is_fitted() const override { return fitted_; }
 
   RandomForestRegressor& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;

@@ -16,10 +16,6 @@ namespace kiln::classic {
 
 namespace {
 
-using detail::param_double;
-using detail::param_int;
-using detail::param_string;
-
 enum class Loss { binary, multinomial, squared };
 
 struct Spec {
@@ -64,59 +60,6 @@ Spec make_spec(const P& p, int64_t n, const std::string& who) {
           p.random_state,
           early,
           detail::resolve_n_jobs(p.n_jobs)};
-}
-
-template <class P>
-ParamMap boosting_params(const P& p) {
-  return {{"loss", p.loss},
-          {"learning_rate", p.learning_rate},
-          {"max_iter", p.max_iter},
-          {"max_leaf_nodes", p.max_leaf_nodes},
-          {"max_depth", p.max_depth},
-          {"min_samples_leaf", p.min_samples_leaf},
-          {"l2_regularization", p.l2_regularization},
-          {"max_bins", p.max_bins},
-          {"early_stopping", p.early_stopping},
-          {"validation_fraction", p.validation_fraction},
-          {"n_iter_no_change", p.n_iter_no_change},
-          {"tol", p.tol},
-          {"n_jobs", p.n_jobs},
-          {"random_state", p.random_state}};
-}
-
-template <class P>
-bool set_boosting_param(P& p, const std::string& k, const ParamValue& v, const std::string& who) {
-  if (k == "loss")
-    p.loss = param_string(v, who, k);
-  else if (k == "learning_rate")
-    p.learning_rate = param_double(v, who, k);
-  else if (k == "max_iter")
-    p.max_iter = param_int(v, who, k);
-  else if (k == "max_leaf_nodes")
-    p.max_leaf_nodes = param_int(v, who, k);
-  else if (k == "max_depth")
-    p.max_depth = param_int(v, who, k);
-  else if (k == "min_samples_leaf")
-    p.min_samples_leaf = param_int(v, who, k);
-  else if (k == "l2_regularization")
-    p.l2_regularization = param_double(v, who, k);
-  else if (k == "max_bins")
-    p.max_bins = param_int(v, who, k);
-  else if (k == "early_stopping")
-    p.early_stopping = v;
-  else if (k == "validation_fraction")
-    p.validation_fraction = param_double(v, who, k);
-  else if (k == "n_iter_no_change")
-    p.n_iter_no_change = param_int(v, who, k);
-  else if (k == "tol")
-    p.tol = param_double(v, who, k);
-  else if (k == "n_jobs")
-    p.n_jobs = param_int(v, who, k);
-  else if (k == "random_state")
-    p.random_state = param_int(v, who, k);
-  else
-    return false;
-  return true;
 }
 
 // X as row-major f64 with the checks of tree_common's to_f32_rows (boosting bins in float64, like
@@ -353,27 +296,6 @@ std::vector<double> checked_rows(const Tensor& X, bool fitted, int64_t d, const 
 HistGradientBoostingClassifier::HistGradientBoostingClassifier() : params_() {}
 HistGradientBoostingClassifier::HistGradientBoostingClassifier(Params params) : params_(std::move(params)) {}
 
-ParamMap HistGradientBoostingClassifier::get_params() const {
-  ParamMap m = boosting_params(params_);
-  m["class_weight"] = params_.class_weight;
-  return m;
-}
-
-void HistGradientBoostingClassifier::set_params(const ParamMap& params) {
-  Params p = params_;
-  for (const auto& [k, v] : params) {
-    if (k == "class_weight")
-      p.class_weight = param_string(v, name(), k);
-    else if (!set_boosting_param(p, k, v, name()))
-      detail::unknown_param(name(), k);
-  }
-  params_ = p;
-}
-
-std::unique_ptr<Estimator> HistGradientBoostingClassifier::clone() const {
-  return std::make_unique<HistGradientBoostingClassifier>(params_);
-}
-
 HistGradientBoostingClassifier& HistGradientBoostingClassifier::fit(const Tensor& X, const Tensor& y,
                                                                     const Tensor& sample_weight) {
   const std::string who = name();
@@ -452,17 +374,17 @@ double HistGradientBoostingClassifier::score(const Tensor& X, const Tensor& y) c
 }
 
 Tensor HistGradientBoostingClassifier::classes() const {
-  KILN_CHECK(fitted_, name(), ": classes() called before fit()");
+  validation::check_fitted(fitted_, name() + ".classes");
   return from_vector(classes_, Shape{static_cast<int64_t>(classes_.size())});
 }
 
 int64_t HistGradientBoostingClassifier::n_iter_() const {
-  KILN_CHECK(fitted_, name(), ": n_iter_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".n_iter_");
   return static_cast<int64_t>(model_.trees.size());
 }
 
 std::vector<double> HistGradientBoostingClassifier::validation_score_() const {
-  KILN_CHECK(fitted_, name(), ": validation_score_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".validation_score_");
   return model_.validation_score;
 }
 
@@ -470,19 +392,6 @@ std::vector<double> HistGradientBoostingClassifier::validation_score_() const {
 
 HistGradientBoostingRegressor::HistGradientBoostingRegressor() : params_() {}
 HistGradientBoostingRegressor::HistGradientBoostingRegressor(Params params) : params_(std::move(params)) {}
-
-ParamMap HistGradientBoostingRegressor::get_params() const { return boosting_params(params_); }
-
-void HistGradientBoostingRegressor::set_params(const ParamMap& params) {
-  Params p = params_;
-  for (const auto& [k, v] : params)
-    if (!set_boosting_param(p, k, v, name())) detail::unknown_param(name(), k);
-  params_ = p;
-}
-
-std::unique_ptr<Estimator> HistGradientBoostingRegressor::clone() const {
-  return std::make_unique<HistGradientBoostingRegressor>(params_);
-}
 
 HistGradientBoostingRegressor& HistGradientBoostingRegressor::fit(const Tensor& X, const Tensor& y,
                                                                   const Tensor& sample_weight) {
@@ -514,12 +423,12 @@ double HistGradientBoostingRegressor::score(const Tensor& X, const Tensor& y) co
 }
 
 int64_t HistGradientBoostingRegressor::n_iter_() const {
-  KILN_CHECK(fitted_, name(), ": n_iter_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".n_iter_");
   return static_cast<int64_t>(model_.trees.size());
 }
 
 std::vector<double> HistGradientBoostingRegressor::validation_score_() const {
-  KILN_CHECK(fitted_, name(), ": validation_score_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".validation_score_");
   return model_.validation_score;
 }
 

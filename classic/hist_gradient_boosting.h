@@ -50,14 +50,34 @@ class HistGradientBoostingClassifier : public Classifier {
     std::string class_weight = "";  // "" or "balanced"
     int64_t n_jobs = 0;
     int64_t random_state = 0;  // draws the validation split
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("loss", loss);
+      visit("learning_rate", learning_rate);
+      visit("max_iter", max_iter);
+      visit("max_leaf_nodes", max_leaf_nodes);
+      visit("max_depth", max_depth);
+      visit("min_samples_leaf", min_samples_leaf);
+      visit("l2_regularization", l2_regularization);
+      visit("max_bins", max_bins);
+      visit("early_stopping", early_stopping);
+      visit("validation_fraction", validation_fraction);
+      visit("n_iter_no_change", n_iter_no_change);
+      visit("tol", tol);
+      visit("class_weight", class_weight);
+      visit("n_jobs", n_jobs);
+      visit("random_state", random_state);
+    }
   };
   HistGradientBoostingClassifier();  // default Params
   explicit HistGradientBoostingClassifier(Params params);
 
   std::string name() const override { return "HistGradientBoostingClassifier"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
-  std::unique_ptr<Estimator> clone() const override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
+  std::unique_ptr<Estimator> clone() const override {
+    return std::make_unique<HistGradientBoostingClassifier>(params_);
+  }
   bool is_fitted() const override { return fitted_; }
 
   HistGradientBoostingClassifier& fit(const Tensor& X, const Tensor& y,
@@ -98,14 +118,33 @@ class HistGradientBoostingRegressor : public Regressor {
     double tol = 1e-7;
     int64_t n_jobs = 0;
     int64_t random_state = 0;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("loss", loss);
+      visit("learning_rate", learning_rate);
+      visit("max_iter", max_iter);
+      visit("max_leaf_nodes", max_leaf_nodes);
+      visit("max_depth", max_depth);
+      visit("min_samples_leaf", min_samples_leaf);
+      visit("l2_regularization", l2_regularization);
+      visit("max_bins", max_bins);
+      visit("early_stopping", early_stopping);
+      visit("validation_fraction", validation_fraction);
+      visit("n_iter_no_change", n_iter_no_change);
+      visit("tol", tol);
+      visit("n_jobs", n_jobs);
+      visit("random_state", random_state);
+    }
   };
   HistGradientBoostingRegressor();
   explicit HistGradientBoostingRegressor(Params params);
 
   std::string name() const override { return "HistGradientBoostingRegressor"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
-  std::unique_ptr<Estimator> clone() const override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
+  std::unique_ptr<Estimator> clone() const override {
+    return std::make_unique<HistGradientBoostingRegressor>(params_);
+  }
   bool is_fitted() const override { return fitted_; }
 
   HistGradientBoostingRegressor& fit(const Tensor& X, const Tensor& y,

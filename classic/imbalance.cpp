@@ -46,7 +46,7 @@ void set_strategy(const ParamValue& v, std::string& strategy, double& ratio, con
     strategy = std::get<std::string>(v);
     ratio = 0.0;
   } else {
-    ratio = prep_detail::as_double(v, who, "sampling_strategy");
+    param::assign(who, "sampling_strategy", v, ratio);
   }
 }
 
@@ -212,13 +212,13 @@ void SMOTE::set_params(const ParamMap& params) {
     if (k == "sampling_strategy") {
       set_strategy(v, params_.sampling_strategy, params_.sampling_ratio, name());
     } else if (k == "k_neighbors") {
-      params_.k_neighbors = prep_detail::as_int(v, name(), k);
+      param::assign(name(), k, v, params_.k_neighbors);
     } else if (k == "random_state") {
-      params_.random_state = prep_detail::as_int(v, name(), k);
+      param::assign(name(), k, v, params_.random_state);
     } else if (k == "n_jobs") {
-      params_.n_jobs = prep_detail::as_int(v, name(), k);
+      param::assign(name(), k, v, params_.n_jobs);
     } else {
-      prep_detail::unknown_param(name(), k, get_params());
+      param::unknown(name(), k, get_params());
     }
   }
 }
@@ -283,7 +283,7 @@ std::pair<Tensor, Tensor> SMOTE::fit_resample(const Tensor& X, const Tensor& y) 
 }
 
 const std::map<int64_t, int64_t>& SMOTE::sampling_strategy_() const {
-  prep_detail::check_fitted(fitted_, name(), "sampling_strategy_");
+  validation::check_fitted(fitted_, name() + ".sampling_strategy_");
   return n_new_;
 }
 
@@ -303,11 +303,11 @@ void RandomUnderSampler::set_params(const ParamMap& params) {
     if (k == "sampling_strategy") {
       set_strategy(v, params_.sampling_strategy, params_.sampling_ratio, name());
     } else if (k == "replacement") {
-      params_.replacement = prep_detail::as_bool(v, name(), k);
+      param::assign(name(), k, v, params_.replacement);
     } else if (k == "random_state") {
-      params_.random_state = prep_detail::as_int(v, name(), k);
+      param::assign(name(), k, v, params_.random_state);
     } else {
-      prep_detail::unknown_param(name(), k, get_params());
+      param::unknown(name(), k, get_params());
     }
   }
 }
@@ -346,12 +346,12 @@ std::pair<Tensor, Tensor> RandomUnderSampler::fit_resample(const Tensor& X, cons
 }
 
 const std::map<int64_t, int64_t>& RandomUnderSampler::sampling_strategy_() const {
-  prep_detail::check_fitted(fitted_, name(), "sampling_strategy_");
+  validation::check_fitted(fitted_, name() + ".sampling_strategy_");
   return n_keep_;
 }
 
 Tensor RandomUnderSampler::sample_indices_() const {
-  prep_detail::check_fitted(fitted_, name(), "sample_indices_");
+  validation::check_fitted(fitted_, name() + ".sample_indices_");
   return prep_detail::labels_tensor(indices_);
 }
 

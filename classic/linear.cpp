@@ -55,7 +55,7 @@ void store(const Eigen::VectorXd& w, const Prepared& p, bool fit_intercept, std:
 
 Tensor LinearModel::predict(const Tensor& X) const {
   const std::string who = name() + ".predict";
-  linear_detail::check_fitted(fitted_, who);
+  validation::check_fitted(fitted_, who);
   Eigen::MatrixXd x = linear_detail::to_matrix(X, who);
   linear_detail::check_features(x.cols(), static_cast<int64_t>(coef_.size()), who);
   Eigen::VectorXd w = Eigen::Map<const Eigen::VectorXd>(coef_.data(), coef_.size());
@@ -70,17 +70,17 @@ double LinearModel::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor LinearModel::coef() const {
-  linear_detail::check_fitted(fitted_, name() + ".coef");
+  validation::check_fitted(fitted_, name() + ".coef");
   return from_vector(coef_);
 }
 
 double LinearModel::intercept() const {
-  linear_detail::check_fitted(fitted_, name() + ".intercept");
+  validation::check_fitted(fitted_, name() + ".intercept");
   return intercept_;
 }
 
 StateDict LinearModel::fitted_state() const {
-  linear_detail::check_fitted(fitted_, name() + ".fitted_state");
+  validation::check_fitted(fitted_, name() + ".fitted_state");
   StateDict s;
   s.insert("coef", state::f64(coef_));
   s.insert("intercept", state::f64_scalar(intercept_));

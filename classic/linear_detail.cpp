@@ -82,60 +82,6 @@ Encoded encode_labels(const std::vector<int64_t>& labels) {
   return e;
 }
 
-namespace {
-const char* type_name(const ParamValue& v) {
-  switch (v.index()) {
-    case 0:
-      return "bool";
-    case 1:
-      return "int";
-    case 2:
-      return "double";
-    default:
-      return "string";
-  }
-}
-}  // namespace
-
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, bool& out) {
-  KILN_CHECK(std::holds_alternative<bool>(v), cls, ".set_params: parameter \"", key,
-             "\" expects a bool, got ", type_name(v));
-  out = std::get<bool>(v);
-}
-
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, std::int64_t& out) {
-  KILN_CHECK(std::holds_alternative<std::int64_t>(v), cls, ".set_params: parameter \"", key,
-             "\" expects an int, got ", type_name(v));
-  out = std::get<std::int64_t>(v);
-}
-
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, double& out) {
-  if (std::holds_alternative<std::int64_t>(v)) {
-    out = static_cast<double>(std::get<std::int64_t>(v));
-    return;
-  }
-  KILN_CHECK(std::holds_alternative<double>(v), cls, ".set_params: parameter \"", key,
-             "\" expects a double, got ", type_name(v));
-  out = std::get<double>(v);
-}
-
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, std::string& out) {
-  KILN_CHECK(std::holds_alternative<std::string>(v), cls, ".set_params: parameter \"", key,
-             "\" expects a string, got ", type_name(v));
-  out = std::get<std::string>(v);
-}
-
-void unknown_param(const std::string& cls, const std::string& key, const ParamMap& known) {
-  std::string names;
-  for (const auto& [k, _] : known) names += (names.empty() ? "" : ", ") + k;
-  KILN_CHECK(false, cls, ".set_params: unknown parameter \"", key, "\" (valid: ", names, ")");
-  throw Error("unreachable");
-}
-
-void check_fitted(bool fitted, const std::string& who) {
-  KILN_CHECK(fitted, who, ": this estimator is not fitted yet; call fit() first");
-}
-
 void check_features(int64_t got, int64_t expected, const std::string& who) {
   KILN_CHECK(got == expected, who, ": X has ", got, " features, but the estimator was fitted with ",
              expected);

@@ -40,16 +40,6 @@ struct Encoded {
 };
 Encoded encode_labels(const std::vector<int64_t>& labels);
 
-// Typed reads of one ParamMap value into a field; a wrong type throws naming the class and parameter.
-// Doubles also accept integers (alpha = 1), as scikit-learn does.
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, bool& out);
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, std::int64_t& out);
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, double& out);
-void assign_param(const std::string& cls, const std::string& key, const ParamValue& v, std::string& out);
-[[noreturn]] void unknown_param(const std::string& cls, const std::string& key, const ParamMap& known);
-
-// "Ridge.predict: called before fit()" when !fitted.
-void check_fitted(bool fitted, const std::string& who);
 // Checks that X has the number of features seen in fit.
 void check_features(int64_t got, int64_t expected, const std::string& who);
 

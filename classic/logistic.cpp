@@ -19,8 +19,6 @@
 namespace kiln::classic {
 namespace {
 
-using linear_detail::assign_param;
-
 double log1pexp(double z) { return z > 0 ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z)); }
 double sigmoid(double z) {
   if (z >= 0) return 1.0 / (1.0 + std::exp(-z));
@@ -116,42 +114,6 @@ std::string fmt(double v) {
 }
 
 }  // namespace
-
-ParamMap LogisticRegression::get_params() const {
-  return {{"penalty", p_.penalty},
-          {"C", p_.C},
-          {"fit_intercept", p_.fit_intercept},
-          {"class_weight", p_.class_weight},
-          {"max_iter", p_.max_iter},
-          {"tol", p_.tol},
-          {"multi_class", p_.multi_class},
-          {"n_jobs", p_.n_jobs}};
-}
-
-void LogisticRegression::set_params(const ParamMap& params) {
-  Params q = p_;
-  for (const auto& [k, v] : params) {
-    if (k == "penalty")
-      assign_param(name(), k, v, q.penalty);
-    else if (k == "C")
-      assign_param(name(), k, v, q.C);
-    else if (k == "fit_intercept")
-      assign_param(name(), k, v, q.fit_intercept);
-    else if (k == "class_weight")
-      assign_param(name(), k, v, q.class_weight);
-    else if (k == "max_iter")
-      assign_param(name(), k, v, q.max_iter);
-    else if (k == "tol")
-      assign_param(name(), k, v, q.tol);
-    else if (k == "multi_class")
-      assign_param(name(), k, v, q.multi_class);
-    else if (k == "n_jobs")
-      assign_param(name(), k, v, q.n_jobs);
-    else
-      linear_detail::unknown_param(name(), k, get_params());
-  }
-  p_ = q;
-}
 
 LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
   const std::string who = "LogisticRegression.fit";
@@ -264,7 +226,7 @@ LogisticRegression& LogisticRegression::fit(const Tensor& X, const Tensor& y, co
 }
 
 std::vector<double> LogisticRegression::raw_scores(const Tensor& X, const std::string& who) const {
-  linear_detail::check_fitted(fitted_, who);
+  validation::check_fitted(fitted_, who);
   Eigen::MatrixXd Xm = linear_detail::to_matrix(X, who);
   linear_detail::check_features(Xm.cols(), n_features_, who);
   Eigen::Map<const linear_detail::RowMatrix> W(coef_.data(), rows_, n_features_);
@@ -365,17 +327,17 @@ double LogisticRegression::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor LogisticRegression::classes() const {
-  linear_detail::check_fitted(fitted_, "LogisticRegression.classes");
+  validation::check_fitted(fitted_, "LogisticRegression.classes");
   return from_vector(classes_);
 }
 
 Tensor LogisticRegression::coef() const {
-  linear_detail::check_fitted(fitted_, "LogisticRegression.coef");
+  validation::check_fitted(fitted_, "LogisticRegression.coef");
   return from_vector(coef_, Shape{rows_, n_features_});
 }
 
 Tensor LogisticRegression::intercept() const {
-  linear_detail::check_fitted(fitted_, "LogisticRegression.intercept");
+  validation::check_fitted(fitted_, "LogisticRegression.intercept");
   return from_vector(intercept_);
 }
 

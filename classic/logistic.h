@@ -35,13 +35,24 @@ class LogisticRegression : public Classifier {
     double tol = 1e-4;
     std::string multi_class = "auto";  // "auto", "multinomial" or "ovr"
     std::int64_t n_jobs = 0;           // threads for the matrix products; 0 = kiln::get_num_threads()
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("penalty", penalty);
+      visit("C", C);
+      visit("fit_intercept", fit_intercept);
+      visit("class_weight", class_weight);
+      visit("max_iter", max_iter);
+      visit("tol", tol);
+      visit("multi_class", multi_class);
+      visit("n_jobs", n_jobs);
+    }
   };
   LogisticRegression() : LogisticRegression(Params{}) {}
   explicit LogisticRegression(Params p) : p_(std::move(p)) {}
 
   std::string name() const override { return "LogisticRegression"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(p_); }
+  void set_params(const ParamMap& params) override { params::assign(p_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<LogisticRegression>(p_); }
   bool is_fitted() const override { return fitted_; }
   const Params& params() const { return p_; }

@@ -10,19 +10,6 @@
 
 namespace kiln::classic {
 
-ParamMap GaussianNB::get_params() const { return {{"var_smoothing", p_.var_smoothing}}; }
-
-void GaussianNB::set_params(const ParamMap& params) {
-  Params q = p_;
-  for (const auto& [k, v] : params) {
-    if (k == "var_smoothing")
-      linear_detail::assign_param(name(), k, v, q.var_smoothing);
-    else
-      linear_detail::unknown_param(name(), k, get_params());
-  }
-  p_ = q;
-}
-
 GaussianNB& GaussianNB::fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight) {
   const std::string who = "GaussianNB.fit";
   validation::check_param(who, "var_smoothing", p_.var_smoothing, {0, validation::kInf, true, false});
@@ -74,7 +61,7 @@ GaussianNB& GaussianNB::fit(const Tensor& X, const Tensor& y, const Tensor& samp
 }
 
 std::vector<double> GaussianNB::joint_log_likelihood(const Tensor& X, const std::string& who) const {
-  linear_detail::check_fitted(fitted_, who);
+  validation::check_fitted(fitted_, who);
   linear_detail::RowMatrix x = linear_detail::to_row_matrix(X, who);
   linear_detail::check_features(x.cols(), n_features_, who);
   const std::int64_t n = x.rows(), k = static_cast<std::int64_t>(classes_.size()), d = n_features_;
@@ -144,22 +131,22 @@ double GaussianNB::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor GaussianNB::classes() const {
-  linear_detail::check_fitted(fitted_, "GaussianNB.classes");
+  validation::check_fitted(fitted_, "GaussianNB.classes");
   return from_vector(classes_);
 }
 
 Tensor GaussianNB::theta() const {
-  linear_detail::check_fitted(fitted_, "GaussianNB.theta");
+  validation::check_fitted(fitted_, "GaussianNB.theta");
   return from_vector(theta_, Shape{static_cast<std::int64_t>(classes_.size()), n_features_});
 }
 
 Tensor GaussianNB::var() const {
-  linear_detail::check_fitted(fitted_, "GaussianNB.var");
+  validation::check_fitted(fitted_, "GaussianNB.var");
   return from_vector(var_, Shape{static_cast<std::int64_t>(classes_.size()), n_features_});
 }
 
 Tensor GaussianNB::class_prior() const {
-  linear_detail::check_fitted(fitted_, "GaussianNB.class_prior");
+  validation::check_fitted(fitted_, "GaussianNB.class_prior");
   return from_vector(prior_);
 }
 

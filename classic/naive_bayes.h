@@ -19,14 +19,18 @@ class GaussianNB : public Classifier {
     // Class priors in the order of classes(); empty: the (weighted) class frequencies. Must sum to 1.
     std::vector<double> priors = {};
     double var_smoothing = 1e-9;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("var_smoothing", var_smoothing);
+    }
   };
   GaussianNB() : GaussianNB(Params{}) {}
   explicit GaussianNB(Params p) : p_(std::move(p)) {}
 
   std::string name() const override { return "GaussianNB"; }
   // var_smoothing only: priors are a list, not a single ParamValue.
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(p_); }
+  void set_params(const ParamMap& params) override { params::assign(p_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<GaussianNB>(p_); }
   bool is_fitted() const override { return fitted_; }
   const Params& params() const { return p_; }

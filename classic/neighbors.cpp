@@ -2,6 +2,7 @@
 // exact (Euclidean ones found through a matrix product and then re-measured, see euclidean_search); each
 // query keeps its k smallest (distance, row) pairs.
 #include "kiln/classic/neighbors.h"
+#include "kiln/classic/validation.h"
 
 #include <omp.h>
 
@@ -64,27 +65,6 @@ void euclidean_search(const linear_detail::RowMatrix& q, const std::vector<doubl
 
 }  // namespace
 
-ParamMap KNeighborsBase::get_params() const {
-  return {{"n_neighbors", p_.n_neighbors}, {"weights", p_.weights}, {"p", p_.p}, {"n_jobs", p_.n_jobs}};
-}
-
-void KNeighborsBase::set_params(const ParamMap& params) {
-  KNeighborsParams q = p_;
-  for (const auto& [k, v] : params) {
-    if (k == "n_neighbors")
-      linear_detail::assign_param(name(), k, v, q.n_neighbors);
-    else if (k == "weights")
-      linear_detail::assign_param(name(), k, v, q.weights);
-    else if (k == "p")
-      linear_detail::assign_param(name(), k, v, q.p);
-    else if (k == "n_jobs")
-      linear_detail::assign_param(name(), k, v, q.n_jobs);
-    else
-      linear_detail::unknown_param(name(), k, get_params());
-  }
-  p_ = q;
-}
-
 void KNeighborsBase::fit_data(const Tensor& X, const std::string& who) {
   KILN_CHECK(p_.n_neighbors >= 1, who, ": n_neighbors must be >= 1, got ", p_.n_neighbors);
   KILN_CHECK(p_.weights == "uniform" || p_.weights == "distance", who,
@@ -98,7 +78,7 @@ void KNeighborsBase::fit_data(const Tensor& X, const std::string& who) {
 
 void KNeighborsBase::search(const Tensor& X, std::int64_t k, const std::string& who,
                             std::vector<double>& dist, std::vector<std::int64_t>& ind) const {
-  linear_detail::check_fitted(fitted_, who);
+  validation::check_fitted(fitted_, who);
   KILN_CHECK(k >= 1 && k <= n_train_, who, ": n_neighbors = ", k, " must be between 1 and the ", n_train_,
              " training samples");
   linear_detail::RowMatrix q = linear_detail::to_row_matrix(X, who);
@@ -185,7 +165,7 @@ Tensor KNeighborsClassifier::predict_proba(const Tensor& X) const {
 }
 
 Tensor KNeighborsClassifier::predict(const Tensor& X) const {
-  linear_detail::check_fitted(fitted_, "KNeighborsClassifier.predict");
+  validation::check_fitted(fitted_, "KNeighborsClassifier.predict");
   std::vector<double> proba = predict_proba(X).to_vector<double>();
   const std::int64_t c = static_cast<std::int64_t>(classes_.size()),
                      n = static_cast<std::int64_t>(proba.size()) / c;
@@ -208,7 +188,7 @@ double KNeighborsClassifier::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor KNeighborsClassifier::classes() const {
-  linear_detail::check_fitted(fitted_, "KNeighborsClassifier.classes");
+  validation::check_fitted(fitted_, "KNeighborsClassifier.classes");
   return from_vector(classes_);
 }
 

@@ -21,13 +21,20 @@ struct KNeighborsParams {
   std::string weights = "uniform";  // "uniform" or "distance"
   std::int64_t p = 2;               // 1 or 2
   std::int64_t n_jobs = 0;          // threads; 0 = kiln::get_num_threads()
+  template <class Visit>
+  void fields(Visit&& visit) {
+    visit("n_neighbors", n_neighbors);
+    visit("weights", weights);
+    visit("p", p);
+    visit("n_jobs", n_jobs);
+  }
 };
 
 // The fitted data and the neighbour search shared by the classifier and the regressor.
 class KNeighborsBase : public virtual Estimator {
  public:
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(p_); }
+  void set_params(const ParamMap& params) override { params::assign(p_, params, name()); }
   bool is_fitted() const override { return fitted_; }
   // The n_neighbors (0: the fitted n_neighbors) nearest training rows of each query: distances (N, k) f64
   // and training row indices (N, k) i64, nearest first.

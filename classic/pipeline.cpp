@@ -1,5 +1,6 @@
 // Pipeline (see pipeline.h). Depends on classic/estimator.h and preprocessing_util.
 #include "kiln/classic/pipeline.h"
+#include "kiln/classic/validation.h"
 
 #include "kiln/classic/preprocessing_util.h"
 
@@ -109,7 +110,7 @@ Pipeline& Pipeline::fit(const Tensor& X, const Tensor& y, const Tensor& sample_w
 Pipeline& Pipeline::fit(const Tensor& X, const Tensor& y) { return fit(X, y, Tensor()); }
 
 Tensor Pipeline::transform_head(const Tensor& X, const std::string& method) const {
-  prep_detail::check_fitted(fitted_, name(), method);
+  validation::check_fitted(fitted_, name() + "." + method);
   Tensor Xt = X;
   for (size_t i = 0; i + 1 < steps_.size(); ++i)
     if (auto* t = dynamic_cast<Transformer*>(steps_[i].second.get())) Xt = t->transform(Xt);
@@ -138,7 +139,7 @@ Tensor Pipeline::predict_proba(const Tensor& X) const {
 }
 
 Tensor Pipeline::classes() const {
-  prep_detail::check_fitted(fitted_, name(), "classes");
+  validation::check_fitted(fitted_, name() + ".classes");
   return final_as<Classifier>(final_step("classes"), steps_.back().first, "classes", "Classifier").classes();
 }
 

@@ -2,6 +2,7 @@
 // per feature and looked up by binary search; NaN is handled apart from the ordered values because it
 // compares unequal to everything. Depends on preprocessing_util.
 #include "kiln/classic/preprocessing_encoders.h"
+#include "kiln/classic/validation.h"
 
 #include <algorithm>
 #include <charconv>
@@ -60,10 +61,6 @@ void check_width(const Matrix& m, size_t d, const std::string& who) {
 
 // ---------------- LabelEncoder ----------------
 
-void LabelEncoder::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) prep_detail::unknown_param(name(), k, get_params());
-}
-
 LabelEncoder& LabelEncoder::fit(const Tensor& y, const Tensor&) {
   classes_v_ = prep_detail::unique_sorted(prep_detail::to_labels(y, "LabelEncoder.fit"));
   string_classes_v_.clear();
@@ -73,7 +70,7 @@ LabelEncoder& LabelEncoder::fit(const Tensor& y, const Tensor&) {
 }
 
 Tensor LabelEncoder::transform(const Tensor& y) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   KILN_CHECK(!strings_, "LabelEncoder.transform: fitted on string labels; pass a std::vector<std::string>");
   std::vector<int64_t> labels = prep_detail::to_labels(y, "LabelEncoder.transform");
   for (auto& l : labels) {
@@ -86,7 +83,7 @@ Tensor LabelEncoder::transform(const Tensor& y) const {
 }
 
 Tensor LabelEncoder::inverse_transform(const Tensor& codes) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  validation::check_fitted(fitted_, name() + ".inverse_transform");
   KILN_CHECK(!strings_,
              "LabelEncoder.inverse_transform: fitted on string labels; use inverse_transform_strings");
   std::vector<int64_t> c = prep_detail::to_labels(codes, "LabelEncoder.inverse_transform", "codes");
@@ -99,7 +96,7 @@ Tensor LabelEncoder::inverse_transform(const Tensor& codes) const {
 }
 
 Tensor LabelEncoder::classes_() const {
-  prep_detail::check_fitted(fitted_, name(), "classes_");
+  validation::check_fitted(fitted_, name() + ".classes_");
   KILN_CHECK(!strings_, "LabelEncoder.classes_: fitted on string labels; use string_classes_()");
   return prep_detail::labels_tensor(classes_v_);
 }
@@ -116,7 +113,7 @@ LabelEncoder& LabelEncoder::fit(const std::vector<std::string>& y) {
 }
 
 Tensor LabelEncoder::transform(const std::vector<std::string>& y) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   KILN_CHECK(strings_, "LabelEncoder.transform: fitted on integer labels; pass an i64 tensor");
   std::vector<int64_t> out;
   out.reserve(y.size());
@@ -130,7 +127,7 @@ Tensor LabelEncoder::transform(const std::vector<std::string>& y) const {
 }
 
 std::vector<std::string> LabelEncoder::inverse_transform_strings(const Tensor& codes) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform_strings");
+  validation::check_fitted(fitted_, name() + ".inverse_transform_strings");
   KILN_CHECK(strings_,
              "LabelEncoder.inverse_transform_strings: fitted on integer labels; use inverse_transform");
   std::vector<std::string> out;
@@ -144,28 +141,12 @@ std::vector<std::string> LabelEncoder::inverse_transform_strings(const Tensor& c
 }
 
 const std::vector<std::string>& LabelEncoder::string_classes_() const {
-  prep_detail::check_fitted(fitted_, name(), "string_classes_");
+  validation::check_fitted(fitted_, name() + ".string_classes_");
   KILN_CHECK(strings_, "LabelEncoder.string_classes_: fitted on integer labels; use classes_()");
   return string_classes_v_;
 }
 
 // ---------------- OneHotEncoder ----------------
-
-ParamMap OneHotEncoder::get_params() const {
-  return {{"handle_unknown", params_.handle_unknown}, {"drop", params_.drop}};
-}
-
-void OneHotEncoder::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "handle_unknown") {
-      params_.handle_unknown = prep_detail::as_string(v, name(), k);
-    } else if (k == "drop") {
-      params_.drop = prep_detail::as_string(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
 
 int64_t OneHotEncoder::dropped(size_t j) const {
   if (params_.drop == "first") return 0;
@@ -188,7 +169,7 @@ OneHotEncoder& OneHotEncoder::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor OneHotEncoder::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.transform", validation::Missing::allow_nan);
   check_width(m, categories_v_.size(), "OneHotEncoder.transform");
   std::vector<int64_t> offset;
@@ -215,7 +196,7 @@ Tensor OneHotEncoder::transform(const Tensor& X) const {
 }
 
 Tensor OneHotEncoder::inverse_transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  validation::check_fitted(fitted_, name() + ".inverse_transform");
   Matrix m = prep_detail::to_matrix(X, "OneHotEncoder.inverse_transform", validation::Missing::allow_nan);
   int64_t width = 0;
   for (size_t j = 0; j < categories_v_.size(); ++j)
@@ -239,13 +220,13 @@ Tensor OneHotEncoder::inverse_transform(const Tensor& X) const {
 }
 
 const std::vector<std::vector<double>>& OneHotEncoder::categories_() const {
-  prep_detail::check_fitted(fitted_, name(), "categories_");
+  validation::check_fitted(fitted_, name() + ".categories_");
   return categories_v_;
 }
 
 std::vector<std::string> OneHotEncoder::get_feature_names_out(
     const std::vector<std::string>& input_features) const {
-  prep_detail::check_fitted(fitted_, name(), "get_feature_names_out");
+  validation::check_fitted(fitted_, name() + ".get_feature_names_out");
   KILN_CHECK(input_features.empty() || input_features.size() == categories_v_.size(),
              "OneHotEncoder.get_feature_names_out: ", input_features.size(), " input names for ",
              categories_v_.size(), " features");
@@ -260,26 +241,6 @@ std::vector<std::string> OneHotEncoder::get_feature_names_out(
 }
 
 // ---------------- OrdinalEncoder ----------------
-
-ParamMap OrdinalEncoder::get_params() const {
-  return {{"handle_unknown", params_.handle_unknown},
-          {"unknown_value", params_.unknown_value},
-          {"encoded_missing_value", params_.encoded_missing_value}};
-}
-
-void OrdinalEncoder::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "handle_unknown") {
-      params_.handle_unknown = prep_detail::as_string(v, name(), k);
-    } else if (k == "unknown_value") {
-      params_.unknown_value = prep_detail::as_double(v, name(), k);
-    } else if (k == "encoded_missing_value") {
-      params_.encoded_missing_value = prep_detail::as_double(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
 
 OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.handle_unknown == "error" || params_.handle_unknown == "use_encoded_value",
@@ -298,7 +259,7 @@ OrdinalEncoder& OrdinalEncoder::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor OrdinalEncoder::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.transform", validation::Missing::allow_nan);
   check_width(m, categories_v_.size(), "OrdinalEncoder.transform");
   for (int64_t r = 0; r < m.rows; ++r)
@@ -322,7 +283,7 @@ Tensor OrdinalEncoder::transform(const Tensor& X) const {
 }
 
 Tensor OrdinalEncoder::inverse_transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  validation::check_fitted(fitted_, name() + ".inverse_transform");
   Matrix m = prep_detail::to_matrix(X, "OrdinalEncoder.inverse_transform", validation::Missing::allow_nan);
   check_width(m, categories_v_.size(), "OrdinalEncoder.inverse_transform");
   for (int64_t r = 0; r < m.rows; ++r)
@@ -337,7 +298,7 @@ Tensor OrdinalEncoder::inverse_transform(const Tensor& X) const {
 }
 
 const std::vector<std::vector<double>>& OrdinalEncoder::categories_() const {
-  prep_detail::check_fitted(fitted_, name(), "categories_");
+  validation::check_fitted(fitted_, name() + ".categories_");
   return categories_v_;
 }
 

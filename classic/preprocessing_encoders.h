@@ -19,13 +19,19 @@ namespace kiln::classic {
 // Labels (any integers, or strings) to 0..K-1 in sorted order. X is the 1-D label tensor; y is ignored.
 class LabelEncoder : public Transformer {
  public:
-  struct Params {};
+  struct Params {
+    template <class Visit>
+    void fields(Visit&&) {}
+  };
   LabelEncoder() = default;
   explicit LabelEncoder(Params) {}
 
   std::string name() const override { return "LabelEncoder"; }
-  ParamMap get_params() const override { return {}; }
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(Params{}); }
+  void set_params(const ParamMap& params) override {
+    Params none;
+    params::assign(none, params, name());
+  }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<LabelEncoder>(); }
   bool is_fitted() const override { return fitted_; }
 
@@ -52,13 +58,18 @@ class OneHotEncoder : public Transformer {
   struct Params {
     std::string handle_unknown = "error";  // "error" or "ignore" (an unknown value gives all zeros)
     std::string drop = "none";             // "none", "first", or "if_binary" (drop the first of two)
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("handle_unknown", handle_unknown);
+      visit("drop", drop);
+    }
   };
   OneHotEncoder() : OneHotEncoder(Params{}) {}
   explicit OneHotEncoder(Params params) : params_(std::move(params)) {}
 
   std::string name() const override { return "OneHotEncoder"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<OneHotEncoder>(params_); }
   bool is_fitted() const override { return fitted_; }
 
@@ -87,13 +98,19 @@ class OrdinalEncoder : public Transformer {
     // Code for NaN inputs in features that had NaN in fit; NaN (the default) keeps them missing. A NaN in a
     // feature without NaN in fit is an unknown category, as scikit-learn.
     double encoded_missing_value = std::numeric_limits<double>::quiet_NaN();
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("handle_unknown", handle_unknown);
+      visit("unknown_value", unknown_value);
+      visit("encoded_missing_value", encoded_missing_value);
+    }
   };
   OrdinalEncoder() : OrdinalEncoder(Params{}) {}
   explicit OrdinalEncoder(Params params) : params_(params) {}
 
   std::string name() const override { return "OrdinalEncoder"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<OrdinalEncoder>(params_); }
   bool is_fitted() const override { return fitted_; }
 

@@ -1,5 +1,6 @@
 // SimpleImputer and PolynomialFeatures (see preprocessing_features.h). Depends on preprocessing_util.
 #include "kiln/classic/preprocessing_features.h"
+#include "kiln/classic/validation.h"
 #include "kiln/tensor/checked.h"
 
 #include <algorithm>
@@ -17,26 +18,6 @@ const double kNaN = std::numeric_limits<double>::quiet_NaN();
 }
 
 // ---------------- SimpleImputer ----------------
-
-ParamMap SimpleImputer::get_params() const {
-  return {{"strategy", params_.strategy},
-          {"fill_value", params_.fill_value},
-          {"keep_empty_features", params_.keep_empty_features}};
-}
-
-void SimpleImputer::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "strategy") {
-      params_.strategy = prep_detail::as_string(v, name(), k);
-    } else if (k == "fill_value") {
-      params_.fill_value = prep_detail::as_double(v, name(), k);
-    } else if (k == "keep_empty_features") {
-      params_.keep_empty_features = prep_detail::as_bool(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
 
 SimpleImputer& SimpleImputer::fit(const Tensor& X, const Tensor&) {
   const std::string& s = params_.strategy;
@@ -82,7 +63,7 @@ SimpleImputer& SimpleImputer::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor SimpleImputer::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "SimpleImputer.transform", validation::Missing::allow_nan);
   KILN_CHECK(m.cols == static_cast<int64_t>(statistics_v_.size()), "SimpleImputer.transform: X has ", m.cols,
              " features, but the imputer was fitted on ", statistics_v_.size());
@@ -99,31 +80,11 @@ Tensor SimpleImputer::transform(const Tensor& X) const {
 }
 
 Tensor SimpleImputer::statistics_() const {
-  prep_detail::check_fitted(fitted_, name(), "statistics_");
+  validation::check_fitted(fitted_, name() + ".statistics_");
   return prep_detail::values_tensor(statistics_v_);
 }
 
 // ---------------- PolynomialFeatures ----------------
-
-ParamMap PolynomialFeatures::get_params() const {
-  return {{"degree", params_.degree},
-          {"interaction_only", params_.interaction_only},
-          {"include_bias", params_.include_bias}};
-}
-
-void PolynomialFeatures::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "degree") {
-      params_.degree = prep_detail::as_int(v, name(), k);
-    } else if (k == "interaction_only") {
-      params_.interaction_only = prep_detail::as_bool(v, name(), k);
-    } else if (k == "include_bias") {
-      params_.include_bias = prep_detail::as_bool(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
 
 PolynomialFeatures& PolynomialFeatures::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.degree >= 0, "PolynomialFeatures.fit: degree must be >= 0, got ", params_.degree);
@@ -169,7 +130,7 @@ PolynomialFeatures& PolynomialFeatures::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor PolynomialFeatures::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "PolynomialFeatures.transform");
   KILN_CHECK(m.cols == n_features_in_, "PolynomialFeatures.transform: X has ", m.cols,
              " features, but it was fitted on ", n_features_in_);
@@ -186,12 +147,12 @@ Tensor PolynomialFeatures::transform(const Tensor& X) const {
 }
 
 int64_t PolynomialFeatures::n_output_features_() const {
-  prep_detail::check_fitted(fitted_, name(), "n_output_features_");
+  validation::check_fitted(fitted_, name() + ".n_output_features_");
   return static_cast<int64_t>(combos_.size());
 }
 
 Tensor PolynomialFeatures::powers_() const {
-  prep_detail::check_fitted(fitted_, name(), "powers_");
+  validation::check_fitted(fitted_, name() + ".powers_");
   std::vector<int64_t> p(combos_.size() * static_cast<size_t>(n_features_in_), 0);
   for (size_t k = 0; k < combos_.size(); ++k)
     for (int64_t f : combos_[k]) ++p[k * static_cast<size_t>(n_features_in_) + static_cast<size_t>(f)];

@@ -20,13 +20,19 @@ class SimpleImputer : public Transformer {
     std::string strategy = "mean";     // "mean", "median", "most_frequent" (smallest on ties) or "constant"
     double fill_value = 0.0;           // for "constant"
     bool keep_empty_features = false;  // keep all-missing features (filled with 0, or fill_value)
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("strategy", strategy);
+      visit("fill_value", fill_value);
+      visit("keep_empty_features", keep_empty_features);
+    }
   };
   SimpleImputer() : SimpleImputer(Params{}) {}
   explicit SimpleImputer(Params params) : params_(std::move(params)) {}
 
   std::string name() const override { return "SimpleImputer"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<SimpleImputer>(params_); }
   bool is_fitted() const override { return fitted_; }
 
@@ -49,13 +55,19 @@ class PolynomialFeatures : public Transformer {
     int64_t degree = 2;
     bool interaction_only = false;  // only products of distinct features
     bool include_bias = true;       // a leading column of ones
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("degree", degree);
+      visit("interaction_only", interaction_only);
+      visit("include_bias", include_bias);
+    }
   };
   PolynomialFeatures() : PolynomialFeatures(Params{}) {}
   explicit PolynomialFeatures(Params params) : params_(params) {}
 
   std::string name() const override { return "PolynomialFeatures"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<PolynomialFeatures>(params_); }
   bool is_fitted() const override { return fitted_; }
 

@@ -2,6 +2,7 @@
 // 1.2's formulas (two-pass variance with its correction term, the Chan-Golub-LeVeque constant-feature
 // test, numpy's percentile interpolation) so outputs agree to rounding. Depends on preprocessing_util.
 #include "kiln/classic/preprocessing_scalers.h"
+#include "kiln/classic/validation.h"
 
 #include "kiln/classic/estimator_state.h"
 
@@ -61,22 +62,6 @@ double nan_percentile(std::vector<double> values, double q) {
 
 // ---------------- StandardScaler ----------------
 
-ParamMap StandardScaler::get_params() const {
-  return {{"with_mean", params_.with_mean}, {"with_std", params_.with_std}};
-}
-
-void StandardScaler::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "with_mean") {
-      params_.with_mean = prep_detail::as_bool(v, name(), k);
-    } else if (k == "with_std") {
-      params_.with_std = prep_detail::as_bool(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
-
 StandardScaler& StandardScaler::fit(const Tensor& X, const Tensor&) {
   Matrix m = prep_detail::to_matrix(X, "StandardScaler.fit", validation::Missing::allow_nan);
   check_rows(m, "StandardScaler.fit");
@@ -113,7 +98,7 @@ StandardScaler& StandardScaler::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor StandardScaler::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "StandardScaler.transform", validation::Missing::allow_nan);
   check_width(m, mean_v_.size(), "StandardScaler.transform");
   std::vector<double> shift = params_.with_mean ? mean_v_ : std::vector<double>(mean_v_.size(), 0.0);
@@ -121,7 +106,7 @@ Tensor StandardScaler::transform(const Tensor& X) const {
 }
 
 Tensor StandardScaler::inverse_transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  validation::check_fitted(fitted_, name() + ".inverse_transform");
   Matrix m = prep_detail::to_matrix(X, "StandardScaler.inverse_transform", validation::Missing::allow_nan);
   check_width(m, mean_v_.size(), "StandardScaler.inverse_transform");
   std::vector<double> shift = params_.with_mean ? mean_v_ : std::vector<double>(mean_v_.size(), 0.0);
@@ -129,41 +114,23 @@ Tensor StandardScaler::inverse_transform(const Tensor& X) const {
 }
 
 Tensor StandardScaler::mean_() const {
-  prep_detail::check_fitted(fitted_, name(), "mean_");
+  validation::check_fitted(fitted_, name() + ".mean_");
   return vec(mean_v_);
 }
 Tensor StandardScaler::var_() const {
-  prep_detail::check_fitted(fitted_, name(), "var_");
+  validation::check_fitted(fitted_, name() + ".var_");
   return vec(var_v_);
 }
 Tensor StandardScaler::scale_() const {
-  prep_detail::check_fitted(fitted_, name(), "scale_");
+  validation::check_fitted(fitted_, name() + ".scale_");
   return vec(scale_v_);
 }
 int64_t StandardScaler::n_samples_seen_() const {
-  prep_detail::check_fitted(fitted_, name(), "n_samples_seen_");
+  validation::check_fitted(fitted_, name() + ".n_samples_seen_");
   return n_seen_;
 }
 
 // ---------------- MinMaxScaler ----------------
-
-ParamMap MinMaxScaler::get_params() const {
-  return {{"feature_min", params_.feature_min}, {"feature_max", params_.feature_max}, {"clip", params_.clip}};
-}
-
-void MinMaxScaler::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "feature_min") {
-      params_.feature_min = prep_detail::as_double(v, name(), k);
-    } else if (k == "feature_max") {
-      params_.feature_max = prep_detail::as_double(v, name(), k);
-    } else if (k == "clip") {
-      params_.clip = prep_detail::as_bool(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
 
 MinMaxScaler& MinMaxScaler::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(params_.feature_min < params_.feature_max,
@@ -194,7 +161,7 @@ MinMaxScaler& MinMaxScaler::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor MinMaxScaler::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "MinMaxScaler.transform");
   for (int64_t r = 0; r < m.rows; ++r)
@@ -207,7 +174,7 @@ Tensor MinMaxScaler::transform(const Tensor& X) const {
 }
 
 Tensor MinMaxScaler::inverse_transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  validation::check_fitted(fitted_, name() + ".inverse_transform");
   Matrix m = prep_detail::to_matrix(X, "MinMaxScaler.inverse_transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "MinMaxScaler.inverse_transform");
   for (int64_t r = 0; r < m.rows; ++r)
@@ -216,46 +183,23 @@ Tensor MinMaxScaler::inverse_transform(const Tensor& X) const {
 }
 
 Tensor MinMaxScaler::data_min_() const {
-  prep_detail::check_fitted(fitted_, name(), "data_min_");
+  validation::check_fitted(fitted_, name() + ".data_min_");
   return vec(data_min_v_);
 }
 Tensor MinMaxScaler::data_max_() const {
-  prep_detail::check_fitted(fitted_, name(), "data_max_");
+  validation::check_fitted(fitted_, name() + ".data_max_");
   return vec(data_max_v_);
 }
 Tensor MinMaxScaler::scale_() const {
-  prep_detail::check_fitted(fitted_, name(), "scale_");
+  validation::check_fitted(fitted_, name() + ".scale_");
   return vec(scale_v_);
 }
 Tensor MinMaxScaler::min_() const {
-  prep_detail::check_fitted(fitted_, name(), "min_");
+  validation::check_fitted(fitted_, name() + ".min_");
   return vec(min_v_);
 }
 
 // ---------------- RobustScaler ----------------
-
-ParamMap RobustScaler::get_params() const {
-  return {{"with_centering", params_.with_centering},
-          {"with_scaling", params_.with_scaling},
-          {"quantile_min", params_.quantile_min},
-          {"quantile_max", params_.quantile_max}};
-}
-
-void RobustScaler::set_params(const ParamMap& params) {
-  for (const auto& [k, v] : params) {
-    if (k == "with_centering") {
-      params_.with_centering = prep_detail::as_bool(v, name(), k);
-    } else if (k == "with_scaling") {
-      params_.with_scaling = prep_detail::as_bool(v, name(), k);
-    } else if (k == "quantile_min") {
-      params_.quantile_min = prep_detail::as_double(v, name(), k);
-    } else if (k == "quantile_max") {
-      params_.quantile_max = prep_detail::as_double(v, name(), k);
-    } else {
-      prep_detail::unknown_param(name(), k, get_params());
-    }
-  }
-}
 
 RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
   KILN_CHECK(0 <= params_.quantile_min && params_.quantile_min <= params_.quantile_max &&
@@ -290,30 +234,30 @@ RobustScaler& RobustScaler::fit(const Tensor& X, const Tensor&) {
 }
 
 Tensor RobustScaler::transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "transform");
+  validation::check_fitted(fitted_, name() + ".transform");
   Matrix m = prep_detail::to_matrix(X, "RobustScaler.transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "RobustScaler.transform");
   return affine(m, center_v_, scale_v_, false);
 }
 
 Tensor RobustScaler::inverse_transform(const Tensor& X) const {
-  prep_detail::check_fitted(fitted_, name(), "inverse_transform");
+  validation::check_fitted(fitted_, name() + ".inverse_transform");
   Matrix m = prep_detail::to_matrix(X, "RobustScaler.inverse_transform", validation::Missing::allow_nan);
   check_width(m, scale_v_.size(), "RobustScaler.inverse_transform");
   return affine(m, center_v_, scale_v_, true);
 }
 
 Tensor RobustScaler::center_() const {
-  prep_detail::check_fitted(fitted_, name(), "center_");
+  validation::check_fitted(fitted_, name() + ".center_");
   return vec(center_v_);
 }
 Tensor RobustScaler::scale_() const {
-  prep_detail::check_fitted(fitted_, name(), "scale_");
+  validation::check_fitted(fitted_, name() + ".scale_");
   return vec(scale_v_);
 }
 
 StateDict StandardScaler::fitted_state() const {
-  prep_detail::check_fitted(fitted_, name(), "fitted_state");
+  validation::check_fitted(fitted_, name() + ".fitted_state");
   StateDict s;
   s.insert("n_samples_seen", state::i64_scalar(n_seen_));
   s.insert("mean", state::f64(mean_v_));

@@ -20,13 +20,18 @@ class StandardScaler : public Transformer {
   struct Params {
     bool with_mean = true;
     bool with_std = true;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("with_mean", with_mean);
+      visit("with_std", with_std);
+    }
   };
   StandardScaler() : StandardScaler(Params{}) {}
   explicit StandardScaler(Params params) : params_(params) {}
 
   std::string name() const override { return "StandardScaler"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<StandardScaler>(params_); }
   bool is_fitted() const override { return fitted_; }
 
@@ -57,13 +62,19 @@ class MinMaxScaler : public Transformer {
     double feature_min = 0.0;  // scikit-learn's feature_range=(feature_min, feature_max)
     double feature_max = 1.0;
     bool clip = false;  // clip transformed values to the feature range
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("feature_min", feature_min);
+      visit("feature_max", feature_max);
+      visit("clip", clip);
+    }
   };
   MinMaxScaler() : MinMaxScaler(Params{}) {}
   explicit MinMaxScaler(Params params) : params_(params) {}
 
   std::string name() const override { return "MinMaxScaler"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<MinMaxScaler>(params_); }
   bool is_fitted() const override { return fitted_; }
 
@@ -91,13 +102,20 @@ class RobustScaler : public Transformer {
     bool with_scaling = true;
     double quantile_min = 25.0;  // scikit-learn's quantile_range=(quantile_min, quantile_max), in percent
     double quantile_max = 75.0;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("with_centering", with_centering);
+      visit("with_scaling", with_scaling);
+      visit("quantile_min", quantile_min);
+      visit("quantile_max", quantile_max);
+    }
   };
   RobustScaler() : RobustScaler(Params{}) {}
   explicit RobustScaler(Params params) : params_(params) {}
 
   std::string name() const override { return "RobustScaler"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
   std::unique_ptr<Estimator> clone() const override { return std::make_unique<RobustScaler>(params_); }
   bool is_fitted() const override { return fitted_; }
 

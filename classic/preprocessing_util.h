@@ -47,17 +47,4 @@ Tensor values_tensor(const std::vector<double>& values);
 // Sorted distinct values.
 std::vector<int64_t> unique_sorted(std::vector<int64_t> v);
 
-// Typed views of a ParamValue; a wrong type throws naming `who` and `name`. as_double accepts integers.
-bool as_bool(const ParamValue& v, const std::string& who, const std::string& name);
-int64_t as_int(const ParamValue& v, const std::string& who, const std::string& name);
-double as_double(const ParamValue& v, const std::string& who, const std::string& name);
-std::string as_string(const ParamValue& v, const std::string& who, const std::string& name);
-// Throws "<who>.set_params: unknown parameter '<name>'; known: a, b, c".
-[[noreturn]] void unknown_param(const std::string& who, const std::string& name, const ParamMap& known);
-// Throws "<who>.<method>: called before fit()" unless fitted.
-void check_fitted(bool fitted, const std::string& who, const std::string& method);
-
-// A printable form of a ParamValue ("0.5", "true", "'balanced'").
-std::string param_str(const ParamValue& v);
-
 }  // namespace kiln::classic::prep_detail

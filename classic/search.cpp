@@ -1,6 +1,7 @@
 // kiln/classic/search.cpp: BaseSearchCV (fit over candidates x folds, ranking, refit), GridSearchCV's
 // candidate enumeration and RandomizedSearchCV's sampling (search.h).
 #include "kiln/classic/search.h"
+#include "kiln/classic/validation.h"
 
 #include <omp.h>
 
@@ -57,17 +58,17 @@ void BaseSearchCV::set_params(const ParamMap& params) {
     if (k.rfind(kPrefix, 0) == 0)
       inner[k.substr(kPrefix.size())] = v;
     else if (k == "scoring")
-      linear_detail::assign_param(name(), k, v, q.scoring);
+      param::assign(name(), k, v, q.scoring);
     else if (k == "cv")
-      linear_detail::assign_param(name(), k, v, q.cv);
+      param::assign(name(), k, v, q.cv);
     else if (k == "refit")
-      linear_detail::assign_param(name(), k, v, q.refit);
+      param::assign(name(), k, v, q.refit);
     else if (k == "return_train_score")
-      linear_detail::assign_param(name(), k, v, q.return_train_score);
+      param::assign(name(), k, v, q.return_train_score);
     else if (k == "n_jobs")
-      linear_detail::assign_param(name(), k, v, q.n_jobs);
+      param::assign(name(), k, v, q.n_jobs);
     else
-      linear_detail::unknown_param(name(), k, get_params());
+      param::unknown(name(), k, get_params());
   }
   if (!inner.empty()) estimator_->set_params(inner);
   search_ = q;
@@ -150,7 +151,7 @@ BaseSearchCV& BaseSearchCV::fit(const Tensor& X, const Tensor& y, const Tensor& 
 }
 
 void BaseSearchCV::check_fitted(const std::string& who, bool need_refit) const {
-  linear_detail::check_fitted(fitted_, who);
+  validation::check_fitted(fitted_, who);
   KILN_CHECK(!need_refit || best_estimator_ != nullptr, who,
              ": needs refit = true (no best estimator was refitted)");
 }

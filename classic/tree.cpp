@@ -57,10 +57,6 @@ double r2(const std::vector<double>& y, const std::vector<double>& pred) {
 
 namespace {
 
-using detail::param_double;
-using detail::param_int;
-using detail::param_string;
-
 Tensor leaves_of(const detail::Tree& tree, const std::vector<float>& rows, int64_t d) {
   const int64_t n = static_cast<int64_t>(rows.size()) / d;
   std::vector<int64_t> out(n);
@@ -92,47 +88,6 @@ detail::Tree grow(const std::vector<float>& rows, int64_t n, int64_t d, detail::
 
 DecisionTreeClassifier::DecisionTreeClassifier() : params_() {}
 DecisionTreeClassifier::DecisionTreeClassifier(Params params) : params_(std::move(params)) {}
-
-ParamMap DecisionTreeClassifier::get_params() const {
-  return {{"criterion", params_.criterion},
-          {"max_depth", params_.max_depth},
-          {"min_samples_split", params_.min_samples_split},
-          {"min_samples_leaf", params_.min_samples_leaf},
-          {"max_features", params_.max_features},
-          {"min_impurity_decrease", params_.min_impurity_decrease},
-          {"class_weight", params_.class_weight},
-          {"random_state", params_.random_state}};
-}
-
-void DecisionTreeClassifier::set_params(const ParamMap& params) {
-  Params p = params_;
-  const std::string who = name();
-  for (const auto& [k, v] : params) {
-    if (k == "criterion")
-      p.criterion = param_string(v, who, k);
-    else if (k == "max_depth")
-      p.max_depth = param_int(v, who, k);
-    else if (k == "min_samples_split")
-      p.min_samples_split = param_int(v, who, k);
-    else if (k == "min_samples_leaf")
-      p.min_samples_leaf = param_int(v, who, k);
-    else if (k == "max_features")
-      p.max_features = v;
-    else if (k == "min_impurity_decrease")
-      p.min_impurity_decrease = param_double(v, who, k);
-    else if (k == "class_weight")
-      p.class_weight = param_string(v, who, k);
-    else if (k == "random_state")
-      p.random_state = param_int(v, who, k);
-    else
-      detail::unknown_param(who, k);
-  }
-  params_ = p;
-}
-
-std::unique_ptr<Estimator> DecisionTreeClassifier::clone() const {
-  return std::make_unique<DecisionTreeClassifier>(params_);
-}
 
 DecisionTreeClassifier& DecisionTreeClassifier::fit(const Tensor& X, const Tensor& y,
                                                     const Tensor& sample_weight) {
@@ -194,7 +149,7 @@ double DecisionTreeClassifier::score(const Tensor& X, const Tensor& y) const {
 }
 
 Tensor DecisionTreeClassifier::classes() const {
-  KILN_CHECK(fitted_, name(), ": classes() called before fit()");
+  validation::check_fitted(fitted_, name() + ".classes");
   return from_vector(classes_, Shape{static_cast<int64_t>(classes_.size())});
 }
 
@@ -204,7 +159,7 @@ Tensor DecisionTreeClassifier::apply(const Tensor& X) const {
 }
 
 Tensor DecisionTreeClassifier::feature_importances_() const {
-  KILN_CHECK(fitted_, name(), ": feature_importances_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".feature_importances_");
   return from_vector(importances_, Shape{n_features_});
 }
 
@@ -212,7 +167,7 @@ int64_t DecisionTreeClassifier::get_depth() const { return tree_().max_depth; }
 int64_t DecisionTreeClassifier::get_n_leaves() const { return tree_().leaf_count(); }
 
 const detail::Tree& DecisionTreeClassifier::tree_() const {
-  KILN_CHECK(fitted_, name(), ": the tree is not fitted; call fit() first");
+  validation::check_fitted(fitted_, name() + ".tree_");
   return tree_data_;
 }
 
@@ -220,44 +175,6 @@ const detail::Tree& DecisionTreeClassifier::tree_() const {
 
 DecisionTreeRegressor::DecisionTreeRegressor() : params_() {}
 DecisionTreeRegressor::DecisionTreeRegressor(Params params) : params_(std::move(params)) {}
-
-ParamMap DecisionTreeRegressor::get_params() const {
-  return {{"criterion", params_.criterion},
-          {"max_depth", params_.max_depth},
-          {"min_samples_split", params_.min_samples_split},
-          {"min_samples_leaf", params_.min_samples_leaf},
-          {"max_features", params_.max_features},
-          {"min_impurity_decrease", params_.min_impurity_decrease},
-          {"random_state", params_.random_state}};
-}
-
-void DecisionTreeRegressor::set_params(const ParamMap& params) {
-  Params p = params_;
-  const std::string who = name();
-  for (const auto& [k, v] : params) {
-    if (k == "criterion")
-      p.criterion = param_string(v, who, k);
-    else if (k == "max_depth")
-      p.max_depth = param_int(v, who, k);
-    else if (k == "min_samples_split")
-      p.min_samples_split = param_int(v, who, k);
-    else if (k == "min_samples_leaf")
-      p.min_samples_leaf = param_int(v, who, k);
-    else if (k == "max_features")
-      p.max_features = v;
-    else if (k == "min_impurity_decrease")
-      p.min_impurity_decrease = param_double(v, who, k);
-    else if (k == "random_state")
-      p.random_state = param_int(v, who, k);
-    else
-      detail::unknown_param(who, k);
-  }
-  params_ = p;
-}
-
-std::unique_ptr<Estimator> DecisionTreeRegressor::clone() const {
-  return std::make_unique<DecisionTreeRegressor>(params_);
-}
 
 DecisionTreeRegressor& DecisionTreeRegressor::fit(const Tensor& X, const Tensor& y,
                                                   const Tensor& sample_weight) {
@@ -298,7 +215,7 @@ Tensor DecisionTreeRegressor::apply(const Tensor& X) const {
 }
 
 Tensor DecisionTreeRegressor::feature_importances_() const {
-  KILN_CHECK(fitted_, name(), ": feature_importances_() called before fit()");
+  validation::check_fitted(fitted_, name() + ".feature_importances_");
   return from_vector(importances_, Shape{n_features_});
 }
 
@@ -306,7 +223,7 @@ int64_t DecisionTreeRegressor::get_depth() const { return tree_().max_depth; }
 int64_t DecisionTreeRegressor::get_n_leaves() const { return tree_().leaf_count(); }
 
 const detail::Tree& DecisionTreeRegressor::tree_() const {
-  KILN_CHECK(fitted_, name(), ": the tree is not fitted; call fit() first");
+  validation::check_fitted(fitted_, name() + ".tree_");
   return tree_data_;
 }
 

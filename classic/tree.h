@@ -30,14 +30,27 @@ class DecisionTreeClassifier : public Classifier {
     double min_impurity_decrease = 0.0;
     std::string class_weight = "";  // "" or "balanced"
     int64_t random_state = 0;       // draws the features tried per node when max_features < D
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("criterion", criterion);
+      visit("max_depth", max_depth);
+      visit("min_samples_split", min_samples_split);
+      visit("min_samples_leaf", min_samples_leaf);
+      visit("max_features", max_features);
+      visit("min_impurity_decrease", min_impurity_decrease);
+      visit("class_weight", class_weight);
+      visit("random_state", random_state);
+    }
   };
   DecisionTreeClassifier();  // default Params (a nested struct cannot be a default argument here)
   explicit DecisionTreeClassifier(Params params);
 
   std::string name() const override { return "DecisionTreeClassifier"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
-  std::unique_ptr<Estimator> clone() const override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
+  std::unique_ptr<Estimator> clone() const override {
+    return std::make_unique<DecisionTreeClassifier>(params_);
+  }
   bool is_fitted() const override { return fitted_; }
 
   DecisionTreeClassifier& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;
@@ -73,14 +86,26 @@ class DecisionTreeRegressor : public Regressor {
     ParamValue max_features = std::string("none");
     double min_impurity_decrease = 0.0;
     int64_t random_state = 0;
+    template <class Visit>
+    void fields(Visit&& visit) {
+      visit("criterion", criterion);
+      visit("max_depth", max_depth);
+      visit("min_samples_split", min_samples_split);
+      visit("min_samples_leaf", min_samples_leaf);
+      visit("max_features", max_features);
+      visit("min_impurity_decrease", min_impurity_decrease);
+      visit("random_state", random_state);
+    }
   };
   DecisionTreeRegressor();  // default Params (a nested struct cannot be a default argument here)
   explicit DecisionTreeRegressor(Params params);
 
   std::string name() const override { return "DecisionTreeRegressor"; }
-  ParamMap get_params() const override;
-  void set_params(const ParamMap& params) override;
-  std::unique_ptr<Estimator> clone() const override;
+  ParamMap get_params() const override { return params::to_map(params_); }
+  void set_params(const ParamMap& params) override { params::assign(params_, params, name()); }
+  std::unique_ptr<Estimator> clone() const override {
+    return std::make_unique<DecisionTreeRegressor>(params_);
+  }
   bool is_fitted() const override { return fitted_; }
 
   DecisionTreeRegressor& fit(const Tensor& X, const Tensor& y, const Tensor& sample_weight = {}) override;

@@ -72,7 +72,7 @@ std::vector<float> to_f32_rows(const Tensor& X, const std::string& who, bool nee
 
 std::vector<float> rows_for_predict(const Tensor& X, bool fitted, int64_t n_features, const std::string& who,
                                     const char* method) {
-  KILN_CHECK(fitted, who, ": ", method, "() called before fit(); fit the model first");
+  validation::check_fitted(fitted, who + "." + method);
   KILN_CHECK(X.defined() && X.dim() == 2, who, ": ", method, "() needs a 2-D X (n_samples, n_features), got ",
              X.defined() ? shape_str(X.shape()) : std::string("an undefined tensor"));
   KILN_CHECK(X.size(1) == n_features, who, ": X has ", X.size(1), " features, but the model was fitted with ",
@@ -176,36 +176,6 @@ int64_t resolve_max_features(const ParamValue& mf, int64_t d, const std::string&
   if (s == "sqrt") return std::max<int64_t>(1, static_cast<int64_t>(std::sqrt(static_cast<double>(d))));
   if (s == "log2") return std::max<int64_t>(1, static_cast<int64_t>(std::log2(static_cast<double>(d))));
   return d;
-}
-
-int64_t param_int(const ParamValue& v, const std::string& who, const std::string& name) {
-  auto* i = std::get_if<int64_t>(&v);
-  KILN_CHECK(i != nullptr, who, ": parameter ", name, " must be an integer");
-  return *i;
-}
-
-double param_double(const ParamValue& v, const std::string& who, const std::string& name) {
-  if (auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
-  auto* d = std::get_if<double>(&v);
-  KILN_CHECK(d != nullptr, who, ": parameter ", name, " must be a number");
-  return *d;
-}
-
-bool param_bool(const ParamValue& v, const std::string& who, const std::string& name) {
-  auto* b = std::get_if<bool>(&v);
-  KILN_CHECK(b != nullptr, who, ": parameter ", name, " must be a bool");
-  return *b;
-}
-
-std::string param_string(const ParamValue& v, const std::string& who, const std::string& name) {
-  auto* s = std::get_if<std::string>(&v);
-  KILN_CHECK(s != nullptr, who, ": parameter ", name, " must be a string");
-  return *s;
-}
-
-void unknown_param(const std::string& who, const std::string& name) {
-  KILN_CHECK(false, who, ": unknown parameter \"", name, "\" (see get_params() for the valid names)");
-  __builtin_unreachable();
 }
 
 std::vector<uint64_t> derive_seeds(int64_t random_state, int64_t count) {

@@ -56,14 +56,6 @@ int64_t resolve_max_features(const ParamValue& max_features, int64_t n_features,
 // Checks the kind and range of a max_features value before fitting (D unknown).
 void check_max_features(const ParamValue& max_features, const std::string& who);
 
-// Typed reads of a ParamMap value; kiln::Error naming the estimator and parameter on a wrong type.
-// Integers are accepted where doubles are expected.
-int64_t param_int(const ParamValue& v, const std::string& who, const std::string& name);
-double param_double(const ParamValue& v, const std::string& who, const std::string& name);
-bool param_bool(const ParamValue& v, const std::string& who, const std::string& name);
-std::string param_string(const ParamValue& v, const std::string& who, const std::string& name);
-[[noreturn]] void unknown_param(const std::string& who, const std::string& name);
-
 // The seed of model i (tree i of a forest, or the split of early stopping) from random_state: drawn
 // in sequence, so it does not depend on the thread that builds the model.
 std::vector<uint64_t> derive_seeds(int64_t random_state, int64_t count);

@@ -68,6 +68,10 @@ void check_consistent_length(const std::string& who,
                " has ", n, " (inconsistent numbers of samples)");
 }
 
+void check_fitted(bool fitted, const std::string& who) {
+  KILN_CHECK(fitted, who, ": this estimator is not fitted yet; call fit() first");
+}
+
 void check_param(const std::string& who, const char* name, double value, Range r) {
   param::check(who, name, value, param::interval(r.lo, r.hi, r.lo_closed, r.hi_closed));
 }

@@ -47,6 +47,10 @@ void check_finite(const float* v, size_t n, int64_t cols, const std::string& who
 void check_consistent_length(const std::string& who,
                              std::initializer_list<std::pair<const char*, int64_t>> lengths);
 
+// Every method of a fitted estimator starts here: "<who>: this estimator is not fitted yet; call fit()
+// first" unless fitted (`who` is "Class.method").
+void check_fitted(bool fitted, const std::string& who);
+
 // A real parameter: finite and in the interval from lo to hi (inclusive where *_closed; hi = kInf for no
 // upper bound, which still refuses infinity).
 struct Range {

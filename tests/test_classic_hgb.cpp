@@ -173,7 +173,7 @@ TEST(HistGradientBoosting, ParamsAndErrors) {
   const auto ds = kiln::testing::load_dataset("iris");
   HistGradientBoostingClassifier m;
   EXPECT_CONTAINS(error_of([&] { m.predict(ds.X); }),
-                  "HistGradientBoostingClassifier: predict() called before fit()");
+                  "HistGradientBoostingClassifier.predict: this estimator is not fitted yet");
   m.set_params({{"max_iter", int64_t{5}}, {"early_stopping", false}, {"learning_rate", 0.5}});
   EXPECT_EQ(std::get<int64_t>(m.get_params().at("max_iter")), 5);
   EXPECT_EQ(std::get<bool>(m.clone()->get_params().at("early_stopping")), false);
@@ -206,7 +206,7 @@ TEST(HistGradientBoosting, ParamsAndErrors) {
   EXPECT_CONTAINS(error_of([&] {
                     HistGradientBoostingRegressor().set_params({{"class_weight", std::string("balanced")}});
                   }),
-                  "HistGradientBoostingRegressor: unknown parameter \"class_weight\"");
+                  "HistGradientBoostingRegressor.set_params: unknown parameter 'class_weight'");
   Tensor bad = ds.X.clone();
   bad.at<double>({0, 0}) = INFINITY;
   EXPECT_CONTAINS(error_of([&] { HistGradientBoostingRegressor().fit(bad, ds.X.select(1, 1)); }),

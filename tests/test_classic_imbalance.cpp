@@ -245,7 +245,7 @@ TEST(ClassicImbalance, SmoteErrors) {
   EXPECT_CONTAINS(error_of([&] { SMOTE().fit_resample(X, from_vector(std::vector<int64_t>(83, 4))); }),
                   "y must hold at least 2 classes");
   EXPECT_CONTAINS(error_of([&] { SMOTE().sampling_strategy_(); }),
-                  "SMOTE.sampling_strategy_: called before fit()");
+                  "SMOTE.sampling_strategy_: this estimator is not fitted yet");
   EXPECT_CONTAINS(error_of([&] {
                     SMOTE().set_params({{"k", int64_t{1}}});
                   }),
@@ -284,7 +284,7 @@ TEST(ClassicImbalance, RandomUnderSampler) {
                     RandomUnderSampler({.sampling_counts = {{9, 20}}}).fit_resample(X, y);
                   }),
                   "sampling_counts[9] = 20 is above the 8 samples of that class");
-  EXPECT_CONTAINS(error_of([&] { RandomUnderSampler().sample_indices_(); }), "called before fit()");
+  EXPECT_CONTAINS(error_of([&] { RandomUnderSampler().sample_indices_(); }), "not fitted yet");
 }
 
 TEST(ClassicImbalance, SmoteAccuracyBandAgainstImbalancedLearn) {

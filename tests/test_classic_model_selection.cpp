@@ -405,7 +405,7 @@ TEST(ClassicModelSelection, SearchParamsFailuresAndErrors) {
   ::testing::internal::GetCapturedStderr();
   GridSearchCV bad_name(LogisticRegression(), {.param_grid = {{{"gamma", {1.0}}}}});
   EXPECT_CONTAINS(error_of([&] { bad_name.fit(d.X, d.y); }),
-                  "LogisticRegression.set_params: unknown parameter \"gamma\"");
+                  "LogisticRegression.set_params: unknown parameter 'gamma'");
   EXPECT_CONTAINS(error_of([&] { get_scorer("accuracy_score"); }),
                   "get_scorer: unknown scoring \"accuracy_score\"");
   EXPECT_CONTAINS(error_of([&] { KFold({.n_splits = 200}).split(d.X); }),

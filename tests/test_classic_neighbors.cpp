@@ -139,7 +139,7 @@ TEST(ClassicNeighbors, Errors) {
   EXPECT_CONTAINS(error_of([&] {
                     knn.set_params({{"n_neighbors", 3.0}});
                   }),
-                  "KNeighborsClassifier.set_params: parameter \"n_neighbors\" expects an int, got double");
+                  "KNeighborsClassifier.set_params: parameter 'n_neighbors' must be an int, got double");
   EXPECT_EQ(knn.clone()->name(), "KNeighborsClassifier");
 }
 

@@ -309,7 +309,8 @@ TEST(ClassicPipeline, Errors) {
   EXPECT_CONTAINS(error_of([&] { p.add("a__b", MinMaxScaler()); }), "contains '__'");
   EXPECT_CONTAINS(error_of([&] { p.add("", MinMaxScaler()); }), "a step name is empty");
   EXPECT_CONTAINS(error_of([&] { p.add("null", std::unique_ptr<Estimator>()); }), "step 'null' is null");
-  EXPECT_CONTAINS(error_of([&] { p.transform(s.X_train); }), "Pipeline.transform: called before fit()");
+  EXPECT_CONTAINS(error_of([&] { p.transform(s.X_train); }),
+                  "Pipeline.transform: this estimator is not fitted yet");
   Pipeline bad;
   bad.add("clf", RecordingClassifier()).add("scale", StandardScaler());
   EXPECT_CONTAINS(error_of([&] { bad.fit(s.X_train, s.y_train); }),
@@ -380,7 +381,8 @@ TEST(ClassicColumnTransformer, Errors) {
   EXPECT_CONTAINS(error_of([&] { ct.add("b", StandardScaler(), {}); }), "transformer 'b' has no columns");
   EXPECT_CONTAINS(error_of([&] { ct.add("c", StandardScaler(), {-1}); }), "transformer 'c' has column -1");
   EXPECT_CONTAINS(error_of([&] { ct.add("remainder", StandardScaler(), {0}); }), "invalid transformer name");
-  EXPECT_CONTAINS(error_of([&] { ct.transform(X); }), "ColumnTransformer.transform: called before fit()");
+  EXPECT_CONTAINS(error_of([&] { ct.transform(X); }),
+                  "ColumnTransformer.transform: this estimator is not fitted yet");
   EXPECT_CONTAINS(error_of([&] {
                     ct.set_params({{"zz__with_mean", true}});
                   }),

@@ -43,7 +43,7 @@ void expect_tensor(const Tensor& got, const kiln::test::FixtureCase& c, const st
 // A ParamMap as text (NaN-valued parameters compare equal this way).
 std::string params_text(const ParamMap& p) {
   std::string s;
-  for (const auto& [k, v] : p) s += k + "=" + kiln::classic::prep_detail::param_str(v) + ";";
+  for (const auto& [k, v] : p) s += k + "=" + kiln::classic::param::str(v) + ";";
   return s;
 }
 
@@ -199,7 +199,7 @@ TEST(ClassicPreprocessing, LabelEncoder) {
   EXPECT_CONTAINS(error_of([&] { ls.transform(std::vector<std::string>{"eel"}); }), "the label 'eel'");
   EXPECT_CONTAINS(error_of([&] { ls.transform(y); }), "fitted on string labels");
   EXPECT_CONTAINS(error_of([&] { LabelEncoder().transform(y); }),
-                  "LabelEncoder.transform: called before fit()");
+                  "LabelEncoder.transform: this estimator is not fitted yet");
 }
 
 TEST(ClassicPreprocessing, OneHotFeatureNames) {
@@ -225,7 +225,7 @@ TEST(ClassicPreprocessing, ParamsByName) {
   EXPECT_CONTAINS(error_of([&] {
                     ss.set_params({{"with_man", true}});
                   }),
-                  "StandardScaler.set_params: unknown parameter 'with_man'; known: with_mean, with_std");
+                  "StandardScaler.set_params: unknown parameter 'with_man'; valid: with_mean, with_std");
   EXPECT_CONTAINS(error_of([&] {
                     ss.set_params({{"with_mean", 1.0}});
                   }),
@@ -246,8 +246,9 @@ TEST(ClassicPreprocessing, Errors) {
   Tensor X3 = from_vector(std::vector<double>{1, 2, 3}, Shape{1, 3});
   Tensor v = from_vector(std::vector<double>{1, 2, 3});
   EXPECT_CONTAINS(error_of([&] { StandardScaler().transform(X); }),
-                  "StandardScaler.transform: called before fit()");
-  EXPECT_CONTAINS(error_of([&] { StandardScaler().mean_(); }), "StandardScaler.mean_: called before fit()");
+                  "StandardScaler.transform: this estimator is not fitted yet");
+  EXPECT_CONTAINS(error_of([&] { StandardScaler().mean_(); }),
+                  "StandardScaler.mean_: this estimator is not fitted yet");
   EXPECT_CONTAINS(error_of([&] { StandardScaler().fit(v); }),
                   "StandardScaler.fit: X must be 2-D (n_samples, n_features), got shape [3]");
   EXPECT_CONTAINS(error_of([&] { StandardScaler().fit(Tensor()); }),

@@ -356,11 +356,11 @@ TEST(TreeErrors, MessagesNameTheProblem) {
   const auto ds = kiln::testing::load_dataset("iris");
   DecisionTreeClassifier tree;
   EXPECT_CONTAINS(error_of([&] { tree.predict(ds.X); }),
-                  "DecisionTreeClassifier: predict() called before fit()");
+                  "DecisionTreeClassifier.predict: this estimator is not fitted yet");
   EXPECT_CONTAINS(error_of([&] { RandomForestRegressor().predict(ds.X); }),
-                  "RandomForestRegressor: predict() called before fit()");
-  EXPECT_CONTAINS(error_of([&] { RandomForestClassifier().predict_proba(ds.X); }), "called before fit()");
-  EXPECT_CONTAINS(error_of([&] { tree.feature_importances_(); }), "before fit()");
+                  "RandomForestRegressor.predict: this estimator is not fitted yet");
+  EXPECT_CONTAINS(error_of([&] { RandomForestClassifier().predict_proba(ds.X); }), "not fitted yet");
+  EXPECT_CONTAINS(error_of([&] { tree.feature_importances_(); }), "not fitted yet");
   tree.fit(ds.X, ds.y);
   const Tensor X3 = kiln::zeros({2, 3}, {.dtype = kiln::DType::f64});
   EXPECT_CONTAINS(error_of([&] { tree.predict(X3); }), "X has 3 features, but the model was fitted with 4");
@@ -394,11 +394,11 @@ TEST(TreeErrors, MessagesNameTheProblem) {
   EXPECT_CONTAINS(error_of([&] {
                     tree.set_params({{"max_dept", int64_t{3}}});
                   }),
-                  "DecisionTreeClassifier: unknown parameter \"max_dept\"");
+                  "DecisionTreeClassifier.set_params: unknown parameter 'max_dept'");
   EXPECT_CONTAINS(error_of([&] {
                     tree.set_params({{"max_depth", 3.5}});
                   }),
-                  "parameter max_depth must be an integer");
+                  "parameter 'max_depth' must be an int, got double 3.5");
   EXPECT_CONTAINS(error_of([&] { tree.fit(ds.X, ds.X.select(1, 0)); }),
                   "class labels y must be an integer tensor (i64), got f64");
   EXPECT_CONTAINS(error_of([&] { tree.fit(ds.X, ds.y.slice(0, 0, 10)); }), "y must have shape [150]");
