@@ -1,7 +1,7 @@
 // kiln/classic/estimator.h: the contracts every scikit-learn-style object in classic/ follows, so that
 // Pipeline, cross-validation and grid search can drive any of them. Depends on tensor/ only.
 //
-// Conventions (DESIGN.md sections 3 and 5, scikit-learn's semantics):
+// Conventions (scikit-learn's semantics; docs/ARCHITECTURE.md, "How to add"):
 //  - X is a row-major (N, D) tensor (f32 or f64; estimators compute in f64); y is (N) — i64 class labels
 //    for classifiers, floating for regressors.
 //  - Each estimator has a nested `Params` struct (designated initializers) given to its constructor. The

@@ -1,4 +1,4 @@
-// kiln/classic/linear_detail.h: internal helpers shared by helper b1's .cpp files in classic/ (linear
+// kiln/classic/linear_detail.h: internal helpers shared by classic/'s .cpp files (linear
 // models, logistic regression, neighbours, naive Bayes, model selection): tensor <-> Eigen conversion with
 // input checks, labels, sample weights, and typed get/set of ParamMap entries. Not a public header: it
 // includes Eigen, so only .cpp files include it.

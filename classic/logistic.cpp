@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "kiln/classic/linear_detail.h"
-#include "kiln/classic/logistic_lbfgs.h"
+#include "kiln/classic/logistic_lbfgs_detail.h"
 #include "kiln/tensor/threads.h"
 
 namespace kiln::classic {

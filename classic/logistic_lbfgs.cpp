@@ -1,7 +1,7 @@
 // kiln/classic/logistic_lbfgs.cpp: L-BFGS (two-loop recursion, memory m) with the Moré-Thuente line search
 // and the constants L-BFGS-B uses (ftol 1e-3, gtol 0.9, xtol 0.1, at most 20 evaluations per search), so
 // that on well-conditioned problems it takes the same steps as scipy's L-BFGS-B under scikit-learn.
-#include "kiln/classic/logistic_lbfgs.h"
+#include "kiln/classic/logistic_lbfgs_detail.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // kiln/classic/tensor_convert.h: dtype conversion for classic/ without autograd. classic/ depends on
-// tensor/ only (DESIGN.md section 1), and Tensor::to / contiguous are autograd ops, so estimators convert
+// tensor/ and data/ only (docs/ARCHITECTURE.md, "Layers"), and Tensor::to / contiguous are autograd ops, so estimators convert
 // through the tensor layer's copy_ (which casts) instead. Depends on tensor.h.
 #pragma once
 
