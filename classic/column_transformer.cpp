@@ -72,7 +72,7 @@ Tensor ColumnTransformer::fit_transform(const data::Table& X) {
 }
 
 Tensor ColumnTransformer::transform(const data::Table& X) const {
-  prep_detail::check_fitted(fitted_ && schema_.has_value(), name(), "transform");
+  validation::check_fitted(fitted_ && schema_.has_value(), name() + ".transform");
   return transform(X.features(*schema_));
 }
 

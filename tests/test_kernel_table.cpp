@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "kiln/kernels/shared/optim_math.h"
 #include "support/helpers.h"
 
 namespace kiln::testing {
