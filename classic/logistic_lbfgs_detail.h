@@ -1,7 +1,7 @@
-// kiln/classic/logistic_lbfgs_detail.h: an unconstrained limited-memory BFGS minimizer (internal to classic/),
-// with a strong-Wolfe line search. Its stopping rules follow scipy's L-BFGS-B as scikit-learn calls it:
-// stop when max|gradient| <= gtol, or when the relative decrease of f in one iteration is <= ftol, or after
-// max_iter iterations. Depends on Eigen only; not a public header.
+// kiln/classic/logistic_lbfgs_detail.h: an unconstrained limited-memory BFGS minimizer (internal to
+// classic/), with a strong-Wolfe line search. Its stopping rules follow scipy's L-BFGS-B as scikit-learn
+// calls it: stop when max|gradient| <= gtol, or when the relative decrease of f in one iteration is <= ftol,
+// or after max_iter iterations. Depends on Eigen only; not a public header.
 #pragma once
 
 #include <Eigen/Dense>

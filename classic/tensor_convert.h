@@ -1,6 +1,6 @@
 // kiln/classic/tensor_convert.h: dtype conversion for classic/ without autograd. classic/ depends on
-// tensor/ and data/ only (docs/ARCHITECTURE.md, "Layers"), and Tensor::to / contiguous are autograd ops, so estimators convert
-// through the tensor layer's copy_ (which casts) instead. Depends on tensor.h.
+// tensor/ and data/ only (docs/ARCHITECTURE.md, "Layers"), and Tensor::to / contiguous are autograd ops, so
+// estimators convert through the tensor layer's copy_ (which casts) instead. Depends on tensor.h.
 #pragma once
 
 #include "kiln/tensor/error.h"

@@ -7,8 +7,8 @@
 namespace kiln::optim::detail {
 
 void require_kernel(const Backend& b, OptimKernel k, DType dtype, const char* op) {
-  KILN_CHECK(b.supports(k, dtype), op, ": the ", b.name, " backend has no ",
-             kernel_name(k), " kernel for ", dtype, " parameters");
+  KILN_CHECK(b.supports(k, dtype), op, ": the ", b.name, " backend has no ", kernel_name(k), " kernel for ",
+             dtype, " parameters");
 }
 
 OptimTensor& StepBatch::add(const Tensor& param, const Tensor& grad) {
