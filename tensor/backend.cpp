@@ -41,9 +41,9 @@ const Backend& backend(Device device) {
   return *b;
 }
 
-void throw_unsupported(const char* op, Device device, DType dtype, const std::string& context,
-                       std::source_location where) {
-  detail::throw_error(where.file_name(), static_cast<int>(where.line()),
+void throw_unsupported(const char* op, Device device, DType dtype, const std::string& context, const char* file,
+                       int line) {
+  detail::throw_error(file, line,
                       detail::cat_message(op, ": not supported on ", device, " for ", dtype, context));
 }
 

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <source_location>
 #include <string>
 #include <vector>
 
@@ -283,16 +282,17 @@ bool has_backend(DeviceType type);
 void register_backend(DeviceType type, const Backend* table);
 
 // The one "not supported" error: "<op>: not supported on <device> for <dtype>", then `context` (for
-// example the input's shape), reported at the caller's file and line.
+// example the input's shape), reported at the caller's file and line (__builtin_FILE / __builtin_LINE rather
+// than std::source_location, which the clang that builds the fuzzers lacks).
 [[noreturn]] void throw_unsupported(const char* op, Device device, DType dtype,
-                                    const std::string& context = {},
-                                    std::source_location where = std::source_location::current());
+                                    const std::string& context = {}, const char* file = __builtin_FILE(),
+                                    int line = __builtin_LINE());
 // Throws that error unless backend(device) has kernel `k` for `dtype`.
 template <class Kind>
-void check_supported(Kind k, DType dtype, Device device, const char* op,
-                     std::source_location where = std::source_location::current()) {
+void check_supported(Kind k, DType dtype, Device device, const char* op, const char* file = __builtin_FILE(),
+                     int line = __builtin_LINE()) {
   if (!backend(device).supports(k, dtype)) [[unlikely]]
-    throw_unsupported(op, device, dtype, {}, where);
+    throw_unsupported(op, device, dtype, {}, file, line);
 }
 
 }  // namespace kiln

@@ -192,7 +192,7 @@ TEST(BadInputs, ClassicStructure) {
         classic::LogisticRegression().fit(zeros({4, 2}), y);
       },
       {"LogisticRegression", "3", "4"});
-  expect_error([&] { classic::StandardScaler().transform(zeros({2, 2})); }, {"StandardScaler", "before fit"});
+  expect_error([&] { classic::StandardScaler().transform(zeros({2, 2})); }, {"StandardScaler", "not fitted"});
 }
 
 TEST(BadInputs, ClassicResamplersAndMetricsRefuseNaN) {

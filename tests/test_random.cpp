@@ -182,7 +182,7 @@ TEST(Random, InPlaceRefills) {
 
 TEST(Random, BadArgumentsAreErrors) {
   std::string msg = error_of([] { kiln::randn({4}, {.dtype = DType::i64}); });
-  EXPECT_CONTAINS(msg, "random");
+  EXPECT_CONTAINS(msg, "normal");
   EXPECT_CONTAINS(msg, "i64");
   msg = error_of([] { kiln::randint(5, 5, {4}); });
   EXPECT_CONTAINS(msg, "randint");
