@@ -41,8 +41,8 @@ const Backend& backend(Device device) {
   return *b;
 }
 
-void throw_unsupported(const char* op, Device device, DType dtype, const std::string& context, const char* file,
-                       int line) {
+void throw_unsupported(const char* op, Device device, DType dtype, const std::string& context,
+                       const char* file, int line) {
   detail::throw_error(file, line,
                       detail::cat_message(op, ": not supported on ", device, " for ", dtype, context));
 }
